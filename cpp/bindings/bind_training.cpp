@@ -1,0 +1,76 @@
+#include <chrono>
+
+#include "common.hpp"
+#include "nncore/training.hpp"
+
+namespace nncore::bindings {
+
+namespace {
+
+// Python's signal handlers run only when the interpreter is asked; the loop asks at most this
+// often, so Ctrl-C is seen within a batch plus this interval, at no cost per batch.
+constexpr std::chrono::milliseconds kSignalPollInterval{50};
+
+template <class T>
+py::tuple fit_binding(Network<T>& network, Optimizer<T>& optimizer, Random& random,
+                      const Array<T>& X, const Array<T>& Y, const std::string& loss, Index epochs,
+                      Index batch_size, bool shuffle, std::optional<double> target_loss, double tol,
+                      Index n_iter_no_change, const py::object& on_epoch_end) {
+  const auto x = as_matrix<T>(X, "X");
+  const auto y = as_matrix<T>(Y, "Y");
+  FitOptions options;
+  options.epochs = epochs;
+  options.batch_size = batch_size;
+  options.shuffle = shuffle;
+  options.has_target_loss = target_loss.has_value();
+  options.target_loss = target_loss.value_or(0.0);
+  options.tol = tol;
+  options.n_iter_no_change = n_iter_no_change;
+  const Loss kind = Loss::from_name(loss);
+
+  EpochCallback callback;
+  if (!on_epoch_end.is_none()) {
+    callback = [&on_epoch_end](const EpochRecord& record) {
+      py::gil_scoped_acquire gil;  // the only place the loop holds the GIL
+      return py::bool_(on_epoch_end(record.epoch, record.loss)).cast<bool>();
+    };
+  }
+  auto last_poll = std::chrono::steady_clock::now();
+  InterruptCheck interrupted = [&last_poll]() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_poll < kSignalPollInterval) return false;
+    last_poll = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+      PyErr_Clear();
+      return true;
+    }
+    throw py::error_already_set();
+  };
+
+  FitResult result;
+  {
+    py::gil_scoped_release release;
+    result = fit<T>(network, optimizer, random, x, y, kind, options, callback, interrupted);
+  }
+  return py::make_tuple(result.losses, stop_reason_name(result.stop_reason));
+}
+
+template <class T>
+void bind_training_for(py::module_& m) {
+  m.def("fit", &fit_binding<T>, py::arg("network"), py::arg("optimizer"), py::arg("random"),
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("loss"), py::arg("epochs"),
+        py::arg("batch_size"), py::arg("shuffle"), py::arg("target_loss"), py::arg("tol"),
+        py::arg("n_iter_no_change"), py::arg("on_epoch_end"),
+        "Train in the native loop with the GIL released; returns (epoch losses, stop reason).");
+}
+
+}  // namespace
+
+void bind_training(py::module_& m) {
+  bind_training_for<float>(m);
+  bind_training_for<double>(m);
+}
+
+}  // namespace nncore::bindings

@@ -1,0 +1,16 @@
+// nncore._core: the private native module. One bind_<concept> per file, all registered here.
+#include "common.hpp"
+#include "nncore/training.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "nncore's native core (private; use the nncore package)";
+  m.attr("__version__") = NNCORE_VERSION;
+  py::register_exception<nncore::DivergenceError>(m, "DivergenceError", PyExc_FloatingPointError);
+  m.def(
+      "_last_input_address", [] { return nncore::bindings::last_input_address().load(); },
+      "Debug hook: address of the data of the last input matrix that crossed into the core.");
+  nncore::bindings::bind_random(m);
+  nncore::bindings::bind_network(m);
+  nncore::bindings::bind_optimizer(m);
+  nncore::bindings::bind_training(m);
+}

@@ -1,0 +1,47 @@
+// A dense (fully connected) layer: a view of its weights and biases inside the network's flat
+// parameter buffer, and of their gradients inside the flat gradient buffer. Shapes, for a batch of
+// n samples:  A_prev (n, n_in)   W (n_in, n_out)   b (n_out)   Z, A, dZ (n, n_out)
+#pragma once
+
+#include "nncore/activation.hpp"
+#include "nncore/types.hpp"
+
+namespace nncore {
+
+template <class T>
+struct Dense {
+  MatrixMap<T> W;      // (n_in, n_out)
+  RowVectorMap<T> b;   // (n_out), or size 0 without bias
+  MatrixMap<T> dW;     // dL/dW, (n_in, n_out)
+  RowVectorMap<T> db;  // dL/db, (n_out), or size 0 without bias
+  const Activation& activation;
+
+  bool has_bias() const { return b.size() != 0; }
+
+  // Forward propagation: Z = A_prev·W + b, then A = g(Z) in place (Z itself is kept only when the
+  // caller wants the logits, by calling affine and activate separately).
+  void affine(const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> Z) const {
+    Z.noalias() = A_prev * W;
+    if (has_bias()) Z.rowwise() += b;
+  }
+  void forward(const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> A) const {
+    affine(A_prev, A);
+    activate_in_place<T>(activation, A);
+  }
+
+  // Backward propagation, given dZ = dL/dZ of this layer:
+  //   dL/dW = A_prev^T · dZ      dL/db = Σ_rows dZ
+  void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ) {
+    dW.noalias() = A_prev.transpose() * dZ;
+    if (has_bias()) db.noalias() = dZ.colwise().sum();
+  }
+  // and, for the layer below (whose output is A_prev and activation g_prev):
+  //   dL/dA_prev = dZ · W^T      dL/dZ_prev = g_prev'(A_prev) ⊙ dL/dA_prev
+  void propagate(const ConstMatrixRef<T>& dZ, const Activation& previous_activation,
+                 const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> dZ_prev) const {
+    dZ_prev.noalias() = dZ * W.transpose();
+    apply_jacobian<T>(previous_activation, A_prev, dZ_prev, dZ_prev);
+  }
+};
+
+}  // namespace nncore

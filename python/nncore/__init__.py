@@ -1,0 +1,18 @@
+"""nncore: multi-layer perceptrons trained by a fused C++/Eigen loop.
+
+>>> import numpy as np, nncore
+>>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+>>> y = np.array([0, 1, 1, 0])
+>>> model = nncore.MLP([2, 16, 1], activation="tanh", output_activation="sigmoid", seed=0)
+>>> history = model.fit(X, y, learning_rate=0.5, epochs=500, batch_size=4)
+>>> model.predict(X).tolist()
+[0, 1, 1, 0]
+"""
+
+from . import datasets, reference
+from ._core import DivergenceError
+from ._core import __version__ as __version__
+from .history import History
+from .mlp import MLP
+
+__all__ = ["MLP", "DivergenceError", "History", "__version__", "datasets", "reference"]

@@ -1,0 +1,193 @@
+"""Input checks at the door: every array and hyper-parameter is checked here, before the native
+core (or the model) is touched, and a bad one raises ``ValueError``/``TypeError`` naming it."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: Activation names accepted by the core.
+ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+#: Loss names accepted by the core, and the aliases users may type instead.
+LOSSES = ("mean_squared_error", "binary_cross_entropy", "categorical_cross_entropy")
+LOSS_ALIASES = {
+    "mse": "mean_squared_error",
+    "bce": "binary_cross_entropy",
+    "cce": "categorical_cross_entropy",
+    "cross_entropy": "categorical_cross_entropy",
+}
+#: The output activation each cross-entropy is fused with.
+LOSS_OUTPUT = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
+INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+# Rows checked for finiteness at a time, so that the check allocates O(chunk), not O(data).
+_FINITE_CHECK_ELEMENTS = 1 << 16
+
+
+def check_dtype(dtype: Any) -> np.dtype[Any]:
+    """``"float32"``/``"float64"`` (or the NumPy types) as a ``np.dtype``; else ``ValueError``."""
+    try:
+        result = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
+    if result not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return result
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {', '.join(choices)}; got {value!r}")
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
+    return value
+
+
+def check_loss(loss: Any, output_activation: str) -> str:
+    """The canonical loss name for ``loss`` (``None`` picks the one fused with the output)."""
+    if loss is None:
+        return {"sigmoid": "binary_cross_entropy", "softmax": "categorical_cross_entropy"}.get(
+            output_activation, "mean_squared_error"
+        )
+    if isinstance(loss, str):
+        loss = LOSS_ALIASES.get(loss, loss)
+    name = check_choice(loss, "loss", LOSSES)
+    required = LOSS_OUTPUT.get(name)
+    if required is not None and output_activation != required:
+        raise ValueError(
+            f"loss {name!r} needs a {required} output layer; this model's output activation "
+            f"is {output_activation!r}"
+        )
+    return name
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """An integer (not a bool) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(value: Any, name: str, minimum: float | None = None, strict: bool = False) -> float:
+    """A finite real number (not a bool), ``> minimum`` if strict else ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    result = float(value)
+    if not np.isfinite(result):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and (result <= minimum if strict else result < minimum):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
+    return result
+
+
+def _numeric_array(value: Any, name: str) -> npt.NDArray[Any]:
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name} could not be read as a numeric array: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers (bool, integer or floating dtype), got dtype "
+            f"{array.dtype}"
+        )
+    return array
+
+
+def check_finite(array: npt.NDArray[Any], name: str) -> None:
+    """``ValueError`` if any element is NaN or infinite (checked in chunks: no large temporary)."""
+    flat = array.reshape(-1) if array.flags.c_contiguous else array
+    if flat.ndim == 1:
+        for start in range(0, flat.size, _FINITE_CHECK_ELEMENTS):
+            if not np.isfinite(flat[start : start + _FINITE_CHECK_ELEMENTS]).all():
+                break
+        else:
+            return
+    elif np.isfinite(array).all():
+        return
+    raise ValueError(f"{name} contains NaN or infinity (in {array.dtype}); clean or scale it first")
+
+
+def as_float_array(
+    value: Any, name: str, dtype: np.dtype[Any], ndim: int
+) -> npt.NDArray[Any]:
+    """``value`` as an aligned, C-contiguous array of ``dtype`` with ``ndim`` dimensions.
+
+    An array that already is one is returned as it is (no copy); anything else is converted once.
+    Raises ``TypeError`` for non-numeric data and ``ValueError`` for a wrong rank, an empty
+    dimension or a non-finite value (including values that overflow ``dtype``).
+    """
+    array = _numeric_array(value, name)
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got a {array.ndim}-D array of shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        array = np.require(array, dtype=dtype, requirements=["C", "A"])
+    check_finite(array, name)
+    return array
+
+
+def as_features(X: Any, dtype: np.dtype[Any], n_features: int, name: str = "X") -> npt.NDArray[Any]:
+    """``X`` as a ``(n_samples, n_features)`` array of ``dtype`` (see ``as_float_array``)."""
+    array = as_float_array(X, name, dtype, ndim=2)
+    if array.shape[1] != n_features:
+        raise ValueError(
+            f"{name} must have {n_features} features (columns), got shape {array.shape}"
+        )
+    return array
+
+
+def as_targets(
+    y: Any, loss: str, n_outputs: int, n_samples: int, dtype: np.dtype[Any], name: str = "y"
+) -> npt.NDArray[Any]:
+    """The dense target matrix ``Y`` of shape ``(n_samples, n_outputs)`` for ``loss``.
+
+    - mean_squared_error: ``y`` of shape ``(n_samples, n_outputs)``, or ``(n_samples,)`` when
+      there is one output.
+    - binary_cross_entropy: the same shapes, values 0/1 labels or probabilities in [0, 1].
+    - categorical_cross_entropy: class indices ``(n_samples,)`` in ``0..n_outputs-1`` (converted
+      to one-hot rows), or rows of probabilities ``(n_samples, n_outputs)`` that sum to 1.
+    """
+    raw = _numeric_array(y, name)
+    if raw.ndim == 0 or raw.ndim > 2:
+        raise ValueError(f"{name} must be 1-D or 2-D, got shape {raw.shape}")
+    if raw.shape[0] != n_samples:
+        raise ValueError(f"{name} has {raw.shape[0]} rows but X has {n_samples}")
+    if loss == "categorical_cross_entropy" and raw.ndim == 1:
+        labels = as_float_array(raw, name, np.dtype(np.float64), ndim=1)
+        if not np.array_equal(labels, np.round(labels)) or labels.min() < 0 or (
+            labels.max() >= n_outputs
+        ):
+            raise ValueError(
+                f"{name} holds class labels outside the classes 0..{n_outputs - 1} "
+                f"(the model has {n_outputs} outputs)"
+            )
+        Y = np.zeros((n_samples, n_outputs), dtype=dtype)
+        Y[np.arange(n_samples), labels.astype(np.intp)] = 1
+        return Y
+    if raw.ndim == 1:
+        if n_outputs != 1:
+            raise ValueError(
+                f"{name} is 1-D but the model has {n_outputs} outputs; pass shape "
+                f"({n_samples}, {n_outputs})"
+            )
+        raw = raw.reshape(-1, 1)
+    if raw.shape[1] != n_outputs:
+        raise ValueError(f"{name} must have {n_outputs} columns, got shape {raw.shape}")
+    Y = as_float_array(raw, name, dtype, ndim=2)
+    if loss in LOSS_OUTPUT and (Y.min() < 0 or Y.max() > 1):
+        raise ValueError(
+            f"{name} for {loss} must hold 0/1 labels or probabilities in [0, 1], got values in "
+            f"[{Y.min()}, {Y.max()}]"
+        )
+    if loss == "categorical_cross_entropy":
+        tolerance = 1e-4 if dtype == np.float32 else 1e-8
+        if not np.allclose(Y.sum(axis=1), 1.0, rtol=0.0, atol=tolerance):
+            raise ValueError(f"rows of {name} for categorical_cross_entropy must sum to 1")
+    return Y

@@ -1,0 +1,500 @@
+"""Multi-layer perceptron training in NumPy: the same algorithm as ``pure_python``, vectorised.
+
+Each function here has a twin of the same name and signature in
+:mod:`nncore.reference.pure_python`; reading the two side by side shows how a loop over samples
+turns into a matrix product. The formula being computed sits in a comment next to each line.
+
+Conventions (shared with the C++ core):
+
+* Storage is batch-major: ``X`` has shape ``(n_samples, n_features)``, one sample per row.
+* Dense layer ``l`` owns ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``::
+
+      Z = A_prev @ W + b        (b broadcast over the rows)
+      A = g(Z)
+
+  ``biases`` may be ``None`` for a network without bias terms.
+* Losses are means over the batch, gradient descent is ``W ← W − lr·dW``.
+
+Arrays are computed in the floating dtype of the inputs (float32 stays float32; integer input is
+converted to float64). Results are always new arrays; inputs are never modified. The numerics
+are overflow-free: no NumPy ``RuntimeWarning`` is emitted even for logits of ±1000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "Array",
+    "activate",
+    "activation_backward",
+    "backward",
+    "fit",
+    "forward",
+    "loss",
+    "loss_value",
+    "output_delta",
+    "sgd_step",
+]
+
+Array = npt.NDArray[np.floating[Any]]
+"""A floating-point ndarray (float64 unless the inputs were another floating dtype)."""
+
+ACTIVATIONS: tuple[str, ...] = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+"""Valid activation names."""
+LOSSES: tuple[str, ...] = (
+    "mean_squared_error",
+    "binary_cross_entropy",
+    "categorical_cross_entropy",
+)
+"""Valid loss names."""
+
+# Losses that are fused with (and therefore require) a specific output activation.
+_REQUIRED_OUTPUT_ACTIVATION: dict[str, str] = {
+    "binary_cross_entropy": "sigmoid",
+    "categorical_cross_entropy": "softmax",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Validation helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _check_activation(name: str, argument: str = "name") -> None:
+    if name not in ACTIVATIONS:
+        raise ValueError(
+            f"{argument}: unknown activation {name!r}; valid choices are {', '.join(ACTIVATIONS)}"
+        )
+
+
+def _check_loss(loss: str, argument: str = "loss") -> None:
+    if loss not in LOSSES:
+        choices = ", ".join(LOSSES)
+        raise ValueError(f"{argument}: unknown loss {loss!r}; valid choices are {choices}")
+
+
+def _check_loss_activation(loss: str, activation: str) -> None:
+    """Raise if ``loss`` needs a particular output activation and ``activation`` is not it."""
+    _check_loss(loss)
+    _check_activation(activation, "activation")
+    required = _REQUIRED_OUTPUT_ACTIVATION.get(loss)
+    if required is not None and activation != required:
+        raise ValueError(
+            f"loss={loss!r} requires a {required!r} output activation, "
+            f"got activation={activation!r}"
+        )
+
+
+def _as_float(a: npt.ArrayLike, argument: str, ndim: int, dtype: Any = None) -> Array:
+    """``a`` as a floating ndarray with ``ndim`` dimensions (non-float input becomes float64)."""
+    arr = np.asarray(a, dtype=dtype)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(f"{argument} must be {ndim}-dimensional, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{argument} must not be empty, got shape {arr.shape}")
+    return arr
+
+
+def _check_same_shape(a: Array, b: Array, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}")
+
+
+def _check_network(
+    weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike] | None,
+    X: npt.ArrayLike,
+    activations: Sequence[str],
+) -> tuple[list[Array], list[Array] | None, Array]:
+    """Validate a network description and return (weights, biases, X) as float arrays."""
+    if len(weights) == 0:
+        raise ValueError("weights must contain at least one layer")
+    if len(activations) != len(weights):
+        raise ValueError(
+            f"activations has {len(activations)} entries but weights has {len(weights)} layers"
+        )
+    for layer, name in enumerate(activations):
+        _check_activation(name, f"activations[{layer}]")
+    Ws = [_as_float(W, f"weights[{layer}]", 2) for layer, W in enumerate(weights)]
+    Xa = _as_float(X, "X", 2)
+    n_in = Xa.shape[1]
+    for layer, W in enumerate(Ws):
+        if W.shape[0] != n_in:
+            raise ValueError(
+                f"weights[{layer}] has shape {W.shape} but its input has {n_in} features "
+                f"(expected {n_in} rows)"
+            )
+        n_in = W.shape[1]
+    if biases is None:
+        return Ws, None, Xa
+    if len(biases) != len(Ws):
+        raise ValueError(f"biases has {len(biases)} entries but weights has {len(Ws)} layers")
+    bs = [_as_float(b, f"biases[{layer}]", 1) for layer, b in enumerate(biases)]
+    for layer, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+        if b.shape != (W.shape[1],):
+            raise ValueError(
+                f"biases[{layer}] has shape {b.shape} but weights[{layer}] has {W.shape[1]} outputs"
+            )
+    return Ws, bs, Xa
+
+
+def _loss_inputs(
+    Z_out: npt.ArrayLike, A_out: npt.ArrayLike, Y: npt.ArrayLike
+) -> tuple[Array, Array, Array]:
+    """Z_out, A_out and Y as arrays of one shape; Y is cast to the dtype of A_out."""
+    Z = _as_float(Z_out, "Z_out", 2)
+    A = _as_float(A_out, "A_out", 2)
+    Ya = _as_float(Y, "Y", 2, dtype=A.dtype)
+    _check_same_shape(Z, A, "Z_out", "A_out")
+    _check_same_shape(A, Ya, "A_out", "Y")
+    return Z, A, Ya
+
+
+# --------------------------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------------------------
+
+
+def _sigmoid(Z: Array) -> Array:
+    """σ(Z) elementwise, two-branch form: only e^(−|Z|) ≤ 1 is ever computed (no overflow)."""
+    E = np.exp(-np.abs(Z))  # e^(−|z|)
+    # z ≥ 0: σ(z) = 1 / (1 + e^(−z));   z < 0: σ(z) = e^z / (1 + e^z)
+    return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
+
+
+def activate(name: str, Z: npt.ArrayLike, slope: float = 0.01) -> Array:
+    """Apply activation ``name`` to the pre-activations ``Z`` (shape ``(n, k)``); returns ``A``.
+
+    * identity:   A = Z
+    * sigmoid:    A = 1 / (1 + e^(−Z))               (two-branch form, never overflows)
+    * tanh:       A = tanh(Z)
+    * relu:       A = max(Z, 0)
+    * leaky_relu: A = Z if Z > 0 else slope·Z
+    * softmax:    A_ik = e^(Z_ik − max_j Z_ij) / Σ_j e^(Z_ij − max_j Z_ij)   (row-wise)
+    """
+    _check_activation(name)
+    Za = _as_float(Z, "Z", 2)
+    if name == "identity":
+        return np.copy(Za)  # g(z) = z
+    if name == "sigmoid":
+        return _sigmoid(Za)  # g(z) = 1 / (1 + e^(−z))
+    if name == "tanh":
+        return np.tanh(Za)  # g(z) = tanh(z)
+    if name == "relu":
+        return np.where(Za > 0, Za, 0)  # g(z) = max(z, 0)
+    if name == "leaky_relu":
+        return np.where(Za > 0, Za, slope * Za)  # g(z) = z if z > 0 else slope·z
+    E = np.exp(Za - Za.max(axis=1, keepdims=True))  # e^(z − max z), row by row
+    softmax: Array = E / E.sum(axis=1, keepdims=True)  # e^(z − max z) / Σ e^(z − max z)
+    return softmax
+
+
+def activation_backward(
+    name: str, Z: npt.ArrayLike, A: npt.ArrayLike, dA: npt.ArrayLike, slope: float = 0.01
+) -> Array:
+    """Chain rule through an activation: given ``dA = dL/dA`` return ``dZ = dL/dZ``.
+
+    ``Z``, ``A = g(Z)`` and ``dA`` all have shape ``(n, k)``; so does the result.
+
+    * identity:   dZ = dA
+    * sigmoid:    dZ = dA ⊙ A(1 − A)
+    * tanh:       dZ = dA ⊙ (1 − A²)
+    * relu:       dZ = dA ⊙ [Z > 0]                  (derivative 0 at Z == 0)
+    * leaky_relu: dZ = dA ⊙ (1 if Z > 0 else slope)
+    * softmax:    dZ = A ⊙ (dA − rowsum(dA ⊙ A))      (Jacobian-vector product, row-wise)
+    """
+    _check_activation(name)
+    Za, Aa, dAa = _as_float(Z, "Z", 2), _as_float(A, "A", 2), _as_float(dA, "dA", 2)
+    _check_same_shape(Za, Aa, "Z", "A")
+    _check_same_shape(Za, dAa, "Z", "dA")
+    if name == "identity":
+        return np.copy(dAa)  # g'(z) = 1
+    if name == "sigmoid":
+        return dAa * Aa * (1 - Aa)  # g'(z) = a(1 − a)
+    if name == "tanh":
+        return dAa * (1 - Aa * Aa)  # g'(z) = 1 − a²
+    if name == "relu":
+        return np.where(Za > 0, dAa, 0)  # g'(z) = 1 if z > 0 else 0
+    if name == "leaky_relu":
+        return np.where(Za > 0, dAa, slope * dAa)  # g'(z) = 1 if z > 0 else slope
+    dZ: Array = Aa * (dAa - np.sum(dAa * Aa, axis=1, keepdims=True))  # A ⊙ (dA − rowsum(dA ⊙ A))
+    return dZ
+
+
+# --------------------------------------------------------------------------------------------
+# Forward pass
+# --------------------------------------------------------------------------------------------
+
+
+def forward(
+    weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike] | None,
+    X: npt.ArrayLike,
+    activations: Sequence[str],
+    slope: float = 0.01,
+) -> tuple[list[Array], list[Array]]:
+    """Run the network on ``X`` (shape ``(n, n_features)``) and keep every intermediate result.
+
+    Returns ``(Zs, As)`` with ``len(Zs) == n_layers`` and ``len(As) == n_layers + 1``::
+
+        As[0]   = X
+        Zs[l]   = As[l] @ W_l + b_l          shape (n, n_out_l)
+        As[l+1] = g_l(Zs[l])
+    """
+    Ws, bs, Xa = _check_network(weights, biases, X, activations)
+    Zs: list[Array] = []
+    As: list[Array] = [Xa]
+    for layer, name in enumerate(activations):
+        Z = As[layer] @ Ws[layer]  # Z = A_prev · W
+        if bs is not None:
+            Z = Z + bs[layer]  # Z = A_prev · W + b  (b broadcast over rows)
+        Zs.append(Z)
+        As.append(activate(name, Z, slope))  # A = g(Z)
+    return Zs, As
+
+
+# --------------------------------------------------------------------------------------------
+# Losses
+# --------------------------------------------------------------------------------------------
+
+
+def loss_value(loss: str, Z_out: npt.ArrayLike, A_out: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+    """Mean loss of a batch, from the output layer's ``Z_out`` and ``A_out = g(Z_out)``.
+
+    All three arrays have shape ``(n, k)``; ``Y`` is the dense target matrix.
+
+    * mean_squared_error:        L = (1/(n·k)) Σ_ij (A_ij − Y_ij)²
+    * binary_cross_entropy:      L = (1/(n·k)) Σ_ij [max(z, 0) − z·y + log(1 + e^(−|z|))]
+      with z = Z_ij, y = Y_ij: −[y·log σ(z) + (1 − y)·log(1 − σ(z))], finite for any z
+    * categorical_cross_entropy: L = (1/n) Σ_i [logsumexp(Z_i) − Σ_k Y_ik·Z_ik]
+    """
+    _check_loss(loss)
+    Z, A, Y_ = _loss_inputs(Z_out, A_out, Y)
+    n, k = Y_.shape
+    if loss == "mean_squared_error":
+        return float(np.sum((A - Y_) ** 2) / (n * k))  # (1/nk) Σ (ŷ − y)²
+    if loss == "binary_cross_entropy":
+        terms = np.maximum(Z, 0) - Z * Y_ + np.log1p(np.exp(-np.abs(Z)))  # stable BCE on z
+        return float(np.sum(terms) / (n * k))
+    m = Z.max(axis=1)  # row max, for a stable logsumexp
+    logsumexp = m + np.log(np.sum(np.exp(Z - m[:, None]), axis=1))  # log Σ_k e^(z_k)
+    return float(np.sum(logsumexp - np.sum(Y_ * Z, axis=1)) / n)  # (1/n) Σ_i [lse − y·z]
+
+
+def output_delta(
+    loss: str,
+    activation: str,
+    Z_out: npt.ArrayLike,
+    A_out: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    slope: float = 0.01,
+) -> Array:
+    """Gradient ``dL/dZ`` of the mean batch loss with respect to the output pre-activations.
+
+    Shapes: ``Z_out``, ``A_out = g(Z_out)``, ``Y`` and the result are ``(n, k)``.
+
+    * mean_squared_error (any output activation):
+      dL/dA = 2(A − Y)/(n·k), then dL/dZ = activation_backward(activation, Z, A, dL/dA)
+    * binary_cross_entropy (sigmoid output only):      dL/dZ = (σ(Z) − Y)/(n·k)
+    * categorical_cross_entropy (softmax output only): dL/dZ = (softmax(Z) − Y)/n
+
+    Raises ``ValueError`` for a cross-entropy loss paired with the wrong output activation.
+    """
+    _check_loss_activation(loss, activation)
+    Z, A, Y_ = _loss_inputs(Z_out, A_out, Y)
+    n, k = Y_.shape
+    if loss == "mean_squared_error":
+        dA = (2.0 / (n * k)) * (A - Y_)  # dL/dA = 2(ŷ − y)/(nk)
+        return activation_backward(activation, Z, A, dA, slope)  # dL/dZ = g'(Z) ⊙ dL/dA
+    # Fused losses: the activation's derivative cancels the log, dL/dZ = (ŷ − y)/N.
+    count = n * k if loss == "binary_cross_entropy" else n
+    dZ: Array = (A - Y_) / count  # (ŷ − y)/N, N = nk (BCE) or n (CCE)
+    return dZ
+
+
+def loss(
+    weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike] | None,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    activations: Sequence[str],
+    loss: str,
+    slope: float = 0.01,
+) -> float:
+    """Mean loss of the network on the batch ``(X, Y)``: forward pass, then :func:`loss_value`.
+
+    ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``.
+    """
+    Ws, bs, Xa = _check_network(weights, biases, X, activations)
+    _check_loss_activation(loss, activations[-1])
+    Zs, As = forward(Ws, bs, Xa, activations, slope)
+    Ya = _as_float(Y, "Y", 2, dtype=As[-1].dtype)
+    _check_same_shape(As[-1], Ya, "network output", "Y")
+    return loss_value(loss, Zs[-1], As[-1], Ya)
+
+
+# --------------------------------------------------------------------------------------------
+# Backward pass (backpropagation)
+# --------------------------------------------------------------------------------------------
+
+
+def _backpropagate(
+    Ws: list[Array],
+    bs: list[Array] | None,
+    Zs: list[Array],
+    As: list[Array],
+    Y: Array,
+    activations: Sequence[str],
+    loss: str,
+    slope: float,
+) -> tuple[list[Array], list[Array] | None]:
+    """Backpropagation proper, given the stored forward pass (see :func:`backward`)."""
+    n_layers = len(Ws)
+    dWs: list[Array] = [np.empty(0)] * n_layers
+    dbs: list[Array] = [np.empty(0)] * n_layers
+    dZ = output_delta(loss, activations[-1], Zs[-1], As[-1], Y, slope)  # dL/dZ of the output
+    for layer in reversed(range(n_layers)):
+        dWs[layer] = As[layer].T @ dZ  # dL/dW = A_prev^T · dL/dZ
+        dbs[layer] = dZ.sum(axis=0)  # dL/db = Σ_rows dL/dZ
+        if layer > 0:
+            dA_prev = dZ @ Ws[layer].T  # dL/dA_prev = dL/dZ · W^T
+            dZ = activation_backward(  # dL/dZ_prev = g'(Z_prev) ⊙ dL/dA_prev
+                activations[layer - 1], Zs[layer - 1], As[layer], dA_prev, slope
+            )
+    return dWs, (dbs if bs is not None else None)
+
+
+def backward(
+    weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike] | None,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    activations: Sequence[str],
+    loss: str,
+    slope: float = 0.01,
+) -> tuple[list[Array], list[Array] | None]:
+    """Gradients of the mean batch loss with respect to every weight and bias.
+
+    Returns ``(dWs, dbs)``; ``dWs[l]`` has the shape of ``weights[l]`` and ``dbs[l]`` the shape of
+    ``biases[l]`` (``dbs`` is ``None`` when ``biases`` is ``None``). With ``L`` layers::
+
+        dZ_L     = output_delta(loss, g_L, Z_L, A_L, Y)
+        for l = L, ..., 1:
+            dW_l     = A_{l-1}^T @ dZ_l
+            db_l     = dZ_l.sum(axis=0)
+            dA_{l-1} = dZ_l @ W_l^T
+            dZ_{l-1} = g'_{l-1}(Z_{l-1}) ⊙ dA_{l-1}
+    """
+    Ws, bs, Xa = _check_network(weights, biases, X, activations)
+    _check_loss_activation(loss, activations[-1])
+    Zs, As = forward(Ws, bs, Xa, activations, slope)
+    Ya = _as_float(Y, "Y", 2, dtype=As[-1].dtype)
+    _check_same_shape(As[-1], Ya, "network output", "Y")
+    return _backpropagate(Ws, bs, Zs, As, Ya, activations, loss, slope)
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient descent and training
+# --------------------------------------------------------------------------------------------
+
+
+def sgd_step(
+    weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike] | None,
+    dWs: Sequence[npt.ArrayLike],
+    dbs: Sequence[npt.ArrayLike] | None,
+    learning_rate: float,
+) -> tuple[list[Array], list[Array] | None]:
+    """One gradient-descent step; returns new ``(weights, biases)`` and leaves the inputs alone.
+
+    ``W ← W − lr·dW`` and ``b ← b − lr·db`` for every layer (``dWs``/``dbs`` shaped like
+    ``weights``/``biases``; ``biases`` and ``dbs`` are both ``None`` for a bias-free network).
+    """
+    if len(dWs) != len(weights):
+        raise ValueError(f"dWs has {len(dWs)} entries but weights has {len(weights)} layers")
+    if (biases is None) != (dbs is None):
+        raise ValueError("biases and dbs must both be None or both be given")
+    lr = float(learning_rate)  # a Python float keeps float32 arrays float32
+    new_weights: list[Array] = []
+    for layer, (W, dW) in enumerate(zip(weights, dWs, strict=True)):
+        Wa, dWa = _as_float(W, f"weights[{layer}]", 2), _as_float(dW, f"dWs[{layer}]", 2)
+        _check_same_shape(Wa, dWa, f"weights[{layer}]", f"dWs[{layer}]")
+        new_weights.append(Wa - lr * dWa)  # W ← W − lr·dW
+    if biases is None or dbs is None:
+        return new_weights, None
+    if len(dbs) != len(biases):
+        raise ValueError(f"dbs has {len(dbs)} entries but biases has {len(biases)} layers")
+    new_biases: list[Array] = []
+    for layer, (b, db) in enumerate(zip(biases, dbs, strict=True)):
+        ba, dba = _as_float(b, f"biases[{layer}]", 1), _as_float(db, f"dbs[{layer}]", 1)
+        _check_same_shape(ba, dba, f"biases[{layer}]", f"dbs[{layer}]")
+        new_biases.append(ba - lr * dba)  # b ← b − lr·db
+    return new_weights, new_biases
+
+
+def fit(
+    weights: Sequence[npt.ArrayLike],
+    biases: Sequence[npt.ArrayLike] | None,
+    X: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    activations: Sequence[str],
+    loss: str,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    slope: float = 0.01,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> tuple[list[Array], list[Array] | None, list[float]]:
+    """Train with mini-batch gradient descent; returns ``(weights, biases, epoch_losses)``.
+
+    ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``. For every epoch the rows are cut into
+    batches ``[0:B]``, ``[B:2B]``, ... (the last may be smaller); if ``shuffle`` is true the rows
+    are first permuted with ``np.random.default_rng(seed)`` (a new permutation every epoch). Per
+    batch::
+
+        forward  ->  batch_loss (before the update)  ->  backward  ->  W ← W − lr·dW, b ← b − lr·db
+
+    ``epoch_losses[e] = Σ_batches batch_loss · batch_size / n`` (sample-weighted mean).
+    The inputs are not modified: trained copies are returned.
+    """
+    Ws, bs, Xa = _check_network(weights, biases, X, activations)
+    _check_loss_activation(loss, activations[-1])
+    Ya = _as_float(Y, "Y", 2)
+    n = Xa.shape[0]
+    if Ya.shape[0] != n:
+        raise ValueError(f"Y has {Ya.shape[0]} rows but X has {n}")
+    if Ya.shape[1] != Ws[-1].shape[1]:
+        raise ValueError(
+            f"Y has {Ya.shape[1]} columns but the network has {Ws[-1].shape[1]} outputs"
+        )
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    Ws = [W.copy() for W in Ws]  # never hand back (or modify) the caller's arrays
+    bs = [b.copy() for b in bs] if bs is not None else None
+    rng = np.random.default_rng(seed)
+    epoch_losses: list[float] = []
+    for _epoch in range(epochs):
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        weighted_sum = 0.0
+        for start in range(0, n, batch_size):
+            rows = order[start : start + batch_size]
+            X_batch, Y_batch = Xa[rows], Ya[rows]
+            Zs, As = forward(Ws, bs, X_batch, activations, slope)
+            batch_loss = loss_value(loss, Zs[-1], As[-1], Y_batch)  # loss before the update
+            dWs, dbs = _backpropagate(Ws, bs, Zs, As, Y_batch, activations, loss, slope)
+            Ws, bs = sgd_step(Ws, bs, dWs, dbs, learning_rate)  # W ← W − lr·dW
+            weighted_sum += batch_loss * len(rows)  # Σ batch_loss · batch_size
+        epoch_losses.append(weighted_sum / n)  # sample-weighted mean over the epoch
+    return Ws, bs, epoch_losses
