@@ -16,11 +16,11 @@ py::array_t<T> view(T* data, Index size, py::handle owner) {
 template <class T>
 Network<T> make_network(const std::vector<Index>& layer_sizes,
                         const std::vector<std::string>& activation_names, double leaky_relu_slope,
-                        bool use_bias) {
+                        double elu_alpha, bool use_bias, const std::vector<double>& dropout) {
   std::vector<Activation> activations;
   for (const auto& name : activation_names)
-    activations.push_back(Activation::from_name(name, leaky_relu_slope));
-  return Network<T>(layer_sizes, std::move(activations), use_bias);
+    activations.push_back(Activation::from_name(name, leaky_relu_slope, elu_alpha));
+  return Network<T>(layer_sizes, std::move(activations), use_bias, dropout);
 }
 
 }  // namespace
@@ -31,7 +31,8 @@ void bind_network_for(py::module_& m) {
   py::class_<Net>(m, ("Network" + std::string(dtype_suffix<T>())).c_str(),
                   "Dense layers over one flat parameter buffer (see nncore/network.hpp).")
       .def(py::init(&make_network<T>), py::arg("layer_sizes"), py::arg("activations"),
-           py::arg("leaky_relu_slope"), py::arg("use_bias"))
+           py::arg("leaky_relu_slope"), py::arg("elu_alpha"), py::arg("use_bias"),
+           py::arg("dropout"))
       .def_property_readonly("layer_sizes", &Net::layer_sizes)
       .def_property_readonly("activations",
                              [](const Net& self) {
@@ -39,6 +40,7 @@ void bind_network_for(py::module_& m) {
                                for (const auto& a : self.activations()) names.push_back(a.name());
                                return names;
                              })
+      .def_property_readonly("dropout", &Net::dropout)
       .def_property_readonly("use_bias", &Net::use_bias)
       .def_property_readonly(
           "parameters",
@@ -78,35 +80,43 @@ void bind_network_for(py::module_& m) {
             predict<T>(self, x, result);
             return out;
           },
-          py::arg("X").noconvert(), "Output activations for every row of X.")
+          py::arg("X").noconvert(), "Output activations for every row of X (no dropout).")
       .def(
-          "loss",
-          [](const Net& self, const Array<T>& X, const Array<T>& Y, const std::string& loss) {
-            const auto x = as_matrix<T>(X, "X");
-            const auto y = as_matrix<T>(Y, "Y");
-            const Loss kind = Loss::from_name(loss);
+          "evaluate",
+          [](const Net& self, const Array<T>& X, const Array<T>& Y, const Array<T>& weights,
+             const std::string& loss, double delta) {
+            const Dataset<T> data{as_matrix<T>(X, "X"), as_matrix<T>(Y, "Y"),
+                                  as_vector<T>(weights, "sample_weight")};
+            const Loss kind = Loss::from_name(loss, delta);
             py::gil_scoped_release release;
-            return evaluate_loss<T>(self, x, y, kind);
+            const Evaluation evaluation = evaluate<T>(self, data, kind);
+            return std::make_pair(evaluation.loss, evaluation.metric);
           },
-          py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("loss"),
-          "Mean loss over the rows of X.")
+          py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("weights").noconvert(),
+          py::arg("loss"), py::arg("delta"),
+          "(weighted mean loss, metric) over the rows of X; weights may be empty (all ones).")
       .def(
           "backward",
-          [](Net& self, const Array<T>& X, const Array<T>& Y, const std::string& loss) {
+          [](Net& self, const Array<T>& X, const Array<T>& Y, const Array<T>& weights,
+             const std::string& loss, double delta) {
             const auto x = as_matrix<T>(X, "X");
             const auto y = as_matrix<T>(Y, "Y");
-            const Loss kind = Loss::from_name(loss);
-            self.check_batch(x, &y);
+            const auto w = as_vector<T>(weights, "sample_weight");
+            const Loss kind = Loss::from_name(loss, delta);
+            self.check_batch(x, &y, &w);
             kind.check_output_activation(self.activations().back());
             py::gil_scoped_release release;
-            Workspace<T> workspace = self.make_workspace(x.rows());
-            self.forward(x, workspace);
-            const double error = self.summed_error(kind, y, workspace);
-            self.backward(kind, x, y, workspace);
-            return error / static_cast<double>(x.rows());
+            Workspace<T> workspace = self.make_workspace(x.rows(), /*training=*/true);
+            self.forward(x, workspace);  // no dropout: the gradient of the deterministic network
+            const double total =
+                w.size() == 0 ? static_cast<double>(x.rows()) : w.template cast<double>().sum();
+            const double error = self.summed_error(kind, y, w, workspace);
+            self.backward(kind, x, y, w, total, workspace);
+            return total > 0.0 ? error / total : 0.0;
           },
-          py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("loss"),
-          "Forward and backward propagation of the batch-mean loss; fills `gradients` and "
+          py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("weights").noconvert(),
+          py::arg("loss"), py::arg("delta"),
+          "Forward and backward propagation of the weighted mean loss; fills `gradients` and "
           "returns the loss.");
 }
 

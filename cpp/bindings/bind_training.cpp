@@ -1,4 +1,5 @@
 #include <chrono>
+#include <optional>
 
 #include "common.hpp"
 #include "nncore/training.hpp"
@@ -11,13 +12,36 @@ namespace {
 // often, so Ctrl-C is seen within a batch plus this interval, at no cost per batch.
 constexpr std::chrono::milliseconds kSignalPollInterval{50};
 
+py::dict to_dict(const EpochRecord& record) {
+  py::dict d;
+  d["epoch"] = record.epoch;
+  d["loss"] = record.loss;
+  d["metric"] = record.metric;
+  d["gradient_norm"] = record.gradient_norm;
+  d["learning_rate"] = record.learning_rate;
+  if (record.has_validation) {
+    d["validation_loss"] = record.validation_loss;
+    d["validation_metric"] = record.validation_metric;
+  }
+  return d;
+}
+
 template <class T>
 py::tuple fit_binding(Network<T>& network, Optimizer<T>& optimizer, Random& random,
-                      const Array<T>& X, const Array<T>& Y, const std::string& loss, Index epochs,
-                      Index batch_size, bool shuffle, std::optional<double> target_loss, double tol,
-                      Index n_iter_no_change, const py::object& on_epoch_end) {
-  const auto x = as_matrix<T>(X, "X");
-  const auto y = as_matrix<T>(Y, "Y");
+                      const Array<T>& X, const Array<T>& Y, const Array<T>& weights,
+                      const std::optional<Array<T>>& X_validation,
+                      const std::optional<Array<T>>& Y_validation,
+                      const std::optional<Array<T>>& weights_validation, const std::string& loss,
+                      double delta, Index epochs, Index batch_size, bool shuffle,
+                      std::optional<double> target_loss, double tol, Index n_iter_no_change,
+                      const py::object& on_epoch_end) {
+  const Dataset<T> train{as_matrix<T>(X, "X"), as_matrix<T>(Y, "Y"),
+                         as_vector<T>(weights, "sample_weight")};
+  std::optional<Dataset<T>> validation;
+  if (X_validation && Y_validation && weights_validation)
+    validation.emplace(Dataset<T>{as_matrix<T>(*X_validation, "X_validation"),
+                                  as_matrix<T>(*Y_validation, "Y_validation"),
+                                  as_vector<T>(*weights_validation, "validation sample_weight")});
   FitOptions options;
   options.epochs = epochs;
   options.batch_size = batch_size;
@@ -26,13 +50,13 @@ py::tuple fit_binding(Network<T>& network, Optimizer<T>& optimizer, Random& rand
   options.target_loss = target_loss.value_or(0.0);
   options.tol = tol;
   options.n_iter_no_change = n_iter_no_change;
-  const Loss kind = Loss::from_name(loss);
+  const Loss kind = Loss::from_name(loss, delta);
 
   EpochCallback callback;
   if (!on_epoch_end.is_none()) {
     callback = [&on_epoch_end](const EpochRecord& record) {
       py::gil_scoped_acquire gil;  // the only place the loop holds the GIL
-      return py::bool_(on_epoch_end(record.epoch, record.loss)).cast<bool>();
+      return py::bool_(on_epoch_end(to_dict(record))).cast<bool>();
     };
   }
   auto last_poll = std::chrono::steady_clock::now();
@@ -52,18 +76,23 @@ py::tuple fit_binding(Network<T>& network, Optimizer<T>& optimizer, Random& rand
   FitResult result;
   {
     py::gil_scoped_release release;
-    result = fit<T>(network, optimizer, random, x, y, kind, options, callback, interrupted);
+    result = fit<T>(network, optimizer, random, train, validation ? &*validation : nullptr, kind,
+                    options, callback, interrupted);
   }
-  return py::make_tuple(result.losses, stop_reason_name(result.stop_reason));
+  py::list records;
+  for (const auto& record : result.epochs) records.append(to_dict(record));
+  return py::make_tuple(records, stop_reason_name(result.stop_reason));
 }
 
 template <class T>
 void bind_training_for(py::module_& m) {
   m.def("fit", &fit_binding<T>, py::arg("network"), py::arg("optimizer"), py::arg("random"),
-        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("loss"), py::arg("epochs"),
-        py::arg("batch_size"), py::arg("shuffle"), py::arg("target_loss"), py::arg("tol"),
-        py::arg("n_iter_no_change"), py::arg("on_epoch_end"),
-        "Train in the native loop with the GIL released; returns (epoch losses, stop reason).");
+        py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("weights").noconvert(),
+        py::arg("X_validation").noconvert(), py::arg("Y_validation").noconvert(),
+        py::arg("weights_validation").noconvert(), py::arg("loss"), py::arg("delta"),
+        py::arg("epochs"), py::arg("batch_size"), py::arg("shuffle"), py::arg("target_loss"),
+        py::arg("tol"), py::arg("n_iter_no_change"), py::arg("on_epoch_end"),
+        "Train in the native loop with the GIL released; returns (epoch records, stop reason).");
 }
 
 }  // namespace

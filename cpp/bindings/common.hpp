@@ -22,7 +22,8 @@ namespace nncore::bindings {
 template <class T>
 using Array = py::array_t<T, py::array::c_style>;
 
-// Debug hook for the zero-copy tests: the address of the last input matrix seen by the core.
+// Debug hook for the zero-copy tests: the data address of the last feature matrix X that
+// crossed into the core.
 inline std::atomic<std::uintptr_t>& last_input_address() {
   static std::atomic<std::uintptr_t> address{0};
   return address;
@@ -33,7 +34,8 @@ ConstMatrixRef<T> as_matrix(const Array<T>& array, const char* name) {
   if (array.ndim() != 2)
     throw std::invalid_argument(std::string(name) + " must be 2-D, got " +
                                 std::to_string(array.ndim()) + "-D");
-  last_input_address().store(reinterpret_cast<std::uintptr_t>(array.data()));
+  if (std::string(name) == "X")
+    last_input_address().store(reinterpret_cast<std::uintptr_t>(array.data()));
   return ConstMatrixMap<T>(array.data(), array.shape(0), array.shape(1));
 }
 
@@ -48,9 +50,13 @@ ConstVectorRef<T> as_vector(const Array<T>& array, const char* name) {
 template <class T>
 const char* dtype_suffix();
 template <>
-inline const char* dtype_suffix<float>() { return "F32"; }
+inline const char* dtype_suffix<float>() {
+  return "F32";
+}
 template <>
-inline const char* dtype_suffix<double>() { return "F64"; }
+inline const char* dtype_suffix<double>() {
+  return "F64";
+}
 
 void bind_random(py::module_& m);
 void bind_network(py::module_& m);

@@ -2,22 +2,40 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <unsupported/Eigen/SpecialFunctions>  // erf
 
 namespace nncore {
 
-Activation Activation::from_name(const std::string& name, double slope) {
+namespace {
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // √(2/π)
+constexpr double kInvSqrt2 = 0.70710678118654752440;     // 1/√2
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/√(2π)
+constexpr double kGeluCubic = 0.044715;
+}  // namespace
+
+Activation Activation::from_name(const std::string& name, double slope, double alpha) {
   if (!std::isfinite(slope) || slope < 0.0)
     throw std::invalid_argument("leaky_relu slope must be finite and >= 0, got " +
                                 std::to_string(slope));
-  if (name == "identity") return {ActivationKind::identity, slope};
-  if (name == "sigmoid") return {ActivationKind::sigmoid, slope};
-  if (name == "tanh") return {ActivationKind::tanh, slope};
-  if (name == "relu") return {ActivationKind::relu, slope};
-  if (name == "leaky_relu") return {ActivationKind::leaky_relu, slope};
-  if (name == "softmax") return {ActivationKind::softmax, slope};
+  if (!std::isfinite(alpha) || alpha <= 0.0)
+    throw std::invalid_argument("elu alpha must be finite and > 0, got " + std::to_string(alpha));
+  static const std::pair<const char*, ActivationKind> kinds[] = {
+      {"identity", ActivationKind::identity},
+      {"sigmoid", ActivationKind::sigmoid},
+      {"tanh", ActivationKind::tanh},
+      {"relu", ActivationKind::relu},
+      {"leaky_relu", ActivationKind::leaky_relu},
+      {"elu", ActivationKind::elu},
+      {"gelu", ActivationKind::gelu},
+      {"gelu_tanh", ActivationKind::gelu_tanh},
+      {"softplus", ActivationKind::softplus},
+      {"swish", ActivationKind::swish},
+      {"softmax", ActivationKind::softmax}};
+  for (const auto& [known, kind] : kinds)
+    if (name == known) return Activation{kind, slope, alpha};
   throw std::invalid_argument("unknown activation '" + name +
-                              "'; expected one of identity, sigmoid, tanh, relu, leaky_relu, "
-                              "softmax");
+                              "'; expected one of identity, sigmoid, tanh, relu, leaky_relu, elu, "
+                              "gelu, gelu_tanh, softplus, swish, softmax");
 }
 
 std::string Activation::name() const {
@@ -27,26 +45,39 @@ std::string Activation::name() const {
     case ActivationKind::tanh: return "tanh";
     case ActivationKind::relu: return "relu";
     case ActivationKind::leaky_relu: return "leaky_relu";
+    case ActivationKind::elu: return "elu";
+    case ActivationKind::gelu: return "gelu";
+    case ActivationKind::gelu_tanh: return "gelu_tanh";
+    case ActivationKind::softplus: return "softplus";
+    case ActivationKind::swish: return "swish";
     case ActivationKind::softmax: return "softmax";
   }
   return "unknown";
 }
 
 template <class T>
-void activate_in_place(const Activation& activation, Eigen::Ref<Matrix<T>> A) {
+void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {
+  const auto z = Z.array();
   auto a = A.array();
-  const T slope = static_cast<T>(activation.slope);
+  const T slope = static_cast<T>(activation.slope), alpha = static_cast<T>(activation.alpha);
   switch (activation.kind) {
-    case ActivationKind::identity: return;
-    case ActivationKind::sigmoid: a = a.logistic(); return;
-    case ActivationKind::tanh: a = a.tanh(); return;
-    case ActivationKind::relu: a = a.max(T(0)); return;
-    case ActivationKind::leaky_relu: a = (a > T(0)).select(a, slope * a); return;
+    case ActivationKind::identity: a = z; return;
+    case ActivationKind::sigmoid: a = z.logistic(); return;
+    case ActivationKind::tanh: a = z.tanh(); return;
+    case ActivationKind::relu: a = z.max(T(0)); return;
+    case ActivationKind::leaky_relu: a = (z > T(0)).select(z, slope * z); return;
+    case ActivationKind::elu: a = (z > T(0)).select(z, alpha * z.min(T(0)).exp() - alpha); return;
+    case ActivationKind::gelu: a = T(0.5) * z * (T(1) + (z * T(kInvSqrt2)).erf()); return;
+    case ActivationKind::gelu_tanh:
+      a = T(0.5) * z * (T(1) + (T(kSqrt2OverPi) * (z + T(kGeluCubic) * z.cube())).tanh());
+      return;
+    case ActivationKind::softplus: a = z.max(T(0)) + (-z.abs()).exp().log1p(); return;
+    case ActivationKind::swish: a = z * z.logistic(); return;
     case ActivationKind::softmax:
-      // Shift by the row maximum so that exp never overflows: softmax(z) = softmax(z - max z).
-      for (Index i = 0; i < A.rows(); ++i) {
+      // Shift by the row maximum so that exp never overflows: softmax(z) = softmax(z − max z).
+      for (Index i = 0; i < Z.rows(); ++i) {
         auto row = A.row(i).array();
-        row = (row - row.maxCoeff()).exp();
+        row = (Z.row(i).array() - Z.row(i).maxCoeff()).exp();
         row /= row.sum();
       }
       return;
@@ -54,17 +85,44 @@ void activate_in_place(const Activation& activation, Eigen::Ref<Matrix<T>> A) {
 }
 
 template <class T>
-void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& A,
-                    const ConstMatrixRef<T>& dA, Eigen::Ref<Matrix<T>> dZ) {
+void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
+                    const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& dA,
+                    Eigen::Ref<Matrix<T>> dZ) {
+  const auto z = Z.array();
   const auto a = A.array();
   const auto da = dA.array();
-  const T slope = static_cast<T>(activation.slope);
+  auto dz = dZ.array();
+  const T slope = static_cast<T>(activation.slope), alpha = static_cast<T>(activation.alpha);
   switch (activation.kind) {
-    case ActivationKind::identity: dZ = dA; return;
-    case ActivationKind::sigmoid: dZ.array() = da * a * (T(1) - a); return;
-    case ActivationKind::tanh: dZ.array() = da * (T(1) - a.square()); return;
-    case ActivationKind::relu: dZ.array() = (a > T(0)).select(da, T(0)); return;
-    case ActivationKind::leaky_relu: dZ.array() = (a > T(0)).select(da, slope * da); return;
+    case ActivationKind::identity: dz = da; return;
+    case ActivationKind::sigmoid: dz = da * a * (T(1) - a); return;
+    case ActivationKind::tanh: dz = da * (T(1) - a.square()); return;
+    case ActivationKind::relu: dz = (z > T(0)).select(da, T(0)); return;
+    case ActivationKind::leaky_relu: dz = (z > T(0)).select(da, slope * da); return;
+    case ActivationKind::elu: dz = (z > T(0)).select(da, (a + alpha) * da); return;
+    case ActivationKind::gelu:
+      // Φ(z) + z φ(z)
+      dz = da * (T(0.5) * (T(1) + (z * T(kInvSqrt2)).erf()) +
+                 z * T(kInvSqrt2Pi) * (T(-0.5) * z.square()).exp());
+      return;
+    case ActivationKind::gelu_tanh:
+      for (Index i = 0; i < Z.rows(); ++i)
+        for (Index j = 0; j < Z.cols(); ++j) {
+          const T x = Z(i, j);
+          const T t = std::tanh(T(kSqrt2OverPi) * (x + T(kGeluCubic) * x * x * x));
+          dZ(i, j) =
+              dA(i, j) * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kSqrt2OverPi) *
+                                                    (T(1) + T(3 * kGeluCubic) * x * x));
+        }
+      return;
+    case ActivationKind::softplus: dz = da * z.logistic(); return;
+    case ActivationKind::swish: {
+      for (Index i = 0; i < Z.rows(); ++i) {
+        const auto s = Z.row(i).array().logistic();
+        dZ.row(i).array() = dA.row(i).array() * s * (T(1) + Z.row(i).array() * (T(1) - s));
+      }
+      return;
+    }
     case ActivationKind::softmax:
       for (Index i = 0; i < A.rows(); ++i) {
         const T weighted = (dA.row(i).array() * A.row(i).array()).sum();  // Σ_k dA_k A_k
@@ -74,11 +132,13 @@ void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& A,
   }
 }
 
-template void activate_in_place<float>(const Activation&, Eigen::Ref<Matrix<float>>);
-template void activate_in_place<double>(const Activation&, Eigen::Ref<Matrix<double>>);
-template void apply_jacobian<float>(const Activation&, const ConstMatrixRef<float>&,
-                                    const ConstMatrixRef<float>&, Eigen::Ref<Matrix<float>>);
-template void apply_jacobian<double>(const Activation&, const ConstMatrixRef<double>&,
-                                     const ConstMatrixRef<double>&, Eigen::Ref<Matrix<double>>);
+#define NNCORE_INSTANTIATE(T)                                                                    \
+  template void activate<T>(const Activation&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>); \
+  template void apply_jacobian<T>(const Activation&, const ConstMatrixRef<T>&,                   \
+                                  const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,            \
+                                  Eigen::Ref<Matrix<T>>);
+NNCORE_INSTANTIATE(float)
+NNCORE_INSTANTIATE(double)
+#undef NNCORE_INSTANTIATE
 
 }  // namespace nncore

@@ -1,23 +1,28 @@
 #include "nncore/loss.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 namespace nncore {
 
-Loss Loss::from_name(const std::string& name) {
-  if (name == "mean_squared_error") return {LossKind::mean_squared_error};
-  if (name == "binary_cross_entropy") return {LossKind::binary_cross_entropy};
-  if (name == "categorical_cross_entropy") return {LossKind::categorical_cross_entropy};
+Loss Loss::from_name(const std::string& name, double delta) {
+  if (!std::isfinite(delta) || delta <= 0.0)
+    throw std::invalid_argument("huber delta must be finite and > 0, got " + std::to_string(delta));
+  if (name == "mean_squared_error") return {LossKind::mean_squared_error, delta};
+  if (name == "mean_absolute_error") return {LossKind::mean_absolute_error, delta};
+  if (name == "huber") return {LossKind::huber, delta};
+  if (name == "binary_cross_entropy") return {LossKind::binary_cross_entropy, delta};
+  if (name == "categorical_cross_entropy") return {LossKind::categorical_cross_entropy, delta};
   throw std::invalid_argument("unknown loss '" + name +
-                              "'; expected one of mean_squared_error, binary_cross_entropy, "
-                              "categorical_cross_entropy");
+                              "'; expected one of mean_squared_error, mean_absolute_error, huber, "
+                              "binary_cross_entropy, categorical_cross_entropy");
 }
 
 std::string Loss::name() const {
   switch (kind) {
     case LossKind::mean_squared_error: return "mean_squared_error";
+    case LossKind::mean_absolute_error: return "mean_absolute_error";
+    case LossKind::huber: return "huber";
     case LossKind::binary_cross_entropy: return "binary_cross_entropy";
     case LossKind::categorical_cross_entropy: return "categorical_cross_entropy";
   }
@@ -33,58 +38,87 @@ void Loss::check_output_activation(const Activation& output) const {
                                 output.name());
 }
 
+namespace {
+
+// ℓ_i of one sample (row i).
+template <class T>
+double sample_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMatrixRef<T>& A,
+                    const ConstMatrixRef<T>& Y, Index i) {
+  const double k = static_cast<double>(Y.cols());
+  const auto r = A.row(i).array() - Y.row(i).array();  // residual a − y
+  const T delta = static_cast<T>(loss.delta);
+  switch (loss.kind) {
+    case LossKind::mean_squared_error: return static_cast<double>(r.square().sum()) / k;
+    case LossKind::mean_absolute_error: return static_cast<double>(r.abs().sum()) / k;
+    case LossKind::huber:
+      return static_cast<double>(
+                 (r.abs() <= delta)
+                     .select(T(0.5) * r.square(), delta * (r.abs() - T(0.5) * delta))
+                     .sum()) /
+             k;
+    case LossKind::binary_cross_entropy: {
+      const auto z = Z.row(i).array();
+      return static_cast<double>(
+                 (z.max(T(0)) - z * Y.row(i).array() + (-z.abs()).exp().log1p()).sum()) /
+             k;
+    }
+    case LossKind::categorical_cross_entropy: {
+      const auto z = Z.row(i).array();
+      const T shift = z.maxCoeff();
+      const T log_sum_exp = shift + std::log((z - shift).exp().sum());
+      return static_cast<double>(log_sum_exp * Y.row(i).sum() - (Y.row(i).array() * z).sum());
+    }
+  }
+  return 0.0;
+}
+
+}  // namespace
+
 template <class T>
 double summed_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMatrixRef<T>& A,
-                    const ConstMatrixRef<T>& Y) {
-  const double k = static_cast<double>(Y.cols());
+                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights) {
   double total = 0.0;
-  switch (loss.kind) {
-    case LossKind::mean_squared_error:
-      for (Index i = 0; i < Y.rows(); ++i)
-        total += static_cast<double>((A.row(i) - Y.row(i)).squaredNorm()) / k;
-      return total;
-    case LossKind::binary_cross_entropy:
-      for (Index i = 0; i < Y.rows(); ++i) {
-        const auto z = Z.row(i).array();
-        // max(z,0) − z·y + log(1 + e^−|z|)
-        total += static_cast<double>(
-                     (z.max(T(0)) - z * Y.row(i).array() + (-z.abs()).exp().log1p()).sum()) /
-                 k;
-      }
-      return total;
-    case LossKind::categorical_cross_entropy:
-      for (Index i = 0; i < Y.rows(); ++i) {
-        const auto z = Z.row(i).array();
-        const T shift = z.maxCoeff();
-        const T log_sum_exp = shift + std::log((z - shift).exp().sum());
-        total += static_cast<double>(log_sum_exp * Y.row(i).sum() -
-                                     (Y.row(i).array() * z).sum());
-      }
-      return total;
+  for (Index i = 0; i < Y.rows(); ++i) {
+    const double w = weights.size() == 0 ? 1.0 : static_cast<double>(weights[i]);
+    if (w != 0.0) total += w * sample_error<T>(loss, Z, A, Y, i);
   }
   return total;
 }
 
 template <class T>
-void output_delta(const Loss& loss, const Activation& output, const ConstMatrixRef<T>& A,
-                  const ConstMatrixRef<T>& Y, Eigen::Ref<Matrix<T>> dZ) {
-  const T n = static_cast<T>(Y.rows());
-  const T k = static_cast<T>(Y.cols());
-  switch (loss.kind) {
-    case LossKind::mean_squared_error:
-      dZ = (T(2) / (n * k)) * (A - Y);  // dL/dA, then chain through g'
-      apply_jacobian<T>(output, A, dZ, dZ);
-      return;
-    case LossKind::binary_cross_entropy: dZ = (A - Y) / (n * k); return;
-    case LossKind::categorical_cross_entropy: dZ = (A - Y) / n; return;
+void output_delta(const Loss& loss, const Activation& output, const ConstMatrixRef<T>& Z,
+                  const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
+                  const ConstVectorRef<T>& weights, double weight_sum, Eigen::Ref<Matrix<T>> dZ) {
+  if (weight_sum <= 0.0) {
+    dZ.setZero();
+    return;
   }
+  const T k = static_cast<T>(Y.cols());
+  const T delta = static_cast<T>(loss.delta);
+  // dℓ_i/dA (or dℓ_i/dZ for the fused cross-entropies), unweighted
+  switch (loss.kind) {
+    case LossKind::mean_squared_error: dZ = (T(2) / k) * (A - Y); break;
+    case LossKind::mean_absolute_error: dZ = (A - Y).array().sign().matrix() / k; break;
+    case LossKind::huber: dZ = (A - Y).array().max(-delta).min(delta).matrix() / k; break;
+    case LossKind::binary_cross_entropy: dZ = (A - Y) / k; break;
+    case LossKind::categorical_cross_entropy: dZ = A - Y; break;
+  }
+  // × w_i / Σw
+  if (weights.size() == 0)
+    dZ /= static_cast<T>(weight_sum);
+  else
+    dZ.array().colwise() *= weights.array() / static_cast<T>(weight_sum);
+  const bool fused = loss.kind == LossKind::binary_cross_entropy ||
+                     loss.kind == LossKind::categorical_cross_entropy;
+  if (!fused) apply_jacobian<T>(output, Z, A, dZ, dZ);  // dL/dZ = g'(Z) ⊙ dL/dA
 }
 
-#define NNCORE_INSTANTIATE(T)                                                                  \
-  template double summed_error<T>(const Loss&, const ConstMatrixRef<T>&,                       \
-                                  const ConstMatrixRef<T>&, const ConstMatrixRef<T>&);         \
-  template void output_delta<T>(const Loss&, const Activation&, const ConstMatrixRef<T>&,      \
-                                const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
+#define NNCORE_INSTANTIATE(T)                                                                      \
+  template double summed_error<T>(const Loss&, const ConstMatrixRef<T>&, const ConstMatrixRef<T>&, \
+                                  const ConstMatrixRef<T>&, const ConstVectorRef<T>&);             \
+  template void output_delta<T>(const Loss&, const Activation&, const ConstMatrixRef<T>&,          \
+                                const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,                \
+                                const ConstVectorRef<T>&, double, Eigen::Ref<Matrix<T>>);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)
 #undef NNCORE_INSTANTIATE

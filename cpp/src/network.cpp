@@ -19,15 +19,17 @@ Initializer initializer_from_name(const std::string& name) {
 
 template <class T>
 Network<T>::Network(std::vector<Index> layer_sizes, std::vector<Activation> activations,
-                    bool use_bias)
-    : layer_sizes_(std::move(layer_sizes)), activations_(std::move(activations)),
-      use_bias_(use_bias) {
+                    bool use_bias, std::vector<double> dropout)
+    : layer_sizes_(std::move(layer_sizes)),
+      activations_(std::move(activations)),
+      use_bias_(use_bias),
+      dropout_(std::move(dropout)) {
   if (layer_sizes_.size() < 2)
     throw std::invalid_argument("layer_sizes needs at least an input and an output size");
   if (activations_.size() != layer_sizes_.size() - 1)
-    throw std::invalid_argument("need one activation per layer: " +
-                                std::to_string(layer_sizes_.size() - 1) + " expected, got " +
-                                std::to_string(activations_.size()));
+    throw std::invalid_argument(
+        "need one activation per layer: " + std::to_string(layer_sizes_.size() - 1) +
+        " expected, got " + std::to_string(activations_.size()));
   // Sizes are bounded so that the parameter count cannot overflow Index.
   constexpr Index max_width = Index{1} << 24;
   Index offset = 0;
@@ -45,6 +47,13 @@ Network<T>::Network(std::vector<Index> layer_sizes, std::vector<Activation> acti
   for (size_t l = 0; l + 1 < activations_.size(); ++l)
     if (activations_[l].kind == ActivationKind::softmax)
       throw std::invalid_argument("softmax is only available on the output layer");
+  if (!dropout_.empty() && dropout_.size() != layer_sizes_.size() - 2)
+    throw std::invalid_argument(
+        "need one dropout rate per hidden layer: " + std::to_string(layer_sizes_.size() - 2) +
+        " expected, got " + std::to_string(dropout_.size()));
+  for (double rate : dropout_)
+    if (!(rate >= 0.0 && rate < 1.0))
+      throw std::invalid_argument("dropout rates must be in [0, 1), got " + std::to_string(rate));
   parameters_ = Vector<T>::Zero(offset);
   gradients_ = Vector<T>::Zero(offset);
 }
@@ -57,8 +66,7 @@ Dense<T> Network<T>::layer(Index l) {
   return Dense<T>{MatrixMap<T>(parameters_.data() + weight_offsets_[i], n_in, n_out),
                   RowVectorMap<T>(parameters_.data() + bias_offsets_[i], n_bias),
                   MatrixMap<T>(gradients_.data() + weight_offsets_[i], n_in, n_out),
-                  RowVectorMap<T>(gradients_.data() + bias_offsets_[i], n_bias),
-                  activations_[i]};
+                  RowVectorMap<T>(gradients_.data() + bias_offsets_[i], n_bias), activations_[i]};
 }
 
 template <class T>
@@ -82,20 +90,26 @@ void Network<T>::initialize(Initializer initializer, Random& random) {
 }
 
 template <class T>
-Workspace<T> Network<T>::make_workspace(Index capacity) const {
+Workspace<T> Network<T>::make_workspace(Index capacity, bool training) const {
   if (capacity < 1) throw std::invalid_argument("workspace capacity must be at least 1");
   Workspace<T> workspace;
   workspace.capacity = capacity;
-  for (Index l = 1; l <= n_layers(); ++l) {
-    workspace.activations.emplace_back(capacity, layer_sizes_[static_cast<size_t>(l)]);
-    workspace.deltas.emplace_back(capacity, layer_sizes_[static_cast<size_t>(l)]);
+  for (Index l = 0; l < n_layers(); ++l) {
+    const Index width = layer_sizes_[static_cast<size_t>(l + 1)];
+    const bool dropout = training && l + 1 < n_layers() && !dropout_.empty() &&
+                         dropout_[static_cast<size_t>(l)] > 0.0;
+    workspace.Z.emplace_back(capacity, width);
+    workspace.A.emplace_back(capacity, width);
+    workspace.dropped.emplace_back(dropout ? capacity : 0, width);
+    workspace.mask.emplace_back(dropout ? capacity : 0, width);
+    workspace.delta.emplace_back(training ? capacity : 0, width);
   }
-  workspace.logits.resize(capacity, n_outputs());
   return workspace;
 }
 
 template <class T>
-void Network<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>* Y) const {
+void Network<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>* Y,
+                             const ConstVectorRef<T>* weights) const {
   if (X.rows() < 1) throw std::invalid_argument("X must have at least one row");
   if (X.cols() != n_inputs())
     throw std::invalid_argument("X must have " + std::to_string(n_inputs()) + " columns, got " +
@@ -103,54 +117,84 @@ void Network<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>
   if (Y != nullptr && (Y->rows() != X.rows() || Y->cols() != n_outputs()))
     throw std::invalid_argument("Y must have shape (" + std::to_string(X.rows()) + ", " +
                                 std::to_string(n_outputs()) + "), got (" +
-                                std::to_string(Y->rows()) + ", " + std::to_string(Y->cols()) +
-                                ")");
+                                std::to_string(Y->rows()) + ", " + std::to_string(Y->cols()) + ")");
+  if (weights != nullptr && weights->size() != 0) {
+    if (weights->size() != X.rows())
+      throw std::invalid_argument("sample_weight must have " + std::to_string(X.rows()) +
+                                  " entries, got " + std::to_string(weights->size()));
+    if (!weights->allFinite() || (weights->array() < T(0)).any())
+      throw std::invalid_argument("sample_weight must be finite and >= 0");
+  }
 }
 
 template <class T>
-ConstMatrixRef<T> Network<T>::forward(const ConstMatrixRef<T>& X,
-                                            Workspace<T>& workspace) const {
+ConstMatrixRef<T> Network<T>::layer_input(Index l, const ConstMatrixRef<T>& X,
+                                          const Workspace<T>& workspace, bool dropout_on) const {
+  if (l == 0) return X;
+  const auto i = static_cast<size_t>(l - 1);
+  const Index n = X.rows();
+  if (dropout_on && workspace.dropped[i].rows() > 0) return workspace.dropped[i].topRows(n);
+  return workspace.A[i].topRows(n);
+}
+
+template <class T>
+ConstMatrixRef<T> Network<T>::forward(const ConstMatrixRef<T>& X, Workspace<T>& workspace,
+                                      Random* dropout_random) const {
   const Index n = X.rows();
   if (n > workspace.capacity) throw std::invalid_argument("batch larger than the workspace");
-  const Index last = n_layers() - 1;
-  for (Index l = 0; l < last; ++l) {
-    const auto A_prev = l == 0 ? X : ConstMatrixRef<T>(workspace.activations[l - 1].topRows(n));
-    layer(l).forward(A_prev, workspace.activations[static_cast<size_t>(l)].topRows(n));
+  workspace.dropout_active = dropout_random != nullptr;
+  for (Index l = 0; l < n_layers(); ++l) {
+    const auto i = static_cast<size_t>(l);
+    layer(l).forward(layer_input(l, X, workspace, workspace.dropout_active),
+                     workspace.Z[i].topRows(n), workspace.A[i].topRows(n));
+    if (workspace.dropout_active && workspace.mask[i].rows() > 0) {
+      // Inverted dropout: keep each unit with probability 1 − p and scale it by 1/(1 − p), so
+      // that E[A ⊙ M] = A and inference needs no rescaling.
+      const double keep = 1.0 - dropout_[i];
+      const T scale = static_cast<T>(1.0 / keep);
+      auto M = workspace.mask[i].topRows(n);
+      for (Index r = 0; r < M.rows(); ++r)
+        for (Index c = 0; c < M.cols(); ++c)
+          M(r, c) = dropout_random->uniform01() < keep ? scale : T(0);
+      workspace.dropped[i].topRows(n) = workspace.A[i].topRows(n).cwiseProduct(M);
+    }
   }
-  // The output layer keeps its logits Z_L: the cross-entropies are evaluated on them.
-  const auto A_prev = last == 0 ? X : ConstMatrixRef<T>(workspace.activations[last - 1].topRows(n));
-  auto Z = workspace.logits.topRows(n);
-  auto A = workspace.activations[static_cast<size_t>(last)].topRows(n);
-  layer(last).affine(A_prev, Z);
-  A = Z;
-  activate_in_place<T>(activations_.back(), A);
-  return A;
+  return workspace.A.back().topRows(n);
 }
 
 template <class T>
 double Network<T>::summed_error(const Loss& loss, const ConstMatrixRef<T>& Y,
-                                Workspace<T>& workspace) const {
+                                const ConstVectorRef<T>& weights,
+                                const Workspace<T>& workspace) const {
   const Index n = Y.rows();
-  return nncore::summed_error<T>(loss, workspace.logits.topRows(n),
-                                 workspace.activations.back().topRows(n), Y);
+  return nncore::summed_error<T>(loss, workspace.Z.back().topRows(n), workspace.A.back().topRows(n),
+                                 Y, weights);
 }
 
 template <class T>
 void Network<T>::backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
+                          const ConstVectorRef<T>& weights, double weight_sum,
                           Workspace<T>& workspace) {
   const Index n = X.rows();
+  if (workspace.delta.front().rows() < n)
+    throw std::invalid_argument("workspace was not made for training");
   const Index last = n_layers() - 1;
-  auto& A = workspace.activations;
-  auto& dZ = workspace.deltas;
-  output_delta<T>(loss, activations_.back(), A[static_cast<size_t>(last)].topRows(n), Y,
-                  dZ[static_cast<size_t>(last)].topRows(n));
+  auto& dZ = workspace.delta;
+  const auto i_last = static_cast<size_t>(last);
+  output_delta<T>(loss, activations_.back(), workspace.Z[i_last].topRows(n),
+                  workspace.A[i_last].topRows(n), Y, weights, weight_sum, dZ[i_last].topRows(n));
   for (Index l = last; l >= 0; --l) {
     const auto i = static_cast<size_t>(l);
-    const auto A_prev = l == 0 ? X : ConstMatrixRef<T>(A[i - 1].topRows(n));
     Dense<T> dense = layer(l);
-    dense.accumulate_gradients(A_prev, dZ[i].topRows(n));
-    if (l > 0)
-      dense.propagate(dZ[i].topRows(n), activations_[i - 1], A_prev, dZ[i - 1].topRows(n));
+    dense.accumulate_gradients(layer_input(l, X, workspace, workspace.dropout_active),
+                               dZ[i].topRows(n));
+    if (l == 0) break;
+    auto dA_prev = dZ[i - 1].topRows(n);
+    dense.propagate(dZ[i].topRows(n), dA_prev);
+    if (workspace.dropout_active && workspace.mask[i - 1].rows() > 0)
+      dA_prev.array() *= workspace.mask[i - 1].topRows(n).array();  // through the dropout mask
+    apply_jacobian<T>(activations_[i - 1], workspace.Z[i - 1].topRows(n),
+                      workspace.A[i - 1].topRows(n), dA_prev, dA_prev);
   }
 }
 

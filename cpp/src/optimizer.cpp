@@ -2,24 +2,141 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <utility>
+
+#include "hyperparameter_checks.hpp"
 
 namespace nncore {
 
+namespace {
+
+// torch.nn.utils.clip_grad_norm_ adds this to the norm before dividing by it.
+constexpr double kClipNormEpsilon = 1e-6;
+
+}  // namespace
+
 template <class T>
-SGD<T>::SGD(double learning_rate) : learning_rate_(learning_rate) {
-  if (!std::isfinite(learning_rate) || learning_rate < 0.0)
-    throw std::invalid_argument("learning_rate must be finite and >= 0, got " +
-                                std::to_string(learning_rate));
+Optimizer<T>::Optimizer(const OptimizerOptions& options, WeightDecay weight_decay_kind,
+                        std::vector<StateVectorSpec> layout)
+    : options_(options), weight_decay_kind_(weight_decay_kind), layout_(std::move(layout)) {
+  checks::at_least(options.learning_rate, "learning_rate", 0.0);
+  checks::at_least(options.weight_decay, "weight_decay", 0.0);
+  checks::positive_or_none(options.clip_norm, "clip_norm");
+  checks::positive_or_none(options.clip_value, "clip_value");
 }
 
 template <class T>
-void SGD<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
-  if (parameters.size() != gradients.size())
-    throw std::invalid_argument("parameters and gradients differ in length");
-  parameters.noalias() -= static_cast<T>(learning_rate_) * gradients;  // θ ← θ − η·g
+void Optimizer<T>::set_learning_rate(double learning_rate) {
+  checks::at_least(learning_rate, "learning_rate", 0.0);
+  options_.learning_rate = learning_rate;
 }
 
-template class SGD<float>;
-template class SGD<double>;
+template <class T>
+void Optimizer<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+  const Index n = parameters.size();
+  if (gradients.size() != n)
+    throw std::invalid_argument("parameters and gradients differ in length (" + std::to_string(n) +
+                                " and " + std::to_string(gradients.size()) + ")");
+  if (size_ >= 0 && size_ != n)
+    throw std::invalid_argument("this " + name() + " optimizer's state is for " +
+                                std::to_string(size_) + " parameters, got " + std::to_string(n) +
+                                "; reset() it to use it with another model");
+  if (size_ < 0) {
+    for (const StateVectorSpec& entry : layout_)
+      vectors_[entry.name] = Vector<T>::Constant(n, static_cast<T>(entry.initial_value));
+    scratch_.resize(n);
+    size_ = n;
+  }
+
+  ++step_;
+  const ConstVectorRef<T> g = preprocess(parameters, gradients);
+  if (weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0)
+    parameters *= static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
+  update(parameters, g);
+}
+
+template <class T>
+ConstVectorRef<T> Optimizer<T>::preprocess(VectorRef<T> parameters,
+                                           const ConstVectorRef<T>& gradients) {
+  const bool coupled_decay =
+      weight_decay_kind_ == WeightDecay::coupled && options_.weight_decay != 0.0;
+  if (!options_.clip_norm && !options_.clip_value && !coupled_decay) return gradients;
+
+  scratch_ = gradients;
+  if (options_.clip_norm) {
+    // g ← g·min(1, c / (‖g‖₂ + 1e-6)); the norm is accumulated in double for both dtypes.
+    const double norm = std::sqrt(scratch_.template cast<double>().squaredNorm());
+    const double coefficient = *options_.clip_norm / (norm + kClipNormEpsilon);
+    if (coefficient < 1.0) scratch_ *= static_cast<T>(coefficient);
+  }
+  if (options_.clip_value) {
+    const T c = static_cast<T>(*options_.clip_value);  // g ← clamp(g, −c, c)
+    scratch_ = scratch_.cwiseMax(-c).cwiseMin(c);
+  }
+  if (coupled_decay)
+    scratch_.noalias() += static_cast<T>(options_.weight_decay) * parameters;  // g ← g + λ·θ
+  return scratch_;
+}
+
+template <class T>
+std::vector<std::string> Optimizer<T>::state_names() const {
+  std::vector<std::string> names;
+  for (const StateVectorSpec& entry : layout_) names.push_back(entry.name);
+  return names;
+}
+
+template <class T>
+OptimizerState<T> Optimizer<T>::state() const {
+  return OptimizerState<T>{step_, vectors_};
+}
+
+template <class T>
+void Optimizer<T>::set_state(const OptimizerState<T>& state) {
+  if (state.step < 0)
+    throw std::invalid_argument("state step must be >= 0, got " + std::to_string(state.step));
+  if (state.vectors.empty()) {
+    if (state.step > 0 && !layout_.empty())
+      throw std::invalid_argument("a " + name() + " state after " + std::to_string(state.step) +
+                                  " steps needs its vectors");
+    reset();
+    step_ = state.step;
+    return;
+  }
+  if (state.vectors.size() != layout_.size())
+    throw std::invalid_argument("a " + name() + " state has " + std::to_string(layout_.size()) +
+                                " vectors, got " + std::to_string(state.vectors.size()));
+  const Index n = state.vectors.begin()->second.size();
+  for (const StateVectorSpec& entry : layout_) {
+    const auto found = state.vectors.find(entry.name);
+    if (found == state.vectors.end())
+      throw std::invalid_argument("a " + name() + " state needs the vector '" + entry.name + "'");
+    if (found->second.size() != n || n < 1)
+      throw std::invalid_argument("the state vectors must all have one length >= 1");
+    if (!found->second.allFinite())
+      throw std::invalid_argument("state vector '" + entry.name + "' is not finite");
+  }
+  std::map<std::string, Vector<T>> vectors = state.vectors;  // copies first: a failed
+  Vector<T> scratch(n);                                      // allocation changes nothing
+  vectors_.swap(vectors);
+  scratch_.swap(scratch);
+  size_ = n;
+  step_ = state.step;
+}
+
+template <class T>
+void Optimizer<T>::reset() {
+  step_ = 0;
+  size_ = -1;
+  vectors_.clear();
+  scratch_.resize(0);
+}
+
+template <class T>
+Vector<T>& Optimizer<T>::state_vector(const std::string& name) {
+  return vectors_.at(name);
+}
+
+template class Optimizer<float>;
+template class Optimizer<double>;
 
 }  // namespace nncore

@@ -5,6 +5,8 @@
 #include <limits>
 #include <numeric>
 
+#include "nncore/metric.hpp"
+
 namespace nncore {
 
 std::string stop_reason_name(StopReason reason) {
@@ -33,74 +35,121 @@ void check_options(const FitOptions& options) {
 // Rows chunked through a workspace of this many rows when evaluating whole data sets.
 constexpr Index kEvaluationChunk = 512;
 
+template <class T>
+double weight_sum(const ConstVectorRef<T>& weights, Index n) {
+  return weights.size() == 0 ? static_cast<double>(n) : weights.template cast<double>().sum();
+}
+
+std::string where(Index epoch, Index batch) {
+  return " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) +
+         "; the model keeps the weights from before this batch";
+}
+
 }  // namespace
 
 template <class T>
-FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random,
-              const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y, const Loss& loss,
-              const FitOptions& options, const EpochCallback& on_epoch_end,
-              const InterruptCheck& interrupted) {
-  network.check_batch(X, &Y);
+FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,
+              const Dataset<T>* validation, const Loss& loss, const FitOptions& options,
+              const EpochCallback& on_epoch_end, const InterruptCheck& interrupted) {
+  const auto& X = train.X;
+  const auto& Y = train.Y;
+  const auto& w = train.weights;
+  const bool weighted = w.size() != 0;
+  network.check_batch(X, &Y, &w);
+  if (validation != nullptr)
+    network.check_batch(validation->X, &validation->Y, &validation->weights);
   loss.check_output_activation(network.activations().back());
   check_options(options);
 
   const Index n = X.rows();
   const Index batch_size = std::min(options.batch_size, n);
-  Workspace<T> workspace = network.make_workspace(batch_size);
-  // Shuffled batches are gathered into these; unshuffled batches are views of X and Y.
+  const double total_weight = weight_sum<T>(w, n);
+  if (!(total_weight > 0.0)) throw std::invalid_argument("sample_weight must not sum to 0");
+  const bool dropout = std::any_of(network.dropout().begin(), network.dropout().end(),
+                                   [](double rate) { return rate > 0.0; });
+  Workspace<T> workspace = network.make_workspace(batch_size, /*training=*/true);
+  // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
   Matrix<T> X_batch(options.shuffle ? batch_size : 0, X.cols());
   Matrix<T> Y_batch(options.shuffle ? batch_size : 0, Y.cols());
+  Vector<T> w_batch(options.shuffle && weighted ? batch_size : 0);
   std::vector<Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
+  Vector<T> previous_parameters(network.parameters().size());
+  Metric<T> metric(metric_for(network.activations().back()), Y, w);
 
   FitResult result;
   double best_loss = std::numeric_limits<double>::infinity();
   Index epochs_without_improvement = 0;
   for (Index epoch = 1; epoch <= options.epochs; ++epoch) {
     if (options.shuffle) random.shuffle(order.begin(), order.end());
-    double summed_error = 0.0;
-    for (Index start = 0, batch = 1; start < n; start += batch_size, ++batch) {
+    metric.reset();
+    EpochRecord record;
+    record.epoch = epoch;
+    record.learning_rate = optimizer.learning_rate();
+    double summed_error = 0.0, summed_gradient_norm = 0.0;
+    Index batches = 0;
+    for (Index start = 0; start < n; start += batch_size) {
       if (interrupted && interrupted()) {
         result.stop_reason = StopReason::interrupted;
         return result;
       }
+      ++batches;
       const Index m = std::min(batch_size, n - start);
       if (options.shuffle) {
         for (Index j = 0; j < m; ++j) {
-          X_batch.row(j) = X.row(order[static_cast<size_t>(start + j)]);
-          Y_batch.row(j) = Y.row(order[static_cast<size_t>(start + j)]);
+          const Index row = order[static_cast<size_t>(start + j)];
+          X_batch.row(j) = X.row(row);
+          Y_batch.row(j) = Y.row(row);
+          if (weighted) w_batch[j] = w[row];
         }
       }
       const ConstMatrixRef<T> xb =
           options.shuffle ? ConstMatrixRef<T>(X_batch.topRows(m)) : X.middleRows(start, m);
       const ConstMatrixRef<T> yb =
           options.shuffle ? ConstMatrixRef<T>(Y_batch.topRows(m)) : Y.middleRows(start, m);
+      const ConstVectorRef<T> wb = !weighted         ? ConstVectorRef<T>(w_batch.head(0))
+                                   : options.shuffle ? ConstVectorRef<T>(w_batch.head(m))
+                                                     : ConstVectorRef<T>(w.segment(start, m));
 
-      network.forward(xb, workspace);
-      const double batch_error = network.summed_error(loss, yb, workspace);
+      const auto output = network.forward(xb, workspace, dropout ? &random : nullptr);
+      const double batch_error = network.summed_error(loss, yb, wb, workspace);
       if (!std::isfinite(batch_error))
-        throw DivergenceError("training diverged: non-finite loss at epoch " +
-                              std::to_string(epoch) + ", batch " + std::to_string(batch) +
-                              "; the model keeps the weights from before this batch");
-      network.backward(loss, xb, yb, workspace);
-      if (!network.gradients().allFinite())
-        throw DivergenceError("training diverged: non-finite gradient at epoch " +
-                              std::to_string(epoch) + ", batch " + std::to_string(batch) +
-                              "; the model keeps the weights from before this batch");
+        throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
+      metric.add(output, yb, wb);
+      network.backward(loss, xb, yb, wb, weight_sum<T>(wb, m), workspace);
+      const double gradient_norm =
+          std::sqrt(network.gradients().template cast<double>().squaredNorm());
+      if (!std::isfinite(gradient_norm))
+        throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
+      previous_parameters = network.parameters();  // restored if the update overflows
       optimizer.step(network.parameters(), network.gradients());
+      if (!network.parameters().allFinite()) {
+        network.parameters() = previous_parameters;
+        throw DivergenceError("training diverged: the update made parameters non-finite" +
+                              where(epoch, batches));
+      }
       summed_error += batch_error;
+      summed_gradient_norm += gradient_norm;
     }
 
-    const double epoch_loss = summed_error / static_cast<double>(n);
-    result.losses.push_back(epoch_loss);
-    if (epoch_loss < best_loss - options.tol)
+    record.loss = summed_error / total_weight;
+    record.metric = metric.value();
+    record.gradient_norm = summed_gradient_norm / static_cast<double>(batches);
+    if (validation != nullptr) {
+      const Evaluation evaluation = evaluate<T>(network, *validation, loss);
+      record.has_validation = true;
+      record.validation_loss = evaluation.loss;
+      record.validation_metric = evaluation.metric;
+    }
+    result.epochs.push_back(record);
+    if (record.loss < best_loss - options.tol)
       epochs_without_improvement = 0;
     else
       ++epochs_without_improvement;
-    best_loss = std::min(best_loss, epoch_loss);
+    best_loss = std::min(best_loss, record.loss);
 
-    const bool callback_stops = on_epoch_end && on_epoch_end(EpochRecord{epoch, epoch_loss});
-    if (options.has_target_loss && epoch_loss <= options.target_loss) {
+    const bool callback_stops = on_epoch_end && on_epoch_end(record);
+    if (options.has_target_loss && record.loss <= options.target_loss) {
       result.stop_reason = StopReason::target_loss;
       return result;
     }
@@ -118,19 +167,25 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random,
 }
 
 template <class T>
-double evaluate_loss(const Network<T>& network, const ConstMatrixRef<T>& X,
-                     const ConstMatrixRef<T>& Y, const Loss& loss) {
-  network.check_batch(X, &Y);
+Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Loss& loss) {
+  network.check_batch(data.X, &data.Y, &data.weights);
   loss.check_output_activation(network.activations().back());
-  const Index n = X.rows();
-  Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk));
+  const Index n = data.X.rows();
+  const bool weighted = data.weights.size() != 0;
+  Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
+  Metric<T> metric(metric_for(network.activations().back()), data.Y, data.weights);
   double summed = 0.0;
   for (Index start = 0; start < n; start += workspace.capacity) {
     const Index m = std::min(workspace.capacity, n - start);
-    network.forward(X.middleRows(start, m), workspace);
-    summed += network.summed_error(loss, Y.middleRows(start, m), workspace);
+    const ConstVectorRef<T> wb = weighted ? ConstVectorRef<T>(data.weights.segment(start, m))
+                                          : ConstVectorRef<T>(data.weights);
+    const auto yb = data.Y.middleRows(start, m);
+    const auto output = network.forward(data.X.middleRows(start, m), workspace);
+    summed += network.summed_error(loss, yb, wb, workspace);
+    metric.add(output, yb, wb);
   }
-  return summed / static_cast<double>(n);
+  const double total = weight_sum<T>(data.weights, n);
+  return Evaluation{total > 0.0 ? summed / total : 0.0, metric.value()};
 }
 
 template <class T>
@@ -139,19 +194,18 @@ void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<M
   if (out.rows() != X.rows() || out.cols() != network.n_outputs())
     throw std::invalid_argument("output buffer has the wrong shape");
   const Index n = X.rows();
-  Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk));
+  Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
   for (Index start = 0; start < n; start += workspace.capacity) {
     const Index m = std::min(workspace.capacity, n - start);
     out.middleRows(start, m) = network.forward(X.middleRows(start, m), workspace);
   }
 }
 
-#define NNCORE_INSTANTIATE(T)                                                                 \
-  template FitResult fit<T>(Network<T>&, Optimizer<T>&, Random&, const ConstMatrixRef<T>&,    \
-                            const ConstMatrixRef<T>&, const Loss&, const FitOptions&,         \
-                            const EpochCallback&, const InterruptCheck&);                     \
-  template double evaluate_loss<T>(const Network<T>&, const ConstMatrixRef<T>&,               \
-                                   const ConstMatrixRef<T>&, const Loss&);                    \
+#define NNCORE_INSTANTIATE(T)                                                         \
+  template FitResult fit<T>(Network<T>&, Optimizer<T>&, Random&, const Dataset<T>&,   \
+                            const Dataset<T>*, const Loss&, const FitOptions&,        \
+                            const EpochCallback&, const InterruptCheck&);             \
+  template Evaluation evaluate<T>(const Network<T>&, const Dataset<T>&, const Loss&); \
   template void predict<T>(const Network<T>&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)

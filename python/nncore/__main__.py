@@ -30,8 +30,13 @@ def demo(epochs: int, seed: int) -> int:
 
     start = time.perf_counter()
     history = model.fit(
-        X[train], y[train], learning_rate=0.1, epochs=epochs, batch_size=16,
-        n_iter_no_change=None, callbacks=[progress],
+        X[train],
+        y[train],
+        learning_rate=0.1,
+        epochs=epochs,
+        batch_size=16,
+        n_iter_no_change=None,
+        callbacks=[progress],
     )
     seconds = time.perf_counter() - start
     train_accuracy = float(np.mean(model.predict(X[train]) == y[train]))

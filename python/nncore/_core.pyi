@@ -1,7 +1,7 @@
 """Type stub of the private native module ``nncore._core`` (see cpp/bindings/)."""
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,12 +26,16 @@ class _Network(Generic[_F]):
         layer_sizes: list[int],
         activations: list[str],
         leaky_relu_slope: float,
+        elu_alpha: float,
         use_bias: bool,
+        dropout: list[float],
     ) -> None: ...
     @property
     def layer_sizes(self) -> list[int]: ...
     @property
     def activations(self) -> list[str]: ...
+    @property
+    def dropout(self) -> list[float]: ...
     @property
     def use_bias(self) -> bool: ...
     @property
@@ -41,8 +45,22 @@ class _Network(Generic[_F]):
     def offsets(self, layer: int) -> tuple[int, int]: ...
     def initialize(self, initializer: str, random: Random) -> None: ...
     def forward(self, X: npt.NDArray[_F]) -> npt.NDArray[_F]: ...
-    def loss(self, X: npt.NDArray[_F], Y: npt.NDArray[_F], loss: str) -> float: ...
-    def backward(self, X: npt.NDArray[_F], Y: npt.NDArray[_F], loss: str) -> float: ...
+    def evaluate(
+        self,
+        X: npt.NDArray[_F],
+        Y: npt.NDArray[_F],
+        weights: npt.NDArray[_F],
+        loss: str,
+        delta: float,
+    ) -> tuple[float, float]: ...
+    def backward(
+        self,
+        X: npt.NDArray[_F],
+        Y: npt.NDArray[_F],
+        weights: npt.NDArray[_F],
+        loss: str,
+        delta: float,
+    ) -> float: ...
 
 class NetworkF32(_Network[np.float32]): ...
 class NetworkF64(_Network[np.float64]): ...
@@ -50,20 +68,141 @@ class NetworkF64(_Network[np.float64]): ...
 class _Optimizer(Generic[_F]):
     @property
     def name(self) -> str: ...
+    @property
+    def learning_rate(self) -> float: ...
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None: ...
+    @property
+    def weight_decay(self) -> float: ...
+    @property
+    def clip_norm(self) -> float | None: ...
+    @property
+    def clip_value(self) -> float | None: ...
+    @property
+    def step_count(self) -> int: ...
+    @property
+    def state_names(self) -> list[str]: ...
+    @property
+    def state(self) -> dict[str, Any]: ...
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None: ...
+    def reset(self) -> None: ...
     def step(self, parameters: npt.NDArray[_F], gradients: npt.NDArray[_F]) -> None: ...
 
 class OptimizerF32(_Optimizer[np.float32]): ...
 class OptimizerF64(_Optimizer[np.float64]): ...
 
-class SGDF32(OptimizerF32):
-    def __init__(self, learning_rate: float) -> None: ...
+class _SGD:
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        *,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None: ...
     @property
-    def learning_rate(self) -> float: ...
+    def momentum(self) -> float: ...
+    @property
+    def dampening(self) -> float: ...
+    @property
+    def nesterov(self) -> bool: ...
 
-class SGDF64(OptimizerF64):
-    def __init__(self, learning_rate: float) -> None: ...
+class SGDF32(_SGD, OptimizerF32): ...
+class SGDF64(_SGD, OptimizerF64): ...
+
+class _Adam:
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None: ...
     @property
-    def learning_rate(self) -> float: ...
+    def betas(self) -> tuple[float, float]: ...
+    @property
+    def eps(self) -> float: ...
+
+class AdamF32(_Adam, OptimizerF32): ...
+class AdamF64(_Adam, OptimizerF64): ...
+
+class AdamWF32(AdamF32):
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None: ...
+
+class AdamWF64(AdamF64):
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        *,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None: ...
+
+class _RMSProp:
+    def __init__(
+        self,
+        learning_rate: float = 1e-2,
+        *,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        centered: bool = False,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def eps(self) -> float: ...
+    @property
+    def momentum(self) -> float: ...
+    @property
+    def centered(self) -> bool: ...
+
+class RMSPropF32(_RMSProp, OptimizerF32): ...
+class RMSPropF64(_RMSProp, OptimizerF64): ...
+
+class _Adagrad:
+    def __init__(
+        self,
+        learning_rate: float = 1e-2,
+        *,
+        lr_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None: ...
+    @property
+    def lr_decay(self) -> float: ...
+    @property
+    def initial_accumulator_value(self) -> float: ...
+    @property
+    def eps(self) -> float: ...
+
+class AdagradF32(_Adagrad, OptimizerF32): ...
+class AdagradF64(_Adagrad, OptimizerF64): ...
 
 def fit(
     network: _Network[_F],
@@ -71,12 +210,17 @@ def fit(
     random: Random,
     X: npt.NDArray[_F],
     Y: npt.NDArray[_F],
+    weights: npt.NDArray[_F],
+    X_validation: npt.NDArray[_F] | None,
+    Y_validation: npt.NDArray[_F] | None,
+    weights_validation: npt.NDArray[_F] | None,
     loss: str,
+    delta: float,
     epochs: int,
     batch_size: int,
     shuffle: bool,
     target_loss: float | None,
     tol: float,
     n_iter_no_change: int,
-    on_epoch_end: Callable[[int, float], bool] | None,
-) -> tuple[list[float], str]: ...
+    on_epoch_end: Callable[[dict[str, Any]], bool] | None,
+) -> tuple[list[dict[str, Any]], str]: ...

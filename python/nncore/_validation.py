@@ -10,11 +10,31 @@ import numpy as np
 import numpy.typing as npt
 
 #: Activation names accepted by the core.
-ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+ACTIVATIONS = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "softplus",
+    "swish",
+    "softmax",
+)
+ACTIVATION_ALIASES = {"silu": "swish"}
 #: Loss names accepted by the core, and the aliases users may type instead.
-LOSSES = ("mean_squared_error", "binary_cross_entropy", "categorical_cross_entropy")
+LOSSES = (
+    "mean_squared_error",
+    "mean_absolute_error",
+    "huber",
+    "binary_cross_entropy",
+    "categorical_cross_entropy",
+)
 LOSS_ALIASES = {
     "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
     "bce": "binary_cross_entropy",
     "cce": "categorical_cross_entropy",
     "cross_entropy": "categorical_cross_entropy",
@@ -31,9 +51,10 @@ _FINITE_CHECK_ELEMENTS = 1 << 16
 def check_dtype(dtype: Any) -> np.dtype[Any]:
     """``"float32"``/``"float64"`` (or the NumPy types) as a ``np.dtype``; else ``ValueError``."""
     try:
-        result = np.dtype(dtype)
+        result: np.dtype[Any] = np.dtype(dtype)
     except TypeError:
-        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
+        error = ValueError if isinstance(dtype, str) else TypeError
+        raise error(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
     if result not in DTYPES:
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     return result
@@ -113,9 +134,7 @@ def check_finite(array: npt.NDArray[Any], name: str) -> None:
     raise ValueError(f"{name} contains NaN or infinity (in {array.dtype}); clean or scale it first")
 
 
-def as_float_array(
-    value: Any, name: str, dtype: np.dtype[Any], ndim: int
-) -> npt.NDArray[Any]:
+def as_float_array(value: Any, name: str, dtype: np.dtype[Any], ndim: int) -> npt.NDArray[Any]:
     """``value`` as an aligned, C-contiguous array of ``dtype`` with ``ndim`` dimensions.
 
     An array that already is one is returned as it is (no copy); anything else is converted once.
@@ -124,7 +143,9 @@ def as_float_array(
     """
     array = _numeric_array(value, name)
     if array.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got a {array.ndim}-D array of shape {array.shape}")
+        raise ValueError(
+            f"{name} must be {ndim}-D, got a {array.ndim}-D array of shape {array.shape}"
+        )
     if array.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
     with np.errstate(over="ignore", invalid="ignore"):
@@ -161,8 +182,10 @@ def as_targets(
         raise ValueError(f"{name} has {raw.shape[0]} rows but X has {n_samples}")
     if loss == "categorical_cross_entropy" and raw.ndim == 1:
         labels = as_float_array(raw, name, np.dtype(np.float64), ndim=1)
-        if not np.array_equal(labels, np.round(labels)) or labels.min() < 0 or (
-            labels.max() >= n_outputs
+        if (
+            not np.array_equal(labels, np.round(labels))
+            or labels.min() < 0
+            or (labels.max() >= n_outputs)
         ):
             raise ValueError(
                 f"{name} holds class labels outside the classes 0..{n_outputs - 1} "

@@ -6,26 +6,65 @@ from collections.abc import Iterator
 from typing import Any
 
 #: Why ``fit`` returned.
-STOP_REASONS = ("max_epochs", "target_loss", "no_improvement", "callback", "interrupted")
+STOP_REASONS = (
+    "max_epochs",
+    "target_loss",
+    "no_improvement",
+    "early_stopping",
+    "callback",
+    "interrupted",
+)
+
+#: The per-epoch series a History holds (each a list with one value per completed epoch).
+SERIES = (
+    "loss",
+    "metric",
+    "validation_loss",
+    "validation_metric",
+    "gradient_norm",
+    "learning_rate",
+)
 
 
 class History:
-    """What happened during ``MLP.fit``.
+    """What happened during ``MLP.fit``; attributes are also readable as ``history["loss"]``.
 
-    Attributes (also readable as ``history["loss"]`` and so on):
+    Per-epoch lists (one value per completed epoch):
 
-    - ``loss``: list of float, the mean training loss of each epoch, measured on each batch
-      before that batch's update (as scikit-learn's ``loss_curve_``).
-    - ``stop_reason``: one of ``STOP_REASONS``: ``"max_epochs"`` (ran all epochs),
-      ``"target_loss"`` (the epoch loss reached ``target_loss``), ``"no_improvement"`` (no
-      improvement larger than ``tol`` for ``n_iter_no_change`` epochs), ``"callback"`` (a
-      callback asked to stop) or ``"interrupted"`` (Ctrl-C).
-    - ``epochs``: int, the number of completed epochs (``len(loss)``).
+    - ``loss``: the weighted mean training loss of the epoch, each batch measured before its
+      update (as scikit-learn's ``loss_curve_``);
+    - ``metric``: ``metric_name`` over the same batch outputs: ``"accuracy"`` for sigmoid/softmax
+      outputs, ``"r2"`` (coefficient of determination) otherwise;
+    - ``validation_loss``, ``validation_metric``: on the validation data after the epoch
+      (empty without validation);
+    - ``gradient_norm``: the mean over the epoch's batches of ‖dL/dθ‖₂, before clipping;
+    - ``learning_rate``: the learning rate used during the epoch.
+
+    Scalars: ``stop_reason`` (one of ``STOP_REASONS``), ``epochs`` (completed epochs),
+    ``best_epoch`` (1-based epoch whose weights early stopping restored, else None),
+    ``metric_name``.
     """
 
-    def __init__(self, loss: list[float], stop_reason: str) -> None:
-        self.loss = list(loss)
+    def __init__(
+        self,
+        records: list[dict[str, Any]],
+        stop_reason: str,
+        metric_name: str = "metric",
+        best_epoch: int | None = None,
+    ) -> None:
+        self.loss = [float(r["loss"]) for r in records]
+        self.metric = [float(r.get("metric", float("nan"))) for r in records]
+        self.validation_loss = [
+            float(r["validation_loss"]) for r in records if "validation_loss" in r
+        ]
+        self.validation_metric = [
+            float(r["validation_metric"]) for r in records if "validation_metric" in r
+        ]
+        self.gradient_norm = [float(r.get("gradient_norm", float("nan"))) for r in records]
+        self.learning_rate = [float(r.get("learning_rate", float("nan"))) for r in records]
         self.stop_reason = stop_reason
+        self.metric_name = metric_name
+        self.best_epoch = best_epoch
 
     @property
     def epochs(self) -> int:
@@ -33,7 +72,14 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         """A plain ``dict`` of lists and scalars (JSON-serialisable)."""
-        return {"loss": list(self.loss), "stop_reason": self.stop_reason, "epochs": self.epochs}
+        result: dict[str, Any] = {name: list(getattr(self, name)) for name in SERIES}
+        result.update(
+            stop_reason=self.stop_reason,
+            epochs=self.epochs,
+            best_epoch=self.best_epoch,
+            metric_name=self.metric_name,
+        )
+        return result
 
     def __getitem__(self, key: str) -> Any:
         try:
@@ -53,3 +99,27 @@ class History:
     def __repr__(self) -> str:
         last = f", final loss {self.loss[-1]:.6g}" if self.loss else ""
         return f"History({self.epochs} epochs{last}, stop_reason={self.stop_reason!r})"
+
+    def plot(self, ax: Any = None) -> Any:
+        """Draw the training (and validation) loss per epoch with matplotlib; returns the axes.
+
+        Needs matplotlib (``pip install "nncore[plot]"``); raises ``ImportError`` without it.
+        """
+        try:
+            import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
+        except ImportError as error:
+            raise ImportError(
+                'History.plot needs matplotlib: pip install "nncore[plot]"'
+            ) from error
+        if ax is None:
+            _, ax = plt.subplots()
+        epochs = range(1, self.epochs + 1)
+        ax.plot(epochs, self.loss, label="training loss")
+        if self.validation_loss:
+            ax.plot(epochs, self.validation_loss, label="validation loss")
+        if self.best_epoch is not None:
+            ax.axvline(self.best_epoch, linestyle=":", color="grey", label="best epoch")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss")
+        ax.legend()
+        return ax

@@ -7,13 +7,14 @@ import secrets
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from . import _core
 from ._validation import (
+    ACTIVATION_ALIASES,
     ACTIVATIONS,
     INITIALIZERS,
     as_features,
@@ -25,13 +26,41 @@ from ._validation import (
     check_int,
     check_loss,
 )
+from .callbacks import EarlyStopping, EpochLines, ProgressBar
 from .history import History
+from .optim import Optimizer, get_optimizer
+from .schedules import Constant, Schedule, get_schedule
 
 Array = npt.NDArray[Any]
-Gradients = list[tuple[Array, Union[Array, None]]]
-#: A callback receives the epoch's record ``{"epoch": int, "loss": float}``; a truthy return
-#: value stops training after that epoch.
+Gradients = list[tuple[Array, Array | None]]
+#: A callback receives the epoch's record (a dict, see ``MLP.fit``); a true return value stops
+#: training after that epoch.
 Callback = Callable[[dict[str, Any]], Any]
+
+
+def _per_layer(value: Any, name: str, n_hidden: int) -> list[Any]:
+    """One value for every hidden layer from a single value or a list of ``n_hidden``."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n_hidden:
+            raise ValueError(
+                f"{name} as a list needs one entry per hidden layer ({n_hidden}), got {len(value)}"
+            )
+        return list(value)
+    return [value] * n_hidden
+
+
+def _weights(sample_weight: Any, n_samples: int, dtype: np.dtype[Any], name: str) -> Array:
+    """Sample weights as a 1-D array of ``dtype`` (empty for None: all ones)."""
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    weights = as_float_array(sample_weight, name, dtype, ndim=1)
+    if weights.shape[0] != n_samples:
+        raise ValueError(f"{name} must have {n_samples} entries, got {weights.shape[0]}")
+    if weights.min() < 0:
+        raise ValueError(f"{name} must be >= 0")
+    if not weights.sum() > 0:
+        raise ValueError(f"{name} must not sum to 0")
+    return weights
 
 
 class MLP:
@@ -41,9 +70,11 @@ class MLP:
     ----------
     layer_sizes : sequence of int
         ``[n_features, hidden_1, ..., n_outputs]``; at least two entries, each >= 1.
-    activation : str
-        Activation of every hidden layer: ``"identity"``, ``"sigmoid"``, ``"tanh"``, ``"relu"``
-        or ``"leaky_relu"``.
+    activation : str or list of str
+        Activation of the hidden layers — one name for all, or a list with one per hidden
+        layer: ``"identity"``, ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``,
+        ``"elu"``, ``"gelu"`` (exact, with erf), ``"gelu_tanh"`` (the tanh approximation),
+        ``"softplus"``, ``"swish"`` (also called SiLU). Formulas in ``nncore.reference``.
     output_activation : str
         Activation of the output layer: any of the above or ``"softmax"``. A ``"sigmoid"`` or
         ``"softmax"`` output makes ``predict`` return class labels.
@@ -61,6 +92,13 @@ class MLP:
         Biases start at zero.
     leaky_relu_slope : float
         Slope ``s`` of ``leaky_relu`` for negative inputs, ``s >= 0``.
+    elu_alpha : float
+        ``α`` of ``elu``: ``α(e^z − 1)`` for negative inputs, ``α > 0``.
+    dropout : float or list of float
+        Dropout rate ``p`` in [0, 1) after every hidden layer (or one per hidden layer). Active in
+        ``fit`` only, as inverted dropout: kept units are scaled by ``1/(1 − p)``, so ``forward``
+        and ``predict`` are deterministic and need no rescaling. Masks come from the model's
+        seeded generator.
 
     Each layer computes ``Z = A_prev @ W + b`` and ``A = g(Z)`` with ``W`` of shape
     ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``, on batches of shape ``(n_samples, n_in)``.
@@ -71,24 +109,42 @@ class MLP:
 
     def __init__(
         self,
-        layer_sizes: Sequence[int],
-        activation: str = "relu",
+        layer_sizes: Sequence[int] | npt.NDArray[np.integer[Any]],
+        activation: str | Sequence[str] = "relu",
         output_activation: str = "identity",
         dtype: Any = "float32",
         seed: int | None = None,
         use_bias: bool = True,
         init: str = "auto",
         leaky_relu_slope: float = 0.01,
+        elu_alpha: float = 1.0,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
-        if isinstance(layer_sizes, (str, bytes)) or not isinstance(layer_sizes, Sequence):
+        if isinstance(layer_sizes, np.ndarray):
+            layer_sizes = layer_sizes.tolist()
+        if not isinstance(layer_sizes, (list, tuple)):
             raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
         sizes = [check_int(size, "layer_sizes entry", 1) for size in layer_sizes]
         if len(sizes) < 2:
             raise ValueError(f"layer_sizes needs at least 2 entries (inputs, outputs), got {sizes}")
-        hidden = check_choice(activation, "activation", ACTIVATIONS)
-        if hidden == "softmax":
+        n_hidden = len(sizes) - 2
+        hidden = [
+            check_choice(ACTIVATION_ALIASES.get(name, name), "activation", ACTIVATIONS)
+            if isinstance(name, str)
+            else check_choice(name, "activation", ACTIVATIONS)
+            for name in _per_layer(activation, "activation", n_hidden)
+        ]
+        if "softmax" in hidden:
             raise ValueError("softmax is only available as the output_activation")
+        if isinstance(output_activation, str):
+            output_activation = ACTIVATION_ALIASES.get(output_activation, output_activation)
         output = check_choice(output_activation, "output_activation", ACTIVATIONS)
+        rates = [
+            check_float(rate, "dropout", minimum=0.0)
+            for rate in _per_layer(dropout, "dropout", n_hidden)
+        ]
+        if any(rate >= 1.0 for rate in rates):
+            raise ValueError(f"dropout rates must be in [0, 1), got {rates}")
         self._dtype = check_dtype(dtype)
         if seed is None:
             seed = secrets.randbits(64)
@@ -99,20 +155,23 @@ class MLP:
             raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
         check_choice(init, "init", INITIALIZERS)
         slope = check_float(leaky_relu_slope, "leaky_relu_slope", minimum=0.0)
+        alpha = check_float(elu_alpha, "elu_alpha", minimum=0.0, strict=True)
         if init == "auto":
-            init = "he_uniform" if hidden in ("relu", "leaky_relu") and len(sizes) > 2 else (
-                "glorot_uniform"
-            )
+            rectifiers = ("relu", "leaky_relu", "elu")
+            init = "he_uniform" if hidden and hidden[0] in rectifiers else "glorot_uniform"
 
         network_type = _core.NetworkF32 if self._dtype == np.float32 else _core.NetworkF64
         self._network: Any = network_type(
-            sizes, [hidden] * (len(sizes) - 2) + [output], slope, bool(use_bias)
+            sizes, [*hidden, output], slope, alpha, bool(use_bias), rates
         )
         self._random = _core.Random(self._seed)
         self._network.initialize(init, self._random)
         self._init = init
         self._leaky_relu_slope = slope
+        self._elu_alpha = alpha
         self._fit_lock = threading.Lock()
+        #: The optimizer of the last ``fit`` (its state carries over to the next ``fit``).
+        self.optimizer: Optimizer | None = None
 
     # ----------------------------------------------------------------- description
     @property
@@ -145,6 +204,11 @@ class MLP:
     @property
     def seed(self) -> int:
         return self._seed
+
+    @property
+    def dropout(self) -> tuple[float, ...]:
+        """The dropout rate after each hidden layer (training only)."""
+        return tuple(self._network.dropout) or (0.0,) * (self.n_layers - 1)
 
     @property
     def use_bias(self) -> bool:
@@ -197,7 +261,7 @@ class MLP:
         weights, biases = self._layer_views(self._network.parameters.copy())
         return weights, biases
 
-    def set_parameters(self, weights: Sequence[Any], biases: Sequence[Any] | None = None) -> None:
+    def set_parameters(self, weights: Any, biases: Any = None) -> None:
         """Replace all weights (and biases) with copies of the given arrays.
 
         Shapes must match ``weights``/``biases``; values must be finite. ``biases`` must be
@@ -206,16 +270,14 @@ class MLP:
         flat = self._flatten(weights, biases, "weights", "biases")
         self._network.parameters[:] = flat
 
-    def _flatten(
-        self, weights: Sequence[Any], biases: Sequence[Any] | None, w_name: str, b_name: str
-    ) -> Array:
+    def _flatten(self, weights: Any, biases: Any, w_name: str, b_name: str) -> Array:
         """One flat buffer in the core's layout from per-layer arrays (checked)."""
-        if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
+        if not isinstance(weights, (list, tuple)):
             raise TypeError(f"{w_name} must be a list with one array per layer")
         if len(weights) != self.n_layers:
             raise ValueError(f"{w_name} needs {self.n_layers} arrays, got {len(weights)}")
         if self.use_bias:
-            if biases is None or isinstance(biases, np.ndarray) or not isinstance(biases, Sequence):
+            if not isinstance(biases, (list, tuple)):
                 raise TypeError(f"{b_name} must be a list with one array per layer")
             if len(biases) != self.n_layers:
                 raise ValueError(f"{b_name} needs {self.n_layers} arrays, got {len(biases)}")
@@ -232,7 +294,6 @@ class MLP:
                 )
             flat_weights[layer][...] = value
             if self.use_bias:
-                assert biases is not None
                 name = f"{b_name}[{layer}]"
                 bias = as_float_array(biases[layer], name, self.dtype, ndim=1)
                 if bias.shape != flat_biases[layer].shape:
@@ -255,7 +316,8 @@ class MLP:
         ``X`` has shape ``(n_samples, n_features)``; a C-contiguous array of the model's dtype is
         used in place, anything else is converted once.
         """
-        return self._network.forward(self._features(X))  # type: ignore[no-any-return]
+        output: Array = self._network.forward(self._features(X))
+        return output
 
     def predict_proba(self, X: Any) -> Array:
         """Class probabilities, shape ``(n_samples, n_outputs)``: the sigmoid outputs (one
@@ -280,41 +342,72 @@ class MLP:
         """
         output = self.forward(X)
         if self.activations[-1] == "softmax":
-            return np.argmax(output, axis=1)
+            indices: Array = np.argmax(output, axis=1)
+            return indices
         if self.activations[-1] == "sigmoid":
             labels = (output >= 0.5).astype(np.intp)
             return labels[:, 0] if self.n_outputs == 1 else labels
         return output
 
-    def loss(self, X: Any, y: Any, loss: str | None = None) -> float:
-        """The mean loss over the samples (see ``nncore.reference`` for the formulas).
+    def loss(
+        self,
+        X: Any,
+        y: Any,
+        loss: str | None = None,
+        sample_weight: Any = None,
+        huber_delta: float = 1.0,
+    ) -> float:
+        """The (weighted) mean loss over the samples: ``Σ w_i ℓ_i / Σ w_i``.
 
         ``loss=None`` picks the loss fused with the output activation: binary_cross_entropy for
-        sigmoid, categorical_cross_entropy for softmax, mean_squared_error otherwise.
+        sigmoid, categorical_cross_entropy for softmax, mean_squared_error otherwise. Other
+        names: ``mean_absolute_error`` (``mae``) and ``huber`` (with ``huber_delta``). The
+        per-sample formulas are in ``nncore.reference``. ``sample_weight``: ``(n_samples,)``,
+        non-negative, or None for equal weights. Dropout is off.
         """
-        name = check_loss(loss, self.activations[-1])
-        features = self._features(X)
-        return float(self._network.loss(features, self._targets(features, y, name), name))
+        features, targets, weights, name, delta = self._loss_inputs(
+            X, y, loss, sample_weight, huber_delta
+        )
+        return float(self._network.evaluate(features, targets, weights, name, delta)[0])
 
-    def backward(self, X: Any, y: Any, loss: str | None = None) -> Gradients:
-        """Backward propagation of the batch-mean loss over ``(X, y)``.
+    def _loss_inputs(
+        self, X: Any, y: Any, loss: str | None, sample_weight: Any, huber_delta: float
+    ) -> tuple[Array, Array, Array, str, float]:
+        name = check_loss(loss, self.activations[-1])
+        delta = check_float(huber_delta, "huber_delta", minimum=0.0, strict=True)
+        features = self._features(X)
+        targets = self._targets(features, y, name)
+        weights = _weights(sample_weight, features.shape[0], self.dtype, "sample_weight")
+        return features, targets, weights, name, delta
+
+    def backward(
+        self,
+        X: Any,
+        y: Any,
+        loss: str | None = None,
+        sample_weight: Any = None,
+        huber_delta: float = 1.0,
+    ) -> Gradients:
+        """Backward propagation of the (weighted) mean loss over ``(X, y)`` (see ``loss``).
 
         Returns one ``(dL/dW, dL/db)`` pair per layer, shaped like ``(W, b)`` (``dL/db`` is None
-        without bias). The parameters do not change.
+        without bias). The parameters do not change. Dropout is off: this is the gradient of the
+        network ``predict`` uses.
         """
-        name = check_loss(loss, self.activations[-1])
-        features = self._features(X)
-        self._network.backward(features, self._targets(features, y, name), name)
-        weights, biases = self._layer_views(self._network.gradients.copy())
-        return [(w, biases[i] if self.use_bias else None) for i, w in enumerate(weights)]
+        features, targets, weights, name, delta = self._loss_inputs(
+            X, y, loss, sample_weight, huber_delta
+        )
+        self._network.backward(features, targets, weights, name, delta)
+        weights_, biases = self._layer_views(self._network.gradients.copy())
+        return [(w, biases[i] if self.use_bias else None) for i, w in enumerate(weights_)]
 
-    def step(self, gradients: Sequence[tuple[Any, Any]], learning_rate: float) -> None:
+    def step(self, gradients: Any, learning_rate: float) -> None:
         """One gradient-descent update: ``W -= learning_rate * dW`` and ``b -= learning_rate * db``
         for every layer, with ``gradients`` as returned by ``backward``. Runs the same native
         update as ``fit``.
         """
         lr = check_float(learning_rate, "learning_rate", minimum=0.0)
-        if isinstance(gradients, np.ndarray) or not isinstance(gradients, Sequence):
+        if not isinstance(gradients, (list, tuple)):
             raise TypeError("gradients must be a list of (dW, db) pairs, one per layer")
         pairs = list(gradients)
         if len(pairs) != self.n_layers or not all(
@@ -327,11 +420,8 @@ class MLP:
             "gradients dW",
             "gradients db",
         )
-        self._optimizer(lr).step(self._network.parameters, flat)
-
-    def _optimizer(self, learning_rate: float) -> Any:
-        optimizer_type = _core.SGDF32 if self.dtype == np.float32 else _core.SGDF64
-        return optimizer_type(learning_rate)
+        sgd = _core.SGDF32 if self.dtype == np.float32 else _core.SGDF64
+        sgd(learning_rate=lr).step(self._network.parameters, flat)
 
     # ----------------------------------------------------------------- training
     def fit(
@@ -339,7 +429,7 @@ class MLP:
         X: Any,
         y: Any,
         loss: str | None = None,
-        learning_rate: float = 0.01,
+        learning_rate: float | None = None,
         epochs: int = 100,
         batch_size: int = 32,
         shuffle: bool = True,
@@ -347,31 +437,83 @@ class MLP:
         tol: float = 0.0,
         n_iter_no_change: int | None = 10,
         verbose: int = 0,
-        callbacks: Sequence[Callback] | None = None,
+        callbacks: Any = None,
+        *,
+        optimizer: str | Optimizer | None = None,
+        lr_schedule: str | Schedule | None = None,
+        sample_weight: Any = None,
+        validation_data: tuple[Any, ...] | None = None,
+        validation_split: float = 0.0,
+        early_stopping: bool | None = None,
+        patience: int = 10,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+        huber_delta: float = 1.0,
     ) -> History:
         """Train by mini-batch gradient descent in the native loop (the GIL is released).
 
-        Each epoch visits every sample once, in a fresh order from the model's generator when
-        ``shuffle`` (else in order), in batches of ``batch_size`` rows (the last may be smaller):
-        forward, loss, backward, ``θ ← θ − learning_rate·dL/dθ``.
+        Each epoch visits every training sample once, in a fresh order from the model's generator
+        when ``shuffle`` (else in order), in batches of ``batch_size`` rows (the last may be
+        smaller): forward (with dropout), loss, backward, one optimizer update.
 
-        Training stops after ``epochs`` epochs, or when the epoch loss is ``<= target_loss``, or
-        when it has not dropped below the best loss so far minus ``tol`` for
-        ``n_iter_no_change`` consecutive epochs (``None`` disables this), or when a callback
-        returns a true value, or on Ctrl-C (the model then holds the weights after the last
-        complete batch and the history says ``"interrupted"``; no exception is raised).
+        Parameters beyond the data (``X`` ``(n_samples, n_features)``, ``y`` as for ``loss``):
 
-        ``verbose=1`` or ``2`` prints one line per epoch. ``callbacks`` are called at each
-        epoch end with ``{"epoch": int, "loss": float}``; the loop takes the GIL only then.
+        - ``loss``: see ``MLP.loss``; ``huber_delta`` is δ of the huber loss.
+        - ``optimizer``: ``"sgd"`` (default), ``"adam"``, ``"adamw"``, ``"rmsprop"``,
+          ``"adagrad"`` or a ``nncore.optim`` instance. ``None`` continues with the optimizer of
+          the previous ``fit`` (its state — moments, step count — carries over: a warm start),
+          or starts plain SGD. It is kept as ``model.optimizer``.
+        - ``learning_rate``: sets the optimizer's (initial) learning rate; None keeps its own
+          (SGD: 0.01).
+        - ``lr_schedule``: a ``nncore.schedules`` object or name; the rate of every epoch is in
+          ``history.learning_rate``.
+        - ``sample_weight``: ``(n_samples,)`` non-negative weights; losses become weighted means.
+        - ``validation_data=(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, or
+          ``validation_split=f``: the *last* ``f`` of the rows of ``X``/``y``, taken before any
+          shuffling (as Keras does), are held out. Validation loss and metric are computed after
+          every epoch without dropout.
+        - ``early_stopping`` (default: on when there is validation data): stop when the
+          validation loss has not dropped below its best minus ``min_delta`` for ``patience``
+          epochs, and (``restore_best_weights``) put back the weights of the best epoch — also
+          when training ends for any other reason, Ctrl-C included.
+        - Convergence on the training loss: stop when it is ``<= target_loss``, or when it has
+          not dropped below the best so far minus ``tol`` for ``n_iter_no_change`` epochs in a
+          row (``None`` disables this).
+        - ``verbose``: 0 silent; 1 a progress bar on stderr (tqdm's when installed) when stderr
+          is a terminal, nothing otherwise; 2 one line per epoch on stdout.
+        - ``callbacks``: a callable or list of callables ``f(record)`` called at every epoch end
+          with the epoch's record (a dict with ``epoch``, ``loss``, ``metric``,
+          ``gradient_norm``, ``learning_rate`` and, with validation, ``validation_loss`` and
+          ``validation_metric``); a true return value stops training. Without callbacks,
+          schedules, validation or progress output the loop never takes the GIL.
 
-        Raises ``ValueError``/``TypeError`` for bad input (the model is left unchanged), and
-        ``nncore.DivergenceError`` (a ``FloatingPointError``) when a batch gives a non-finite
-        loss or gradient: the model then keeps the weights from before that batch.
+        Ctrl-C stops at the next batch boundary: ``fit`` returns normally with
+        ``stop_reason="interrupted"``, the model holding the weights after the last complete
+        batch (or the best ones, with early stopping). Nothing is re-raised; check the reason.
+
+        Raises ``ValueError``/``TypeError`` for bad input (the model is left unchanged),
+        ``RuntimeError`` if another thread is fitting this model, and ``nncore.DivergenceError``
+        (a ``FloatingPointError``) when a batch gives a non-finite loss or gradient: the model
+        then keeps the weights from before that batch. An exception raised by a callback stops
+        training and propagates; the model keeps the weights of the last completed epoch.
         """
         name = check_loss(loss, self.activations[-1])
+        delta = check_float(huber_delta, "huber_delta", minimum=0.0, strict=True)
         features = self._features(X)
         targets = self._targets(features, y, name)
-        lr = check_float(learning_rate, "learning_rate", minimum=0.0)
+        weights = _weights(sample_weight, features.shape[0], self.dtype, "sample_weight")
+        validation = self._validation(
+            features, targets, weights, validation_data, validation_split, name
+        )
+        if validation[0] is not None:
+            n_train = features.shape[0] - validation[0].shape[0]
+            if validation_data is None:  # a split: train on the leading rows (views, no copy)
+                features, targets = features[:n_train], targets[:n_train]
+                weights = weights[:n_train] if weights.size else weights
+                if weights.size and not weights.sum() > 0:
+                    raise ValueError("sample_weight of the training part must not sum to 0")
+        if learning_rate is not None:
+            learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0)
         epochs = check_int(epochs, "epochs", 1)
         batch_size = check_int(batch_size, "batch_size", 1)
         if not isinstance(shuffle, (bool, np.bool_)):
@@ -379,41 +521,160 @@ class MLP:
         if target_loss is not None:
             target_loss = check_float(target_loss, "target_loss")
         tol = check_float(tol, "tol", minimum=0.0)
-        patience = 0 if n_iter_no_change is None else check_int(n_iter_no_change, "n_iter_no_change", 1)
+        no_change = (
+            0 if n_iter_no_change is None else check_int(n_iter_no_change, "n_iter_no_change", 1)
+        )
         verbose = check_int(verbose, "verbose", 0)
-        callback_list = list(callbacks or [])
-        for callback in callback_list:
-            if not callable(callback):
-                raise TypeError(f"callbacks must be callables, got {callback!r}")
-
-        def on_epoch_end(epoch: int, epoch_loss: float) -> bool:
-            if verbose:
-                print(f"epoch {epoch:>{len(str(epochs))}}/{epochs}  loss {epoch_loss:.6g}")
-                sys.stdout.flush()
-            record = {"epoch": epoch, "loss": epoch_loss}
-            stop = False
-            for callback in callback_list:
-                stop = bool(callback(record)) or stop
-            return stop
-
+        if verbose > 2:
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
+        user_callbacks = _callbacks(callbacks)
+        chosen = (
+            self.optimizer
+            if optimizer is None and self.optimizer is not None
+            else (get_optimizer(optimizer or "sgd"))
+        )
+        native_optimizer = chosen._native(self.dtype)  # validates dtype before any change
+        schedule = get_schedule(lr_schedule)
+        if early_stopping is None:
+            early_stopping = validation[0] is not None
+        if not isinstance(early_stopping, (bool, np.bool_)):
+            raise TypeError(f"early_stopping must be a bool or None, got {early_stopping!r}")
+        patience = check_int(patience, "patience", 1)
+        min_delta = check_float(min_delta, "min_delta", minimum=0.0)
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this model in another thread")
         try:
-            losses, stop_reason = _core.fit(
-                self._network,
-                self._optimizer(lr),
-                self._random,
-                features,
-                targets,
-                name,
-                epochs,
-                batch_size,
-                bool(shuffle),
-                target_loss,
-                tol,
-                patience,
-                on_epoch_end if (verbose or callback_list) else None,
+            # Everything is checked: from here on the model changes.
+            if learning_rate is not None:
+                chosen.learning_rate = learning_rate
+            self.optimizer = chosen
+            schedule.start(chosen.learning_rate, epochs)
+            native_optimizer.learning_rate = schedule.learning_rate(1)
+            stopper = (
+                EarlyStopping(self._network.parameters, patience, min_delta)
+                if early_stopping
+                else None
             )
+            metric_name = "accuracy" if self.is_classifier else "r2"
+            progress: EpochLines | ProgressBar | None = None
+            if verbose == 2:
+                progress = EpochLines(epochs, metric_name)
+            elif verbose == 1 and sys.stderr.isatty():
+                progress = ProgressBar(epochs, metric_name)
+            stopped_early = interrupted = False
+
+            def on_epoch_end(record: dict[str, Any]) -> bool:
+                nonlocal stopped_early, interrupted
+                try:
+                    epoch = int(record["epoch"])
+                    monitored = record.get("validation_loss", record["loss"])
+                    schedule.observe(epoch, monitored)
+                    native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
+                    if progress is not None:
+                        progress(record)
+                    stop = False
+                    if stopper is not None and stopper(epoch, monitored):
+                        stop = stopped_early = True
+                    for callback in user_callbacks:
+                        stop = bool(callback(dict(record))) or stop
+                except KeyboardInterrupt:  # Ctrl-C while Python runs between epochs
+                    interrupted = True
+                    return True
+                return stop
+
+            needs_callback = (
+                bool(user_callbacks)
+                or progress is not None
+                or stopper is not None
+                or not isinstance(schedule, Constant)
+            )
+            try:
+                records, stop_reason = _core.fit(
+                    self._network,
+                    native_optimizer,
+                    self._random,
+                    features,
+                    targets,
+                    weights,
+                    *validation,
+                    name,
+                    delta,
+                    epochs,
+                    batch_size,
+                    bool(shuffle),
+                    target_loss,
+                    tol,
+                    no_change,
+                    on_epoch_end if needs_callback else None,
+                )
+            finally:
+                if progress is not None:
+                    progress.close()
+            best_epoch = None
+            if stopper is not None and restore_best_weights and stopper.best_parameters is not None:
+                stopper.restore()
+                best_epoch = stopper.best_epoch
+            if interrupted:
+                stop_reason = "interrupted"
+            elif stopped_early and stop_reason == "callback":
+                stop_reason = "early_stopping"
         finally:
             self._fit_lock.release()
-        return History(losses, stop_reason)
+        return History(records, stop_reason, metric_name, best_epoch)
+
+    def _validation(
+        self,
+        features: Array,
+        targets: Array,
+        weights: Array,
+        validation_data: tuple[Any, ...] | None,
+        validation_split: float,
+        loss: str,
+    ) -> tuple[Array | None, Array | None, Array | None]:
+        """``(X_val, Y_val, weights_val)`` from ``validation_data`` or the last rows of the
+        training data for ``validation_split``; ``(None, None, None)`` for no validation."""
+        split = check_float(validation_split, "validation_split", minimum=0.0)
+        if split >= 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        if validation_data is not None:
+            if split > 0:
+                raise ValueError("give validation_data or validation_split, not both")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise TypeError(
+                    "validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight_val)"
+                )
+            X_val = as_features(validation_data[0], self.dtype, self.n_features, "X_val")
+            Y_val = as_targets(
+                validation_data[1], loss, self.n_outputs, X_val.shape[0], self.dtype, "y_val"
+            )
+            w_val = _weights(
+                validation_data[2] if len(validation_data) == 3 else None,
+                X_val.shape[0],
+                self.dtype,
+                "sample_weight_val",
+            )
+            return X_val, Y_val, w_val
+        if split == 0:
+            return None, None, None
+        n = features.shape[0]
+        n_validation = int(np.ceil(split * n))
+        if n_validation >= n:
+            raise ValueError(
+                f"validation_split={validation_split} leaves no training rows out of {n}"
+            )
+        start = n - n_validation
+        return features[start:], targets[start:], weights[start:] if weights.size else weights
+
+
+def _callbacks(callbacks: Any) -> list[Callback]:
+    """A list of callables from None, one callable or a list of them."""
+    if callbacks is None:
+        return []
+    if callable(callbacks):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a callable or a list of callables, got {callbacks!r}")
+    for callback in callbacks:
+        if not callable(callback):
+            raise TypeError(f"callbacks must be callables, got {callback!r}")
+    return list(callbacks)

@@ -1,12 +1,17 @@
-// Activation functions g, applied element-wise (softmax: row-wise) to a batch of pre-activations.
-// Every activation here has a derivative that can be written with its output A = g(Z) alone,
-// so backward propagation needs only the stored activations:
-//   identity    g(z) = z                       g' = 1
-//   sigmoid     g(z) = 1 / (1 + e^-z)          g' = a (1 - a)
-//   tanh        g(z) = tanh z                  g' = 1 - a²
-//   relu        g(z) = max(z, 0)               g' = [a > 0]             (0 at z = 0, as PyTorch)
-//   leaky_relu  g(z) = z if z > 0 else s·z     g' = 1 if a > 0 else s   (slope s ≥ 0)
-//   softmax     g(z)_k = e^z_k / Σ_j e^z_j     dZ = A ⊙ (dA − Σ_k dA_k A_k)  (row-wise Jacobian)
+// Activation functions g, applied element-wise (softmax: row-wise) to a batch of
+// pre-activations Z, with the rule for backward propagation dZ = g'(Z) ⊙ dA:
+//   identity    g = z                                  g' = 1
+//   sigmoid     g = σ(z) = 1 / (1 + e^−z)              g' = a (1 − a)
+//   tanh        g = tanh z                             g' = 1 − a²
+//   relu        g = max(z, 0)                          g' = [z > 0]          (0 at z = 0, as
+//   PyTorch) leaky_relu  g = z if z > 0 else s·z                g' = 1 if z > 0 else s   (slope s ≥
+//   0) elu         g = z if z > 0 else α(e^z − 1)         g' = 1 if z > 0 else a + α gelu        g
+//   = z Φ(z) = ½ z (1 + erf(z/√2))       g' = Φ(z) + z φ(z) gelu_tanh   g = ½ z (1 + tanh u), u =
+//   √(2/π)(z + 0.044715 z³)
+//               g' = ½ (1 + tanh u) + ½ z (1 − tanh² u) √(2/π)(1 + 3·0.044715 z²)
+//   softplus    g = log(1 + e^z) = max(z,0) + log(1 + e^−|z|)        g' = σ(z) = 1 − e^−a
+//   swish       g = z σ(z)  (SiLU)                     g' = σ(z) (1 + z (1 − σ(z)))
+//   softmax     g_k = e^z_k / Σ_j e^z_j                dZ = A ⊙ (dA − Σ_k dA_k A_k)  (row-wise)
 #pragma once
 
 #include <string>
@@ -15,25 +20,39 @@
 
 namespace nncore {
 
-enum class ActivationKind { identity, sigmoid, tanh, relu, leaky_relu, softmax };
+enum class ActivationKind {
+  identity,
+  sigmoid,
+  tanh,
+  relu,
+  leaky_relu,
+  elu,
+  gelu,
+  gelu_tanh,
+  softplus,
+  swish,
+  softmax
+};
 
 struct Activation {
   ActivationKind kind = ActivationKind::identity;
-  double slope = 0.01;  // leaky_relu only
+  double slope = 0.01;  // leaky_relu: s
+  double alpha = 1.0;   // elu: α
 
-  // Parses "identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"; throws
-  // std::invalid_argument for any other name or a negative/non-finite slope.
-  static Activation from_name(const std::string& name, double slope = 0.01);
+  // Parses the names above; throws std::invalid_argument for any other name, a negative or
+  // non-finite slope, or a non-positive or non-finite alpha.
+  static Activation from_name(const std::string& name, double slope = 0.01, double alpha = 1.0);
   std::string name() const;
 };
 
-// A = g(A) in place, for a batch (rows are samples).
+// A = g(Z) for a batch (rows are samples). A may be the same buffer as Z.
 template <class T>
-void activate_in_place(const Activation& activation, Eigen::Ref<Matrix<T>> A);
+void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A);
 
-// dZ = g'(Z) ⊙ dA, written with the activation's output A; dZ may be the same buffer as dA.
+// dZ = g'(Z) ⊙ dA, given Z and A = g(Z); dZ may be the same buffer as dA.
 template <class T>
-void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& A,
-                    const ConstMatrixRef<T>& dA, Eigen::Ref<Matrix<T>> dZ);
+void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
+                    const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& dA,
+                    Eigen::Ref<Matrix<T>> dZ);
 
 }  // namespace nncore

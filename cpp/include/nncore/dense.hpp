@@ -18,15 +18,12 @@ struct Dense {
 
   bool has_bias() const { return b.size() != 0; }
 
-  // Forward propagation: Z = A_prev·W + b, then A = g(Z) in place (Z itself is kept only when the
-  // caller wants the logits, by calling affine and activate separately).
-  void affine(const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> Z) const {
+  // Forward propagation:  Z = A_prev·W + b,  A = g(Z)
+  void forward(const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> Z,
+               Eigen::Ref<Matrix<T>> A) const {
     Z.noalias() = A_prev * W;
     if (has_bias()) Z.rowwise() += b;
-  }
-  void forward(const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> A) const {
-    affine(A_prev, A);
-    activate_in_place<T>(activation, A);
+    activate<T>(activation, Z, A);
   }
 
   // Backward propagation, given dZ = dL/dZ of this layer:
@@ -35,12 +32,9 @@ struct Dense {
     dW.noalias() = A_prev.transpose() * dZ;
     if (has_bias()) db.noalias() = dZ.colwise().sum();
   }
-  // and, for the layer below (whose output is A_prev and activation g_prev):
-  //   dL/dA_prev = dZ · W^T      dL/dZ_prev = g_prev'(A_prev) ⊙ dL/dA_prev
-  void propagate(const ConstMatrixRef<T>& dZ, const Activation& previous_activation,
-                 const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> dZ_prev) const {
-    dZ_prev.noalias() = dZ * W.transpose();
-    apply_jacobian<T>(previous_activation, A_prev, dZ_prev, dZ_prev);
+  // and the error passed to the layer below:  dL/dA_prev = dZ · W^T
+  void propagate(const ConstMatrixRef<T>& dZ, Eigen::Ref<Matrix<T>> dA_prev) const {
+    dA_prev.noalias() = dZ * W.transpose();
   }
 };
 

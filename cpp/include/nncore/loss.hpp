@@ -1,13 +1,18 @@
-// Error functions: the mean over the batch of a per-sample error, fused with the output
-// activation where that makes dL/dZ simple and stable. n = rows of the batch, k = outputs.
-//   mean_squared_error         L = 1/(n·k) Σ_ij (a_ij − y_ij)²          any output activation
-//                              dL/dA = 2 (A − Y) / (n·k), then through g'
-//   binary_cross_entropy       L = 1/(n·k) Σ_ij [max(z,0) − z·y + log(1 + e^−|z|)]   (sigmoid)
-//                              dL/dZ = (σ(Z) − Y) / (n·k)
-//   categorical_cross_entropy  L = 1/n Σ_i [logsumexp(z_i) − Σ_k y_ik z_ik]          (softmax)
-//                              dL/dZ = (softmax(Z) − Y) / n     (rows of Y sum to 1)
-// The cross-entropies are evaluated on the logits Z, never as log(σ(z)), so no log(0) and no
-// overflow for logits of any finite size.
+// Error functions. Each is a weighted mean over the batch of a per-sample error ℓ_i,
+//   L = Σ_i w_i ℓ_i / Σ_i w_i      (w_i = 1 without sample weights, so L = (1/n) Σ_i ℓ_i),
+// fused with the output activation where that makes dL/dZ simple and stable (k = outputs):
+//   mean_squared_error         ℓ_i = 1/k Σ_j (a_ij − y_ij)²                      any output
+//                              dℓ_i/da_ij = 2 (a_ij − y_ij) / k, then through g'
+//   mean_absolute_error        ℓ_i = 1/k Σ_j |a_ij − y_ij|                       any output
+//                              dℓ_i/da_ij = sign(a_ij − y_ij) / k   (sign(0) = 0, as PyTorch)
+//   huber (δ)                  ℓ_i = 1/k Σ_j h(a_ij − y_ij), h(r) = ½r² if |r| ≤ δ else δ(|r| − ½δ)
+//                              dℓ_i/da_ij = clamp(a_ij − y_ij, −δ, δ) / k        any output
+//   binary_cross_entropy       ℓ_i = 1/k Σ_j [max(z,0) − z·y + log(1 + e^−|z|)]  sigmoid output
+//                              dℓ_i/dz_ij = (σ(z_ij) − y_ij) / k
+//   categorical_cross_entropy  ℓ_i = logsumexp(z_i) − Σ_j y_ij z_ij              softmax output
+//                              dℓ_i/dz_ij = softmax(z_i)_j − y_ij     (rows of Y sum to 1)
+// The cross-entropies are evaluated on the logits Z, never as log(σ(z)): no log(0), no overflow.
+// A batch whose weights sum to 0 has loss 0 and gradient 0.
 #pragma once
 
 #include <string>
@@ -17,27 +22,35 @@
 
 namespace nncore {
 
-enum class LossKind { mean_squared_error, binary_cross_entropy, categorical_cross_entropy };
+enum class LossKind {
+  mean_squared_error,
+  mean_absolute_error,
+  huber,
+  binary_cross_entropy,
+  categorical_cross_entropy
+};
 
 struct Loss {
   LossKind kind = LossKind::mean_squared_error;
+  double delta = 1.0;  // huber: δ
 
-  // Parses the names above; throws std::invalid_argument for any other.
-  static Loss from_name(const std::string& name);
+  // Parses the names above; throws std::invalid_argument for any other, or a non-positive δ.
+  static Loss from_name(const std::string& name, double delta = 1.0);
   std::string name() const;
   // Throws std::invalid_argument unless this loss can follow the given output activation.
   void check_output_activation(const Activation& output) const;
 };
 
-// The per-sample errors of a batch summed over its rows (divide by n for the mean).
-// Z: logits (n, k); A = g(Z); Y: targets (n, k).
+// Σ_i w_i ℓ_i over the rows of a batch. Z: logits (n, k); A = g(Z); Y: targets (n, k);
+// weights: (n) or empty for all ones.
 template <class T>
 double summed_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMatrixRef<T>& A,
-                    const ConstMatrixRef<T>& Y);
+                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights);
 
-// dL/dZ of the batch-mean loss for the output layer.
+// dL/dZ of the output layer for L = Σ_i w_i ℓ_i / weight_sum (weight_sum = n without weights).
 template <class T>
-void output_delta(const Loss& loss, const Activation& output, const ConstMatrixRef<T>& A,
-                  const ConstMatrixRef<T>& Y, Eigen::Ref<Matrix<T>> dZ);
+void output_delta(const Loss& loss, const Activation& output, const ConstMatrixRef<T>& Z,
+                  const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
+                  const ConstVectorRef<T>& weights, double weight_sum, Eigen::Ref<Matrix<T>> dZ);
 
 }  // namespace nncore

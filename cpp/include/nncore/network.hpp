@@ -1,7 +1,7 @@
 // A multi-layer perceptron: dense layers whose parameters all live in one contiguous buffer
 // (layer by layer: W row-major, then b) and whose gradients live in a second buffer of the same
 // layout. Optimizers, serialization and gradient reductions work on those flat vectors and never
-// need to know what a layer is.
+// need to know what a layer is. Hidden layers may be followed by (inverted) dropout.
 #pragma once
 
 #include <string>
@@ -21,25 +21,32 @@ enum class Initializer { glorot_uniform, glorot_normal, he_uniform, he_normal };
 Initializer initializer_from_name(const std::string& name);
 
 // Every buffer one forward and backward pass of up to `capacity` rows needs, allocated once.
+// For layer l (0-based), each (capacity, n_{l+1}):
 template <class T>
 struct Workspace {
   Index capacity = 0;
-  std::vector<Matrix<T>> activations;  // A_l for l = 1..L, each (capacity, n_l)
-  Matrix<T> logits;                    // Z_L, the output layer before its activation
-  std::vector<Matrix<T>> deltas;       // dL/dZ_l for l = 1..L
+  std::vector<Matrix<T>> Z;        // pre-activations Z_l = A_{l-1}·W_l + b_l
+  std::vector<Matrix<T>> A;        // activations A_l = g_l(Z_l)
+  std::vector<Matrix<T>> dropped;  // A_l ⊙ M_l for layers with dropout (else empty)
+  std::vector<Matrix<T>> mask;     // M_l ∈ {0, 1/(1−p)} for layers with dropout (else empty)
+  std::vector<Matrix<T>> delta;    // dL/dZ_l (dL/dA_l while being formed)
+  bool dropout_active = false;     // whether the last forward pass applied dropout masks
 };
 
 template <class T>
 class Network {
  public:
-  // layer_sizes = [n_0 (inputs), n_1, ..., n_L (outputs)]; one activation per layer (L of them).
-  Network(std::vector<Index> layer_sizes, std::vector<Activation> activations, bool use_bias);
+  // layer_sizes = [n_0 (inputs), n_1, ..., n_L (outputs)]; one activation per layer (L of them);
+  // dropout: empty, or one rate p in [0, 1) per hidden layer (L − 1 of them).
+  Network(std::vector<Index> layer_sizes, std::vector<Activation> activations, bool use_bias,
+          std::vector<double> dropout = {});
 
   Index n_layers() const { return static_cast<Index>(activations_.size()); }
   Index n_inputs() const { return layer_sizes_.front(); }
   Index n_outputs() const { return layer_sizes_.back(); }
   const std::vector<Index>& layer_sizes() const { return layer_sizes_; }
   const std::vector<Activation>& activations() const { return activations_; }
+  const std::vector<double>& dropout() const { return dropout_; }
   bool use_bias() const { return use_bias_; }
 
   Vector<T>& parameters() { return parameters_; }
@@ -58,26 +65,37 @@ class Network {
   //   he_uniform     U(±sqrt(6/n_in))            he_normal     N(0, sqrt(2/n_in))
   void initialize(Initializer initializer, Random& random);
 
-  Workspace<T> make_workspace(Index capacity) const;
+  Workspace<T> make_workspace(Index capacity, bool training) const;
 
-  // Forward propagation of a batch X (n, n_0), n <= capacity, through the workspace.
-  // Returns the output activations A_L, (n, n_L), a view into the workspace.
-  ConstMatrixRef<T> forward(const ConstMatrixRef<T>& X, Workspace<T>& workspace) const;
+  // Forward propagation of a batch X (n, n_0), n <= capacity, through the workspace. With a
+  // generator (training), hidden layers with dropout draw a fresh mask; without, dropout is off.
+  // Returns the output activations A_L (n, n_L), a view into the workspace.
+  ConstMatrixRef<T> forward(const ConstMatrixRef<T>& X, Workspace<T>& workspace,
+                            Random* dropout_random = nullptr) const;
 
-  // After forward on the same X: the per-sample errors summed over the batch.
-  double summed_error(const Loss& loss, const ConstMatrixRef<T>& Y, Workspace<T>& workspace) const;
+  // After forward on the same X: Σ_i w_i ℓ_i over the batch (weights empty: all ones).
+  double summed_error(const Loss& loss, const ConstMatrixRef<T>& Y,
+                      const ConstVectorRef<T>& weights, const Workspace<T>& workspace) const;
 
-  // After forward on the same X: backward propagation of the batch-mean loss into gradients().
+  // After forward on the same X: backward propagation of L = Σ_i w_i ℓ_i / weight_sum into
+  // gradients().
   void backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
-                Workspace<T>& workspace);
+                const ConstVectorRef<T>& weights, double weight_sum, Workspace<T>& workspace);
 
-  // Throws std::invalid_argument unless X is (n >= 1, n_0) and, if given, Y is (n, n_L).
-  void check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>* Y = nullptr) const;
+  // Throws std::invalid_argument unless X is (n >= 1, n_0), Y (if given) is (n, n_L) and
+  // weights (if given and not empty) has n non-negative finite entries.
+  void check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>* Y = nullptr,
+                   const ConstVectorRef<T>* weights = nullptr) const;
 
  private:
+  // The input of layer l: X for l = 0, else the (dropped-out) output of layer l − 1.
+  ConstMatrixRef<T> layer_input(Index l, const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
+                                bool dropout_on) const;
+
   std::vector<Index> layer_sizes_;
   std::vector<Activation> activations_;
   bool use_bias_;
+  std::vector<double> dropout_;  // per hidden layer; empty = none
   std::vector<Index> weight_offsets_, bias_offsets_;
   Vector<T> parameters_;
   Vector<T> gradients_;

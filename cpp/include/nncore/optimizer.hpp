@@ -1,36 +1,113 @@
 // Update rules. An optimizer sees only the flat parameter vector θ and the flat gradient vector
-// g = dL/dθ of the same layout, so a new rule never touches a layer.
+// g = dL/dθ of the same layout, so a new rule never touches a layer. The rules themselves are in
+// sgd.hpp, adam.hpp (Adam, AdamW), rmsprop.hpp and adagrad.hpp; this file holds what they share.
+//
+// Every step(θ, g) is, in this order (t counts step calls, one per update of the whole vector):
+//   1. t ← t + 1
+//   2. clip by global norm (clip_norm = c):  g ← g·min(1, c / (‖g‖₂ + 1e-6))
+//      (exactly torch.nn.utils.clip_grad_norm_, including its 1e-6)
+//   3. clip by value (clip_value = c):       g ← clamp(g, −c, c) (torch.nn.utils.clip_grad_value_)
+//   4. weight decay λ, coupled (L2):          g ← g + λ·θ
+//                   or decoupled (AdamW):    θ ← θ − η·λ·θ  = θ·(1 − η·λ)
+//   5. the rule's own update of θ from g (and its state).
+// Steps 2–4 write into a scratch vector owned by the optimizer: the caller's g is never changed.
+//
+// State (moment vectors, the step counter t) belongs to the optimizer. The vectors are created on
+// the first step, sized from its gradient; a later step with another length throws
+// std::invalid_argument until reset(). state()/set_state() copy it out and in as named flat vectors
+// (the names are PyTorch's state keys) plus t.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "nncore/types.hpp"
 
 namespace nncore {
 
+// Hyper-parameters every rule has. Each rule's options struct derives from this one and sets its
+// own default learning rate (and AdamW its own default weight decay).
+struct OptimizerOptions {
+  double learning_rate = 0.01;       // η ≥ 0
+  double weight_decay = 0.0;         // λ ≥ 0
+  std::optional<double> clip_norm;   // c > 0, or none
+  std::optional<double> clip_value;  // c > 0, or none
+};
+
+// How λ enters the update: added to the gradient (L2, PyTorch's `weight_decay` of SGD, Adam,
+// RMSprop and Adagrad) or applied to θ directly (AdamW's decoupled decay).
+enum class WeightDecay { coupled, decoupled };
+
+// One of a rule's state vectors: its name and the value it is filled with when created.
+struct StateVectorSpec {
+  std::string name;
+  double initial_value = 0.0;
+};
+
+// A copy of an optimizer's state: the step counter and its named flat vectors, each as long as θ.
+// Before the first step (and after reset) `vectors` is empty.
+template <class T>
+struct OptimizerState {
+  std::int64_t step = 0;
+  std::map<std::string, Vector<T>> vectors;
+};
+
 template <class T>
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // One update of θ from g. Both have the same length.
-  virtual void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) = 0;
-  virtual std::string name() const = 0;
-};
 
-// Plain gradient descent:  θ ← θ − η·g
-template <class T>
-class SGD final : public Optimizer<T> {
- public:
-  explicit SGD(double learning_rate);
-  void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) override;
-  std::string name() const override { return "sgd"; }
-  double learning_rate() const { return learning_rate_; }
+  // One update of θ (in place) from g; both have the same length. Throws std::invalid_argument,
+  // leaving θ and the state unchanged, when the lengths differ or differ from the state's.
+  void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
+  virtual std::string name() const = 0;
+
+  double learning_rate() const { return options_.learning_rate; }
+  // Schedules change η between steps; throws std::invalid_argument unless finite and ≥ 0.
+  void set_learning_rate(double learning_rate);
+  double weight_decay() const { return options_.weight_decay; }
+  WeightDecay weight_decay_kind() const { return weight_decay_kind_; }
+  std::optional<double> clip_norm() const { return options_.clip_norm; }
+  std::optional<double> clip_value() const { return options_.clip_value; }
+
+  // Number of step calls since construction, reset or the last set_state (plus its `step`).
+  std::int64_t step_count() const { return step_; }
+  // The names of this rule's state vectors, in the order of its documentation.
+  std::vector<std::string> state_names() const;
+  OptimizerState<T> state() const;
+  // Replaces the whole state. Accepted: no vectors (a fresh state, allowed with step > 0 only for
+  // rules that keep no vectors), or exactly state_names(), all of one length ≥ 1 and finite.
+  // Throws std::invalid_argument otherwise, leaving the state unchanged.
+  void set_state(const OptimizerState<T>& state);
+  // Back to the state before the first step (t = 0, no vectors, no fixed length).
+  void reset();
+
+ protected:
+  Optimizer(const OptimizerOptions& options, WeightDecay weight_decay_kind,
+            std::vector<StateVectorSpec> layout);
+
+  // Step 5 on the preprocessed gradient; step_count() already counts this step.
+  virtual void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) = 0;
+  // A state vector by its name in the layout (created by the time update runs).
+  Vector<T>& state_vector(const std::string& name);
 
  private:
-  double learning_rate_;
+  // Steps 2–4: returns g itself when there is nothing to do, else a view of scratch_.
+  ConstVectorRef<T> preprocess(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
+
+  OptimizerOptions options_;
+  WeightDecay weight_decay_kind_;
+  std::vector<StateVectorSpec> layout_;
+  std::int64_t step_ = 0;
+  Index size_ = -1;                           // length of θ the state is for; −1: not yet fixed
+  std::map<std::string, Vector<T>> vectors_;  // empty until the first step
+  Vector<T> scratch_;                         // (size_) the preprocessed gradient
 };
 
-extern template class SGD<float>;
-extern template class SGD<double>;
+extern template class Optimizer<float>;
+extern template class Optimizer<double>;
 
 }  // namespace nncore

@@ -1,6 +1,8 @@
 // The training loop: whole epochs of mini-batch gradient descent, every buffer allocated before
 // the first batch. Per epoch: (optionally) permute the sample indices, then for each batch gather
-// its rows, forward, loss, backward, update. Convergence is checked at epoch ends.
+// its rows, forward (with dropout), loss, backward, update; at the epoch end evaluate the
+// validation data (if any) and hand the epoch's record to the caller, who may stop training or
+// change the optimizer's learning rate for the next epoch.
 #pragma once
 
 #include <functional>
@@ -29,13 +31,27 @@ struct FitOptions {
 enum class StopReason { max_epochs, target_loss, no_improvement, callback, interrupted };
 std::string stop_reason_name(StopReason reason);
 
+// A data set: features, targets and optional sample weights (empty = all ones).
+template <class T>
+struct Dataset {
+  ConstMatrixRef<T> X;
+  ConstMatrixRef<T> Y;
+  ConstVectorRef<T> weights;
+};
+
 struct EpochRecord {
-  Index epoch = 0;    // 1-based
-  double loss = 0.0;  // mean training loss over the epoch's samples, measured before each update
+  Index epoch = 0;             // 1-based
+  double loss = 0.0;           // weighted mean training loss, each batch measured before its update
+  double metric = 0.0;         // accuracy or R² over the same batch outputs
+  double gradient_norm = 0.0;  // mean over the epoch's batches of ‖dL/dθ‖₂ (before clipping)
+  double learning_rate = 0.0;  // the optimizer's learning rate during the epoch
+  bool has_validation = false;
+  double validation_loss = 0.0;  // on the validation data after the epoch (no dropout)
+  double validation_metric = 0.0;
 };
 
 struct FitResult {
-  std::vector<double> losses;
+  std::vector<EpochRecord> epochs;
   StopReason stop_reason = StopReason::max_epochs;
 };
 
@@ -51,19 +67,23 @@ class DivergenceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// validation: nullptr for none.
 template <class T>
-FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random,
-              const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y, const Loss& loss,
-              const FitOptions& options, const EpochCallback& on_epoch_end = {},
-              const InterruptCheck& interrupted = {});
+FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,
+              const Dataset<T>* validation, const Loss& loss, const FitOptions& options,
+              const EpochCallback& on_epoch_end = {}, const InterruptCheck& interrupted = {});
 
-// The mean loss over all rows of X, evaluated in chunks (no update).
+struct Evaluation {
+  double loss = 0.0;    // weighted mean loss
+  double metric = 0.0;  // accuracy or R²
+};
+
+// Loss and metric over a whole data set, evaluated in chunks without dropout (no update).
 template <class T>
-double evaluate_loss(const Network<T>& network, const ConstMatrixRef<T>& X,
-                     const ConstMatrixRef<T>& Y, const Loss& loss);
+Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Loss& loss);
 
-// Output activations for all rows of X into out (n, n_L), evaluated in chunks. Uses only local
-// buffers, so several threads may predict with one network at once.
+// Output activations for all rows of X into out (n, n_L), evaluated in chunks without dropout.
+// Uses only local buffers, so several threads may predict with one network at once.
 template <class T>
 void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out);
 

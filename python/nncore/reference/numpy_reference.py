@@ -13,15 +13,20 @@ Conventions (shared with the C++ core):
       A = g(Z)
 
   ``biases`` may be ``None`` for a network without bias terms.
-* Losses are means over the batch, gradient descent is ``W ← W − lr·dW``.
+* Losses are (optionally sample-weighted) means over the batch, gradient descent is
+  ``W ← W − lr·dW``.
 
 Arrays are computed in the floating dtype of the inputs (float32 stays float32; integer input is
 converted to float64). Results are always new arrays; inputs are never modified. The numerics
 are overflow-free: no NumPy ``RuntimeWarning`` is emitted even for logits of ±1000.
+
+NumPy has no ``erf``; the exact GELU evaluates :func:`math.erfc` element by element (through
+``np.frompyfunc``). That is slow, but this module is written for clarity, not speed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,12 +51,26 @@ __all__ = [
 Array = npt.NDArray[np.floating[Any]]
 """A floating-point ndarray (float64 unless the inputs were another floating dtype)."""
 
-ACTIVATIONS: tuple[str, ...] = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+ACTIVATIONS: tuple[str, ...] = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softmax",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "softplus",
+    "swish",
+)
 """Valid activation names."""
 LOSSES: tuple[str, ...] = (
     "mean_squared_error",
     "binary_cross_entropy",
     "categorical_cross_entropy",
+    "mean_absolute_error",
+    "huber",
 )
 """Valid loss names."""
 
@@ -60,6 +79,13 @@ _REQUIRED_OUTPUT_ACTIVATION: dict[str, str] = {
     "binary_cross_entropy": "sigmoid",
     "categorical_cross_entropy": "softmax",
 }
+
+# Python floats (not NumPy scalars), so that float32 arrays stay float32 when combined with them.
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_PI = math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_TANH_CUBIC = 0.044715  # the cubic coefficient of the tanh approximation of GELU
+_ERFC = np.frompyfunc(math.erfc, 1, 1)  # element-wise math.erfc (returns an object array)
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,6 +128,36 @@ def _as_float(a: npt.ArrayLike, argument: str, ndim: int, dtype: Any = None) -> 
     if arr.size == 0:
         raise ValueError(f"{argument} must not be empty, got shape {arr.shape}")
     return arr
+
+
+def _check_delta(delta: float) -> float:
+    """The Huber threshold δ as a Python float; it must be positive and finite."""
+    d = float(delta)
+    if not (math.isfinite(d) and d > 0.0):
+        raise ValueError(f"delta must be a positive finite number, got {delta!r}")
+    return d
+
+
+def _sample_weights(sample_weight: npt.ArrayLike | None, n: int, dtype: Any) -> Array:
+    """The per-sample weights as a new 1-D array of ``dtype`` and length ``n`` (ones for None).
+
+    Raises ``ValueError`` unless there are exactly ``n`` finite, non-negative weights.
+    """
+    if sample_weight is None:
+        return np.ones(n, dtype=dtype)
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError("sample_weight must be a 1-D array of numbers") from error
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},) (one per sample), got {w.shape}")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    with np.errstate(over="ignore"):
+        w_cast: Array = w.astype(dtype)
+    if not np.all(np.isfinite(w_cast)):
+        raise ValueError(f"sample_weight does not fit in {np.dtype(dtype)}")
+    return w_cast
 
 
 def _check_same_shape(a: Array, b: Array, name_a: str, name_b: str) -> None:
@@ -171,7 +227,29 @@ def _sigmoid(Z: Array) -> Array:
     return np.where(Z >= 0, 1 / (1 + E), E / (1 + E))
 
 
-def activate(name: str, Z: npt.ArrayLike, slope: float = 0.01) -> Array:
+def _normal_cdf(Z: Array) -> Array:
+    """Φ(Z) = ½(1 + erf(Z/√2)) elementwise, the standard normal CDF.
+
+    Computed as the equal ½·erfc(−Z/√2): for very negative z, 1 + erf(z/√2) cancels to 0 while
+    erfc keeps full relative accuracy. NumPy has no erfc, so math.erfc is applied per element.
+    """
+    erfc: Array = _ERFC(-Z / _SQRT_2).astype(Z.dtype)  # erfc(−z/√2)
+    return 0.5 * erfc
+
+
+def _normal_pdf(Z: Array) -> Array:
+    """φ(Z) = e^(−Z²/2) / √(2π) elementwise, the standard normal density (= Φ')."""
+    pdf: Array = np.exp(-0.5 * Z * Z) / _SQRT_2_PI
+    return pdf
+
+
+def _gelu_tanh_u(Z: Array) -> Array:
+    """u(Z) = √(2/π)·(Z + 0.044715·Z³), the argument of tanh in the tanh approximation of GELU."""
+    u: Array = _SQRT_2_OVER_PI * (Z + _GELU_TANH_CUBIC * Z * Z * Z)
+    return u
+
+
+def activate(name: str, Z: npt.ArrayLike, slope: float = 0.01, *, alpha: float = 1.0) -> Array:
     """Apply activation ``name`` to the pre-activations ``Z`` (shape ``(n, k)``); returns ``A``.
 
     * identity:   A = Z
@@ -180,6 +258,11 @@ def activate(name: str, Z: npt.ArrayLike, slope: float = 0.01) -> Array:
     * relu:       A = max(Z, 0)
     * leaky_relu: A = Z if Z > 0 else slope·Z
     * softmax:    A_ik = e^(Z_ik − max_j Z_ij) / Σ_j e^(Z_ij − max_j Z_ij)   (row-wise)
+    * elu:        A = Z if Z > 0 else alpha·(e^Z − 1)   (e^Z − 1 via expm1)
+    * gelu:       A = Z·Φ(Z) = ½Z(1 + erf(Z/√2))      (exact GELU; Φ = standard normal CDF)
+    * gelu_tanh:  A = ½Z(1 + tanh(√(2/π)(Z + 0.044715 Z³)))   (PyTorch's approximate='tanh')
+    * softplus:   A = log(1 + e^Z) = max(Z, 0) + log1p(e^(−|Z|))   (exact, never overflows)
+    * swish:      A = Z·σ(Z)                          (also called SiLU)
     """
     _check_activation(name)
     Za = _as_float(Z, "Z", 2)
@@ -193,13 +276,34 @@ def activate(name: str, Z: npt.ArrayLike, slope: float = 0.01) -> Array:
         return np.where(Za > 0, Za, 0)  # g(z) = max(z, 0)
     if name == "leaky_relu":
         return np.where(Za > 0, Za, slope * Za)  # g(z) = z if z > 0 else slope·z
+    if name == "elu":
+        # g(z) = z if z > 0 else α(e^z − 1). np.where evaluates both branches, so expm1 gets
+        # min(z, 0) (no overflow for large positive z); expm1 keeps e^z − 1 accurate near 0.
+        return np.where(Za > 0, Za, alpha * np.expm1(np.minimum(Za, 0)))
+    if name == "gelu":
+        return Za * _normal_cdf(Za)  # g(z) = z·Φ(z)
+    if name == "gelu_tanh":
+        gelu_tanh: Array = 0.5 * Za * (1 + np.tanh(_gelu_tanh_u(Za)))  # g(z) = ½ z (1 + tanh u)
+        return gelu_tanh
+    if name == "softplus":
+        # g(z) = log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|))   (exp never sees a positive number)
+        softplus: Array = np.maximum(Za, 0) + np.log1p(np.exp(-np.abs(Za)))
+        return softplus
+    if name == "swish":
+        return Za * _sigmoid(Za)  # g(z) = z·σ(z)
     E = np.exp(Za - Za.max(axis=1, keepdims=True))  # e^(z − max z), row by row
     softmax: Array = E / E.sum(axis=1, keepdims=True)  # e^(z − max z) / Σ e^(z − max z)
     return softmax
 
 
 def activation_backward(
-    name: str, Z: npt.ArrayLike, A: npt.ArrayLike, dA: npt.ArrayLike, slope: float = 0.01
+    name: str,
+    Z: npt.ArrayLike,
+    A: npt.ArrayLike,
+    dA: npt.ArrayLike,
+    slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
 ) -> Array:
     """Chain rule through an activation: given ``dA = dL/dA`` return ``dZ = dL/dZ``.
 
@@ -211,6 +315,11 @@ def activation_backward(
     * relu:       dZ = dA ⊙ [Z > 0]                  (derivative 0 at Z == 0)
     * leaky_relu: dZ = dA ⊙ (1 if Z > 0 else slope)
     * softmax:    dZ = A ⊙ (dA − rowsum(dA ⊙ A))      (Jacobian-vector product, row-wise)
+    * elu:        dZ = dA ⊙ (1 if Z > 0 else alpha·e^Z)   (derivative alpha at Z == 0)
+    * gelu:       dZ = dA ⊙ (Φ(Z) + Z·φ(Z)),  φ(z) = e^(−z²/2)/√(2π)
+    * gelu_tanh:  dZ = dA ⊙ (½(1 + tanh u) + ½Z(1 − tanh² u)·√(2/π)(1 + 3·0.044715 Z²))
+    * softplus:   dZ = dA ⊙ σ(Z)
+    * swish:      dZ = dA ⊙ σ(Z)(1 + Z(1 − σ(Z)))
     """
     _check_activation(name)
     Za, Aa, dAa = _as_float(Z, "Z", 2), _as_float(A, "A", 2), _as_float(dA, "dA", 2)
@@ -226,6 +335,26 @@ def activation_backward(
         return np.where(Za > 0, dAa, 0)  # g'(z) = 1 if z > 0 else 0
     if name == "leaky_relu":
         return np.where(Za > 0, dAa, slope * dAa)  # g'(z) = 1 if z > 0 else slope
+    if name == "elu":
+        # g(z) = α(e^z − 1) for z ≤ 0, so g'(z) = α·e^z there; g'(z) = 1 for z > 0
+        # (exp gets min(z, 0): np.where evaluates both branches)
+        return np.where(Za > 0, dAa, dAa * alpha * np.exp(np.minimum(Za, 0)))
+    if name == "gelu":
+        # g(z) = z·Φ(z)  =>  g'(z) = Φ(z) + z·Φ'(z) = Φ(z) + z·φ(z)   (product rule)
+        return dAa * (_normal_cdf(Za) + Za * _normal_pdf(Za))
+    if name == "gelu_tanh":
+        # g(z) = ½ z (1 + tanh u(z))  =>  g'(z) = ½(1 + tanh u) + ½ z (1 − tanh² u)·u'(z),
+        # u'(z) = √(2/π)(1 + 3·0.044715 z²)   (product rule, then tanh' = 1 − tanh²)
+        T = np.tanh(_gelu_tanh_u(Za))
+        dU = _SQRT_2_OVER_PI * (1 + 3 * _GELU_TANH_CUBIC * Za * Za)
+        dZ_gelu_tanh: Array = dAa * (0.5 * (1 + T) + 0.5 * Za * (1 - T * T) * dU)
+        return dZ_gelu_tanh
+    if name == "softplus":
+        return dAa * _sigmoid(Za)  # g(z) = log(1 + e^z)  =>  g'(z) = e^z / (1 + e^z) = σ(z)
+    if name == "swish":
+        # g(z) = z·σ(z)  =>  g'(z) = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)(1 + z(1 − σ(z)))
+        S = _sigmoid(Za)
+        return dAa * S * (1 + Za * (1 - S))
     dZ: Array = Aa * (dAa - np.sum(dAa * Aa, axis=1, keepdims=True))  # A ⊙ (dA − rowsum(dA ⊙ A))
     return dZ
 
@@ -241,6 +370,8 @@ def forward(
     X: npt.ArrayLike,
     activations: Sequence[str],
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
 ) -> tuple[list[Array], list[Array]]:
     """Run the network on ``X`` (shape ``(n, n_features)``) and keep every intermediate result.
 
@@ -258,7 +389,7 @@ def forward(
         if bs is not None:
             Z = Z + bs[layer]  # Z = A_prev · W + b  (b broadcast over rows)
         Zs.append(Z)
-        As.append(activate(name, Z, slope))  # A = g(Z)
+        As.append(activate(name, Z, slope, alpha=alpha))  # A = g(Z)
     return Zs, As
 
 
@@ -267,27 +398,74 @@ def forward(
 # --------------------------------------------------------------------------------------------
 
 
-def loss_value(loss: str, Z_out: npt.ArrayLike, A_out: npt.ArrayLike, Y: npt.ArrayLike) -> float:
+def _elementwise_loss(loss: str, A: Array, Y: Array, delta: float) -> Array:
+    """The loss of every output of every sample for the element-wise losses (mse, mae, huber)."""
+    R = A - Y  # residuals
+    if loss == "mean_squared_error":
+        return R * R  # r²
+    if loss == "mean_absolute_error":
+        return np.abs(R)  # |r|
+    # huber: ½ r² for |r| ≤ δ (quadratic near 0), δ(|r| − ½δ) beyond (linear in the tails)
+    return np.where(np.abs(R) <= delta, 0.5 * R * R, delta * (np.abs(R) - 0.5 * delta))
+
+
+def _elementwise_loss_derivative(loss: str, A: Array, Y: Array, delta: float) -> Array:
+    """d/dA of :func:`_elementwise_loss`."""
+    R = A - Y
+    if loss == "mean_squared_error":
+        return 2 * R  # d(r²)/da = 2r
+    if loss == "mean_absolute_error":
+        return np.sign(R)  # d|r|/da = sign(r), with sign(0) = 0 (as PyTorch's L1Loss)
+    # huber: d(½r²)/da = r for |r| ≤ δ and d(δ(|r| − ½δ))/da = δ·sign(r) beyond; together
+    # that is r clipped to [−δ, δ]
+    return np.clip(R, -delta, delta)
+
+
+def loss_value(
+    loss: str,
+    Z_out: npt.ArrayLike,
+    A_out: npt.ArrayLike,
+    Y: npt.ArrayLike,
+    *,
+    delta: float = 1.0,
+    sample_weight: npt.ArrayLike | None = None,
+) -> float:
     """Mean loss of a batch, from the output layer's ``Z_out`` and ``A_out = g(Z_out)``.
 
-    All three arrays have shape ``(n, k)``; ``Y`` is the dense target matrix.
+    All three arrays have shape ``(n, k)``; ``Y`` is the dense target matrix. The batch loss is
+    the weighted mean of the per-sample losses ℓ_i,
 
-    * mean_squared_error:        L = (1/(n·k)) Σ_ij (A_ij − Y_ij)²
-    * binary_cross_entropy:      L = (1/(n·k)) Σ_ij [max(z, 0) − z·y + log(1 + e^(−|z|))]
-      with z = Z_ij, y = Y_ij: −[y·log σ(z) + (1 − y)·log(1 − σ(z))], finite for any z
-    * categorical_cross_entropy: L = (1/n) Σ_i [logsumexp(Z_i) − Σ_k Y_ik·Z_ik]
+        L = Σ_i w_i·ℓ_i / Σ_i w_i        (w = sample_weight; None means w_i = 1, i.e. L = mean ℓ_i)
+
+    and is 0 when Σ_i w_i = 0. With r = A_ij − Y_ij, z = Z_ij, y = Y_ij:
+
+    * mean_squared_error:        ℓ_i = (1/k) Σ_j r²
+    * mean_absolute_error:       ℓ_i = (1/k) Σ_j |r|
+    * huber:                     ℓ_i = (1/k) Σ_j (½r² if |r| ≤ delta else delta·(|r| − ½delta))
+    * binary_cross_entropy:      ℓ_i = (1/k) Σ_j [max(z, 0) − z·y + log(1 + e^(−|z|))]
+      −[y·log σ(z) + (1 − y)·log(1 − σ(z))], finite for any z
+    * categorical_cross_entropy: ℓ_i = logsumexp(Z_i) − Σ_k Y_ik·Z_ik
     """
     _check_loss(loss)
+    d = _check_delta(delta)
     Z, A, Y_ = _loss_inputs(Z_out, A_out, Y)
     n, k = Y_.shape
-    if loss == "mean_squared_error":
-        return float(np.sum((A - Y_) ** 2) / (n * k))  # (1/nk) Σ (ŷ − y)²
+    w = _sample_weights(sample_weight, n, A.dtype)
+    total_weight = np.sum(w)  # Σ_i w_i  (= n without weights)
+    if total_weight == 0:
+        return 0.0  # no sample counts: the loss of an all-zero-weight batch is defined as 0
+    if loss == "categorical_cross_entropy":
+        m = Z.max(axis=1)  # row max, for a stable logsumexp
+        logsumexp = m + np.log(np.sum(np.exp(Z - m[:, None]), axis=1))  # log Σ_k e^(z_k)
+        per_sample = logsumexp - np.sum(Y_ * Z, axis=1)  # ℓ_i = lse − y·z
+        return float(np.sum(w * per_sample) / total_weight)  # Σ w_i ℓ_i / Σ w_i
+    terms: Array
     if loss == "binary_cross_entropy":
         terms = np.maximum(Z, 0) - Z * Y_ + np.log1p(np.exp(-np.abs(Z)))  # stable BCE on z
-        return float(np.sum(terms) / (n * k))
-    m = Z.max(axis=1)  # row max, for a stable logsumexp
-    logsumexp = m + np.log(np.sum(np.exp(Z - m[:, None]), axis=1))  # log Σ_k e^(z_k)
-    return float(np.sum(logsumexp - np.sum(Y_ * Z, axis=1)) / n)  # (1/n) Σ_i [lse − y·z]
+    else:
+        terms = _elementwise_loss(loss, A, Y_, d)  # r², |r| or huber(r)
+    # Σ_i w_i ℓ_i / Σ_i w_i with ℓ_i = (1/k) Σ_j terms_ij
+    return float(np.sum(w[:, None] * terms) / (k * total_weight))
 
 
 def output_delta(
@@ -297,27 +475,43 @@ def output_delta(
     A_out: npt.ArrayLike,
     Y: npt.ArrayLike,
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: npt.ArrayLike | None = None,
 ) -> Array:
-    """Gradient ``dL/dZ`` of the mean batch loss with respect to the output pre-activations.
+    """Gradient ``dL/dZ`` of the (weighted) mean batch loss w.r.t. the output pre-activations.
 
-    Shapes: ``Z_out``, ``A_out = g(Z_out)``, ``Y`` and the result are ``(n, k)``.
+    Shapes: ``Z_out``, ``A_out = g(Z_out)``, ``Y`` and the result are ``(n, k)``. With
+    W = Σ_i w_i (= n without weights) and r = A − Y:
 
-    * mean_squared_error (any output activation):
-      dL/dA = 2(A − Y)/(n·k), then dL/dZ = activation_backward(activation, Z, A, dL/dA)
-    * binary_cross_entropy (sigmoid output only):      dL/dZ = (σ(Z) − Y)/(n·k)
-    * categorical_cross_entropy (softmax output only): dL/dZ = (softmax(Z) − Y)/n
+    * mean_squared_error, mean_absolute_error, huber (any output activation):
+      dL/dA_ij = w_i·ℓ'(r_ij)/(k·W) with ℓ'(r) = 2r (mse), sign(r) (mae, sign(0) = 0),
+      r clipped to [−delta, delta] (huber); then
+      dL/dZ = activation_backward(activation, Z, A, dL/dA)
+    * binary_cross_entropy (sigmoid output only):      dL/dZ_ij = w_i·(σ(Z_ij) − Y_ij)/(k·W)
+    * categorical_cross_entropy (softmax output only): dL/dZ_ij = w_i·(softmax(Z)_ij − Y_ij)/W
 
-    Raises ``ValueError`` for a cross-entropy loss paired with the wrong output activation.
+    The gradient is all zeros when W = 0 (see :func:`loss_value`). Raises ``ValueError`` for a
+    cross-entropy loss paired with the wrong output activation.
     """
     _check_loss_activation(loss, activation)
+    d = _check_delta(delta)
     Z, A, Y_ = _loss_inputs(Z_out, A_out, Y)
     n, k = Y_.shape
-    if loss == "mean_squared_error":
-        dA = (2.0 / (n * k)) * (A - Y_)  # dL/dA = 2(ŷ − y)/(nk)
-        return activation_backward(activation, Z, A, dA, slope)  # dL/dZ = g'(Z) ⊙ dL/dA
-    # Fused losses: the activation's derivative cancels the log, dL/dZ = (ŷ − y)/N.
-    count = n * k if loss == "binary_cross_entropy" else n
-    dZ: Array = (A - Y_) / count  # (ŷ − y)/N, N = nk (BCE) or n (CCE)
+    w = _sample_weights(sample_weight, n, A.dtype)
+    total_weight = np.sum(w)
+    if total_weight == 0:
+        return np.zeros_like(A)  # the loss is constantly 0: so is its gradient
+    if loss not in _REQUIRED_OUTPUT_ACTIVATION:  # mse, mae, huber
+        scale = w / (k * total_weight)  # w_i / (k·W)  (= 1/(n·k) without weights)
+        # dL/dA_ij = w_i · ℓ'(a_ij − y_ij) / (k·W)
+        dA = scale[:, None] * _elementwise_loss_derivative(loss, A, Y_, d)
+        # dL/dZ = g'(Z) ⊙ dL/dA
+        return activation_backward(activation, Z, A, dA, slope, alpha=alpha)
+    # Fused losses: the activation's derivative cancels the log, dL/dZ_i = w_i(ŷ_i − y_i)/N.
+    count = k * total_weight if loss == "binary_cross_entropy" else total_weight
+    dZ: Array = w[:, None] * (A - Y_) / count  # w_i (ŷ − y)/N, N = k·W (BCE) or W (CCE)
     return dZ
 
 
@@ -329,17 +523,22 @@ def loss(
     activations: Sequence[str],
     loss: str,
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: npt.ArrayLike | None = None,
 ) -> float:
     """Mean loss of the network on the batch ``(X, Y)``: forward pass, then :func:`loss_value`.
 
-    ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``.
+    ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``, ``sample_weight`` (optional) is
+    ``(n,)``.
     """
     Ws, bs, Xa = _check_network(weights, biases, X, activations)
     _check_loss_activation(loss, activations[-1])
-    Zs, As = forward(Ws, bs, Xa, activations, slope)
+    Zs, As = forward(Ws, bs, Xa, activations, slope, alpha=alpha)
     Ya = _as_float(Y, "Y", 2, dtype=As[-1].dtype)
     _check_same_shape(As[-1], Ya, "network output", "Y")
-    return loss_value(loss, Zs[-1], As[-1], Ya)
+    return loss_value(loss, Zs[-1], As[-1], Ya, delta=delta, sample_weight=sample_weight)
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,19 +555,33 @@ def _backpropagate(
     activations: Sequence[str],
     loss: str,
     slope: float,
+    alpha: float,
+    delta: float,
+    sample_weight: npt.ArrayLike | None,
 ) -> tuple[list[Array], list[Array] | None]:
     """Backpropagation proper, given the stored forward pass (see :func:`backward`)."""
     n_layers = len(Ws)
     dWs: list[Array] = [np.empty(0)] * n_layers
     dbs: list[Array] = [np.empty(0)] * n_layers
-    dZ = output_delta(loss, activations[-1], Zs[-1], As[-1], Y, slope)  # dL/dZ of the output
+    # dL/dZ of the output (the sample weights enter only here)
+    dZ = output_delta(
+        loss,
+        activations[-1],
+        Zs[-1],
+        As[-1],
+        Y,
+        slope,
+        alpha=alpha,
+        delta=delta,
+        sample_weight=sample_weight,
+    )
     for layer in reversed(range(n_layers)):
         dWs[layer] = As[layer].T @ dZ  # dL/dW = A_prev^T · dL/dZ
         dbs[layer] = dZ.sum(axis=0)  # dL/db = Σ_rows dL/dZ
         if layer > 0:
             dA_prev = dZ @ Ws[layer].T  # dL/dA_prev = dL/dZ · W^T
             dZ = activation_backward(  # dL/dZ_prev = g'(Z_prev) ⊙ dL/dA_prev
-                activations[layer - 1], Zs[layer - 1], As[layer], dA_prev, slope
+                activations[layer - 1], Zs[layer - 1], As[layer], dA_prev, slope, alpha=alpha
             )
     return dWs, (dbs if bs is not None else None)
 
@@ -381,13 +594,17 @@ def backward(
     activations: Sequence[str],
     loss: str,
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: npt.ArrayLike | None = None,
 ) -> tuple[list[Array], list[Array] | None]:
-    """Gradients of the mean batch loss with respect to every weight and bias.
+    """Gradients of the (weighted) mean batch loss with respect to every weight and bias.
 
     Returns ``(dWs, dbs)``; ``dWs[l]`` has the shape of ``weights[l]`` and ``dbs[l]`` the shape of
     ``biases[l]`` (``dbs`` is ``None`` when ``biases`` is ``None``). With ``L`` layers::
 
-        dZ_L     = output_delta(loss, g_L, Z_L, A_L, Y)
+        dZ_L     = output_delta(loss, g_L, Z_L, A_L, Y)      (row i scaled by w_i / Σ w)
         for l = L, ..., 1:
             dW_l     = A_{l-1}^T @ dZ_l
             db_l     = dZ_l.sum(axis=0)
@@ -396,10 +613,10 @@ def backward(
     """
     Ws, bs, Xa = _check_network(weights, biases, X, activations)
     _check_loss_activation(loss, activations[-1])
-    Zs, As = forward(Ws, bs, Xa, activations, slope)
+    Zs, As = forward(Ws, bs, Xa, activations, slope, alpha=alpha)
     Ya = _as_float(Y, "Y", 2, dtype=As[-1].dtype)
     _check_same_shape(As[-1], Ya, "network output", "Y")
-    return _backpropagate(Ws, bs, Zs, As, Ya, activations, loss, slope)
+    return _backpropagate(Ws, bs, Zs, As, Ya, activations, loss, slope, alpha, delta, sample_weight)
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,6 +671,10 @@ def fit(
     slope: float = 0.01,
     shuffle: bool = False,
     seed: int = 0,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: npt.ArrayLike | None = None,
 ) -> tuple[list[Array], list[Array] | None, list[float]]:
     """Train with mini-batch gradient descent; returns ``(weights, biases, epoch_losses)``.
 
@@ -464,11 +685,18 @@ def fit(
 
         forward  ->  batch_loss (before the update)  ->  backward  ->  W ← W − lr·dW, b ← b − lr·db
 
-    ``epoch_losses[e] = Σ_batches batch_loss · batch_size / n`` (sample-weighted mean).
+    ``sample_weight`` (shape ``(n,)``) travels with its rows: each batch's loss and gradient are
+    the weighted mean over that batch's rows (a batch whose weights are all 0 makes no update).
+    The recorded loss of an epoch is the weighted mean over the whole epoch,
+
+        epoch_losses[e] = Σ_batches batch_loss · (Σ_{i∈batch} w_i) / Σ_i w_i
+
+    (``Σ_batches batch_loss · batch_size / n`` without weights; 0 if every weight is 0).
     The inputs are not modified: trained copies are returned.
     """
     Ws, bs, Xa = _check_network(weights, biases, X, activations)
     _check_loss_activation(loss, activations[-1])
+    d = _check_delta(delta)
     Ya = _as_float(Y, "Y", 2)
     n = Xa.shape[0]
     if Ya.shape[0] != n:
@@ -481,6 +709,8 @@ def fit(
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    w = _sample_weights(sample_weight, n, np.float64)
+    total_weight = float(np.sum(w))  # Σ_i w_i over the whole data set
     Ws = [W.copy() for W in Ws]  # never hand back (or modify) the caller's arrays
     bs = [b.copy() for b in bs] if bs is not None else None
     rng = np.random.default_rng(seed)
@@ -490,11 +720,15 @@ def fit(
         weighted_sum = 0.0
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
-            X_batch, Y_batch = Xa[rows], Ya[rows]
-            Zs, As = forward(Ws, bs, X_batch, activations, slope)
-            batch_loss = loss_value(loss, Zs[-1], As[-1], Y_batch)  # loss before the update
-            dWs, dbs = _backpropagate(Ws, bs, Zs, As, Y_batch, activations, loss, slope)
+            X_batch, Y_batch, w_batch = Xa[rows], Ya[rows], w[rows]  # weights follow their rows
+            Zs, As = forward(Ws, bs, X_batch, activations, slope, alpha=alpha)
+            # loss before the update
+            batch_loss = loss_value(loss, Zs[-1], As[-1], Y_batch, delta=d, sample_weight=w_batch)
+            dWs, dbs = _backpropagate(
+                Ws, bs, Zs, As, Y_batch, activations, loss, slope, alpha, d, w_batch
+            )
             Ws, bs = sgd_step(Ws, bs, dWs, dbs, learning_rate)  # W ← W − lr·dW
-            weighted_sum += batch_loss * len(rows)  # Σ batch_loss · batch_size
-        epoch_losses.append(weighted_sum / n)  # sample-weighted mean over the epoch
+            weighted_sum += batch_loss * float(np.sum(w_batch))  # Σ_{i∈batch} w_i ℓ_i
+        # weighted mean over the epoch (defined as 0 when every weight is 0)
+        epoch_losses.append(weighted_sum / total_weight if total_weight > 0 else 0.0)
     return Ws, bs, epoch_losses

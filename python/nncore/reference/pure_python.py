@@ -13,7 +13,8 @@ Conventions (the same as :mod:`nncore.reference.numpy_reference` and the C++ cor
       A = g(Z)                  (g = the layer's activation)
 
   ``biases`` may be ``None`` for a network without bias terms.
-* Losses are means over the batch, gradient descent is ``W ← W − lr·dW``.
+* Losses are (optionally sample-weighted) means over the batch, gradient descent is
+  ``W ← W − lr·dW``.
 
 Functions that take matrices accept any nested sequence of numbers and always return fresh
 ``list[list[float]]`` objects; nothing passed in is ever modified.
@@ -48,12 +49,26 @@ Vector = list[float]
 MatrixLike = Sequence[Sequence[float]]
 VectorLike = Sequence[float]
 
-ACTIVATIONS: tuple[str, ...] = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "softmax")
+ACTIVATIONS: tuple[str, ...] = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softmax",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "softplus",
+    "swish",
+)
 """Valid activation names."""
 LOSSES: tuple[str, ...] = (
     "mean_squared_error",
     "binary_cross_entropy",
     "categorical_cross_entropy",
+    "mean_absolute_error",
+    "huber",
 )
 """Valid loss names."""
 
@@ -62,6 +77,11 @@ _REQUIRED_OUTPUT_ACTIVATION: dict[str, str] = {
     "binary_cross_entropy": "sigmoid",
     "categorical_cross_entropy": "softmax",
 }
+
+_SQRT_2 = math.sqrt(2.0)
+_SQRT_2_PI = math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_TANH_CUBIC = 0.044715  # the cubic coefficient of the tanh approximation of GELU
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,6 +112,33 @@ def _check_loss_activation(loss: str, activation: str) -> None:
             f"loss={loss!r} requires a {required!r} output activation, "
             f"got activation={activation!r}"
         )
+
+
+def _check_delta(delta: float) -> float:
+    """The Huber threshold δ as a float; it must be positive and finite."""
+    d = float(delta)
+    if not (math.isfinite(d) and d > 0.0):
+        raise ValueError(f"delta must be a positive finite number, got {delta!r}")
+    return d
+
+
+def _sample_weights(sample_weight: VectorLike | None, n: int) -> Vector:
+    """The per-sample weights as a fresh ``list[float]`` of length ``n`` (all ones for ``None``).
+
+    Raises ``ValueError`` unless there are exactly ``n`` finite, non-negative weights.
+    """
+    if sample_weight is None:
+        return [1.0] * n
+    try:
+        w = [float(x) for x in sample_weight]
+    except (TypeError, ValueError) as error:
+        raise ValueError("sample_weight must be a 1-D sequence of numbers") from error
+    if len(w) != n:
+        raise ValueError(f"sample_weight has {len(w)} entries but there are {n} samples")
+    for i, wi in enumerate(w):
+        if not (math.isfinite(wi) and wi >= 0.0):
+            raise ValueError(f"sample_weight must be finite and non-negative, got {wi!r} at {i}")
+    return w
 
 
 def _as_matrix(M: MatrixLike, argument: str) -> Matrix:
@@ -209,7 +256,31 @@ def _softmax_row(z: list[float]) -> list[float]:
     return [e / total for e in exps]
 
 
-def activate(name: str, Z: MatrixLike, slope: float = 0.01) -> Matrix:
+def _normal_cdf(z: float) -> float:
+    """Φ(z) = ½(1 + erf(z/√2)), the standard normal CDF.
+
+    Computed as the equal ½·erfc(−z/√2): for very negative z, 1 + erf(z/√2) cancels to 0 while
+    erfc keeps full relative accuracy (Φ(−10) ≈ 7.6e−24 instead of 0).
+    """
+    return 0.5 * math.erfc(-z / _SQRT_2)
+
+
+def _normal_pdf(z: float) -> float:
+    """φ(z) = e^(−z²/2) / √(2π), the standard normal density (= Φ'(z))."""
+    return math.exp(-0.5 * z * z) / _SQRT_2_PI
+
+
+def _gelu_tanh_u(z: float) -> float:
+    """u(z) = √(2/π)·(z + 0.044715·z³), the argument of tanh in the tanh approximation of GELU."""
+    return _SQRT_2_OVER_PI * (z + _GELU_TANH_CUBIC * z * z * z)
+
+
+def _softplus(z: float) -> float:
+    """log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)): exp only ever sees −|z| ≤ 0 (no overflow)."""
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+
+def activate(name: str, Z: MatrixLike, slope: float = 0.01, *, alpha: float = 1.0) -> Matrix:
     """Apply activation ``name`` to the pre-activations ``Z`` (shape ``(n, k)``); returns ``A``.
 
     * identity:   A = Z
@@ -218,6 +289,11 @@ def activate(name: str, Z: MatrixLike, slope: float = 0.01) -> Matrix:
     * relu:       A = max(Z, 0)
     * leaky_relu: A = Z if Z > 0 else slope·Z
     * softmax:    A_ik = e^(Z_ik − max_j Z_ij) / Σ_j e^(Z_ij − max_j Z_ij)   (row by row)
+    * elu:        A = Z if Z > 0 else alpha·(e^Z − 1)   (e^Z − 1 via expm1)
+    * gelu:       A = Z·Φ(Z) = ½Z(1 + erf(Z/√2))      (exact GELU; Φ = standard normal CDF)
+    * gelu_tanh:  A = ½Z(1 + tanh(√(2/π)(Z + 0.044715 Z³)))   (PyTorch's approximate='tanh')
+    * softplus:   A = log(1 + e^Z) = max(Z, 0) + log1p(e^(−|Z|))   (exact, never overflows)
+    * swish:      A = Z·σ(Z)                          (also called SiLU)
     """
     _check_activation(name)
     Zm = _as_matrix(Z, "Z")
@@ -231,11 +307,29 @@ def activate(name: str, Z: MatrixLike, slope: float = 0.01) -> Matrix:
         return [[z if z > 0.0 else 0.0 for z in row] for row in Zm]  # g(z) = max(z, 0)
     if name == "leaky_relu":
         return [[z if z > 0.0 else slope * z for z in row] for row in Zm]  # g(z) = z or slope·z
+    if name == "elu":
+        # g(z) = z if z > 0 else α(e^z − 1); expm1 keeps e^z − 1 accurate for z near 0
+        return [[z if z > 0.0 else alpha * math.expm1(z) for z in row] for row in Zm]
+    if name == "gelu":
+        return [[z * _normal_cdf(z) for z in row] for row in Zm]  # g(z) = z·Φ(z)
+    if name == "gelu_tanh":
+        # g(z) = ½ z (1 + tanh u),  u = √(2/π)(z + 0.044715 z³)
+        return [[0.5 * z * (1.0 + math.tanh(_gelu_tanh_u(z))) for z in row] for row in Zm]
+    if name == "softplus":
+        return [[_softplus(z) for z in row] for row in Zm]  # g(z) = log(1 + e^z)
+    if name == "swish":
+        return [[z * _sigmoid(z) for z in row] for row in Zm]  # g(z) = z·σ(z)
     return [_softmax_row(row) for row in Zm]  # softmax, one row (= one sample) at a time
 
 
 def activation_backward(
-    name: str, Z: MatrixLike, A: MatrixLike, dA: MatrixLike, slope: float = 0.01
+    name: str,
+    Z: MatrixLike,
+    A: MatrixLike,
+    dA: MatrixLike,
+    slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
 ) -> Matrix:
     """Chain rule through an activation: given ``dA = dL/dA`` return ``dZ = dL/dZ``.
 
@@ -247,6 +341,11 @@ def activation_backward(
     * relu:       dZ = dA ⊙ [Z > 0]                  (derivative 0 at Z == 0)
     * leaky_relu: dZ = dA ⊙ (1 if Z > 0 else slope)
     * softmax:    dZ = A ⊙ (dA − rowsum(dA ⊙ A))      (Jacobian-vector product, row by row)
+    * elu:        dZ = dA ⊙ (1 if Z > 0 else alpha·e^Z)   (derivative alpha at Z == 0)
+    * gelu:       dZ = dA ⊙ (Φ(Z) + Z·φ(Z)),  φ(z) = e^(−z²/2)/√(2π)
+    * gelu_tanh:  dZ = dA ⊙ (½(1 + tanh u) + ½Z(1 − tanh² u)·√(2/π)(1 + 3·0.044715 Z²))
+    * softplus:   dZ = dA ⊙ σ(Z)
+    * swish:      dZ = dA ⊙ σ(Z)(1 + Z(1 − σ(Z)))
     """
     _check_activation(name)
     Zm, Am, dAm = _as_matrix(Z, "Z"), _as_matrix(A, "A"), _as_matrix(dA, "dA")
@@ -270,8 +369,27 @@ def activation_backward(
                 dZ[i][j] = da * (1.0 - a * a)  # g'(z) = 1 − tanh²(z) = 1 − a²
             elif name == "relu":
                 dZ[i][j] = da if z > 0.0 else 0.0  # g'(z) = 1 if z > 0 else 0
-            else:  # leaky_relu
+            elif name == "leaky_relu":
                 dZ[i][j] = da if z > 0.0 else slope * da  # g'(z) = 1 if z > 0 else slope
+            elif name == "elu":
+                # g(z) = α(e^z − 1) for z ≤ 0, so g'(z) = α·e^z there; g'(z) = 1 for z > 0
+                dZ[i][j] = da if z > 0.0 else da * alpha * math.exp(z)
+            elif name == "gelu":
+                # g(z) = z·Φ(z)  =>  g'(z) = Φ(z) + z·Φ'(z) = Φ(z) + z·φ(z)   (product rule)
+                dZ[i][j] = da * (_normal_cdf(z) + z * _normal_pdf(z))
+            elif name == "gelu_tanh":
+                # g(z) = ½ z (1 + tanh u(z))  =>  g'(z) = ½(1 + tanh u) + ½ z (1 − tanh² u)·u'(z),
+                # u'(z) = √(2/π)(1 + 3·0.044715 z²)   (product rule, then tanh' = 1 − tanh²)
+                t = math.tanh(_gelu_tanh_u(z))
+                du = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_CUBIC * z * z)
+                dZ[i][j] = da * (0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * du)
+            elif name == "softplus":
+                # g(z) = log(1 + e^z)  =>  g'(z) = e^z / (1 + e^z) = σ(z)
+                dZ[i][j] = da * _sigmoid(z)
+            else:  # swish
+                # g(z) = z·σ(z)  =>  g'(z) = σ(z) + z·σ(z)(1 − σ(z)) = σ(z)(1 + z(1 − σ(z)))
+                s = _sigmoid(z)
+                dZ[i][j] = da * s * (1.0 + z * (1.0 - s))
     return dZ
 
 
@@ -286,6 +404,8 @@ def forward(
     X: MatrixLike,
     activations: Sequence[str],
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
 ) -> tuple[list[Matrix], list[Matrix]]:
     """Run the network on ``X`` (shape ``(n, n_features)``) and keep every intermediate result.
 
@@ -306,7 +426,7 @@ def forward(
             b = bs[layer]
             Z = [[z + bj for z, bj in zip(row, b, strict=True)] for row in Z]  # Z = A_prev · W + b
         Zs.append(Z)
-        As.append(activate(name, Z, slope))  # A = g(Z)
+        As.append(activate(name, Z, slope, alpha=alpha))  # A = g(Z)
     return Zs, As
 
 
@@ -315,40 +435,87 @@ def forward(
 # --------------------------------------------------------------------------------------------
 
 
-def loss_value(loss: str, Z_out: MatrixLike, A_out: MatrixLike, Y: MatrixLike) -> float:
+def _elementwise_loss(loss: str, a: float, y: float, delta: float) -> float:
+    """The loss of one output of one sample for the element-wise losses (mse, mae, huber)."""
+    r = a - y  # residual
+    if loss == "mean_squared_error":
+        return r * r  # r²
+    if loss == "mean_absolute_error":
+        return abs(r)  # |r|
+    if abs(r) <= delta:  # huber
+        return 0.5 * r * r  # ½ r²            (quadratic near 0)
+    return delta * (abs(r) - 0.5 * delta)  # δ(|r| − ½δ)    (linear in the tails)
+
+
+def _elementwise_loss_derivative(loss: str, a: float, y: float, delta: float) -> float:
+    """d/da of :func:`_elementwise_loss`."""
+    r = a - y
+    if loss == "mean_squared_error":
+        return 2.0 * r  # d(r²)/da = 2r
+    if loss == "mean_absolute_error":
+        # d|r|/da = sign(r), with sign(0) = 0 (as PyTorch's L1Loss)
+        return 1.0 if r > 0.0 else (-1.0 if r < 0.0 else 0.0)
+    # huber: d(½r²)/da = r for |r| ≤ δ and d(δ(|r| − ½δ))/da = δ·sign(r) beyond; together
+    # that is r clipped to [−δ, δ]
+    return min(max(r, -delta), delta)
+
+
+def loss_value(
+    loss: str,
+    Z_out: MatrixLike,
+    A_out: MatrixLike,
+    Y: MatrixLike,
+    *,
+    delta: float = 1.0,
+    sample_weight: VectorLike | None = None,
+) -> float:
     """Mean loss of a batch, from the output layer's ``Z_out`` and ``A_out = g(Z_out)``.
 
-    All three matrices have shape ``(n, k)``; ``Y`` is the dense target matrix.
+    All three matrices have shape ``(n, k)``; ``Y`` is the dense target matrix. The batch loss is
+    the weighted mean of the per-sample losses ℓ_i,
 
-    * mean_squared_error:        L = (1/(n·k)) Σ_ij (A_ij − Y_ij)²
-    * binary_cross_entropy:      L = (1/(n·k)) Σ_ij [max(z, 0) − z·y + log(1 + e^(−|z|))]
-      with z = Z_ij, y = Y_ij; this is −[y·log σ(z) + (1 − y)·log(1 − σ(z))] rewritten so that
-      it is finite for any z
-    * categorical_cross_entropy: L = (1/n) Σ_i [logsumexp(Z_i) − Σ_k Y_ik·Z_ik]
+        L = Σ_i w_i·ℓ_i / Σ_i w_i        (w = sample_weight; None means w_i = 1, i.e. L = mean ℓ_i)
+
+    and is 0 when Σ_i w_i = 0. With r = A_ij − Y_ij, z = Z_ij, y = Y_ij:
+
+    * mean_squared_error:        ℓ_i = (1/k) Σ_j r²
+    * mean_absolute_error:       ℓ_i = (1/k) Σ_j |r|
+    * huber:                     ℓ_i = (1/k) Σ_j (½r² if |r| ≤ delta else delta·(|r| − ½delta))
+    * binary_cross_entropy:      ℓ_i = (1/k) Σ_j [max(z, 0) − z·y + log(1 + e^(−|z|))]
+      this is −[y·log σ(z) + (1 − y)·log(1 − σ(z))] rewritten so that it is finite for any z
+    * categorical_cross_entropy: ℓ_i = logsumexp(Z_i) − Σ_k Y_ik·Z_ik
       (this is −Σ_k y_k·log softmax(z)_k when each target row sums to 1)
+
+    So without weights mse / mae / huber / bce average over samples *and* outputs, cce over
+    samples.
     """
     _check_loss(loss)
+    d = _check_delta(delta)
     Zm, Am, Ym = _as_matrix(Z_out, "Z_out"), _as_matrix(A_out, "A_out"), _as_matrix(Y, "Y")
     _check_same_shape(Zm, Am, "Z_out", "A_out")
     _check_same_shape(Am, Ym, "A_out", "Y")
     n, k = _shape(Ym)
+    w = _sample_weights(sample_weight, n)
+    total_weight = sum(w)  # Σ_i w_i  (= n without weights)
+    if total_weight == 0.0:
+        return 0.0  # no sample counts: the loss of an all-zero-weight batch is defined as 0
     total = 0.0
-    if loss == "mean_squared_error":
+    if loss == "categorical_cross_entropy":
         for i in range(n):
-            for j in range(k):
-                total += (Am[i][j] - Ym[i][j]) ** 2  # (ŷ − y)²
-        return total / (n * k)  # mean over samples and outputs
-    if loss == "binary_cross_entropy":
-        for i in range(n):
-            for j in range(k):
+            m = max(Zm[i])
+            logsumexp = m + math.log(sum(math.exp(z - m) for z in Zm[i]))  # log Σ_k e^(z_k)
+            total += w[i] * (logsumexp - sum(Ym[i][j] * Zm[i][j] for j in range(k)))  # w_i ℓ_i
+        return total / total_weight  # Σ w_i ℓ_i / Σ w_i
+    for i in range(n):
+        for j in range(k):
+            if loss == "binary_cross_entropy":
                 z, y = Zm[i][j], Ym[i][j]
-                total += max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))  # stable BCE on z
-        return total / (n * k)
-    for i in range(n):  # categorical_cross_entropy
-        m = max(Zm[i])
-        logsumexp = m + math.log(sum(math.exp(z - m) for z in Zm[i]))  # log Σ_k e^(z_k), stable
-        total += logsumexp - sum(Ym[i][j] * Zm[i][j] for j in range(k))  # −Σ_k y_k log p_k
-    return total / n  # mean over samples
+                term = max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))  # stable BCE on z
+            else:
+                term = _elementwise_loss(loss, Am[i][j], Ym[i][j], d)  # r², |r| or huber(r)
+            total += w[i] * term  # Σ_ij w_i · term_ij
+    # Σ_i w_i ℓ_i / Σ_i w_i with ℓ_i = (1/k) Σ_j term_ij
+    return total / (k * total_weight)
 
 
 def output_delta(
@@ -358,33 +525,50 @@ def output_delta(
     A_out: MatrixLike,
     Y: MatrixLike,
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: VectorLike | None = None,
 ) -> Matrix:
-    """Gradient ``dL/dZ`` of the mean batch loss with respect to the output pre-activations.
+    """Gradient ``dL/dZ`` of the (weighted) mean batch loss w.r.t. the output pre-activations.
 
-    Shapes: ``Z_out``, ``A_out = g(Z_out)``, ``Y`` and the result are ``(n, k)``.
+    Shapes: ``Z_out``, ``A_out = g(Z_out)``, ``Y`` and the result are ``(n, k)``. With
+    W = Σ_i w_i (= n without weights) and r = A − Y:
 
-    * mean_squared_error (any output activation):
-      dL/dA = 2(A − Y)/(n·k), then dL/dZ = activation_backward(activation, Z, A, dL/dA)
-    * binary_cross_entropy (sigmoid output only):      dL/dZ = (σ(Z) − Y)/(n·k)
-    * categorical_cross_entropy (softmax output only): dL/dZ = (softmax(Z) − Y)/n
+    * mean_squared_error, mean_absolute_error, huber (any output activation):
+      dL/dA_ij = w_i·ℓ'(r_ij)/(k·W) with ℓ'(r) = 2r (mse), sign(r) (mae, sign(0) = 0),
+      r clipped to [−delta, delta] (huber); then
+      dL/dZ = activation_backward(activation, Z, A, dL/dA)
+    * binary_cross_entropy (sigmoid output only):      dL/dZ_ij = w_i·(σ(Z_ij) − Y_ij)/(k·W)
+    * categorical_cross_entropy (softmax output only): dL/dZ_ij = w_i·(softmax(Z)_ij − Y_ij)/W
 
-    Raises ``ValueError`` for a cross-entropy loss paired with the wrong output activation.
+    The gradient is all zeros when W = 0 (see :func:`loss_value`). Raises ``ValueError`` for a
+    cross-entropy loss paired with the wrong output activation.
     """
     _check_loss_activation(loss, activation)
+    d = _check_delta(delta)
     Zm, Am, Ym = _as_matrix(Z_out, "Z_out"), _as_matrix(A_out, "A_out"), _as_matrix(Y, "Y")
     _check_same_shape(Zm, Am, "Z_out", "A_out")
     _check_same_shape(Am, Ym, "A_out", "Y")
     n, k = _shape(Ym)
-    if loss == "mean_squared_error":
-        scale = 2.0 / (n * k)
-        # dL/dA = 2(ŷ − y)/(nk)
-        dA = [[scale * (a - y) for a, y in zip(Am[i], Ym[i], strict=True)] for i in range(n)]
-        return activation_backward(activation, Zm, Am, dA, slope)  # dL/dZ = g'(Z) ⊙ dL/dA
-    # For the fused losses the activation's derivative cancels the log: dL/dZ = (ŷ − y) / N,
-    # with ŷ = A_out = σ(Z) or softmax(Z) and N = n·k (BCE) or n (CCE).
-    count = n * k if loss == "binary_cross_entropy" else n
-    # dL/dZ = (ŷ − y)/N
-    return [[(a - y) / count for a, y in zip(Am[i], Ym[i], strict=True)] for i in range(n)]
+    w = _sample_weights(sample_weight, n)
+    total_weight = sum(w)
+    if total_weight == 0.0:
+        return [[0.0] * k for _ in range(n)]  # the loss is constantly 0: so is its gradient
+    if loss not in _REQUIRED_OUTPUT_ACTIVATION:  # mse, mae, huber
+        dA = [[0.0] * k for _ in range(n)]
+        for i in range(n):
+            scale = w[i] / (k * total_weight)  # w_i / (k·W)  (= 1/(n·k) without weights)
+            for j in range(k):
+                # dL/dA_ij = w_i · ℓ'(a_ij − y_ij) / (k·W)
+                dA[i][j] = scale * _elementwise_loss_derivative(loss, Am[i][j], Ym[i][j], d)
+        # dL/dZ = g'(Z) ⊙ dL/dA
+        return activation_backward(activation, Zm, Am, dA, slope, alpha=alpha)
+    # For the fused losses the activation's derivative cancels the log: dL/dZ_i = w_i(ŷ_i − y_i)/N
+    # with ŷ = A_out = σ(Z) or softmax(Z) and N = k·W (BCE) or W (CCE).
+    count = k * total_weight if loss == "binary_cross_entropy" else total_weight
+    # dL/dZ_ij = w_i (ŷ_ij − y_ij)/N
+    return [[w[i] * (a - y) / count for a, y in zip(Am[i], Ym[i], strict=True)] for i in range(n)]
 
 
 def loss(
@@ -395,17 +579,22 @@ def loss(
     activations: Sequence[str],
     loss: str,
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: VectorLike | None = None,
 ) -> float:
     """Mean loss of the network on the batch ``(X, Y)``: forward pass, then :func:`loss_value`.
 
-    ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``.
+    ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``, ``sample_weight`` (optional) has
+    length ``n``.
     """
     Ws, bs, Xm = _check_network(weights, biases, X, activations)
     _check_loss_activation(loss, activations[-1])
     Ym = _as_matrix(Y, "Y")
-    Zs, As = forward(Ws, bs, Xm, activations, slope)
+    Zs, As = forward(Ws, bs, Xm, activations, slope, alpha=alpha)
     _check_same_shape(As[-1], Ym, "network output", "Y")
-    return loss_value(loss, Zs[-1], As[-1], Ym)
+    return loss_value(loss, Zs[-1], As[-1], Ym, delta=delta, sample_weight=sample_weight)
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,13 +611,26 @@ def _backpropagate(
     activations: Sequence[str],
     loss: str,
     slope: float,
+    alpha: float,
+    delta: float,
+    sample_weight: VectorLike | None,
 ) -> tuple[list[Matrix], list[Vector] | None]:
     """Backpropagation proper, given the stored forward pass (see :func:`backward`)."""
     n_layers = len(Ws)
     dWs: list[Matrix] = [[] for _ in range(n_layers)]
     dbs: list[Vector] = [[] for _ in range(n_layers)]
-    # Start at the output: dL/dZ of the last layer.
-    dZ = output_delta(loss, activations[-1], Zs[-1], As[-1], Y, slope)
+    # Start at the output: dL/dZ of the last layer (the sample weights enter only here).
+    dZ = output_delta(
+        loss,
+        activations[-1],
+        Zs[-1],
+        As[-1],
+        Y,
+        slope,
+        alpha=alpha,
+        delta=delta,
+        sample_weight=sample_weight,
+    )
     for layer in reversed(range(n_layers)):
         # This layer computed Zs[layer] = As[layer] · Ws[layer] + bs[layer]; As[layer] = A_prev.
         dWs[layer] = _matmul(_transpose(As[layer]), dZ)  # dL/dW = A_prev^T · dL/dZ
@@ -437,7 +639,7 @@ def _backpropagate(
             dA_prev = _matmul(dZ, _transpose(Ws[layer]))  # dL/dA_prev = dL/dZ · W^T
             # A_prev = As[layer] = g(Zs[layer - 1]): step back through the previous activation.
             dZ = activation_backward(  # dL/dZ_prev = g'(Z_prev) ⊙ dL/dA_prev
-                activations[layer - 1], Zs[layer - 1], As[layer], dA_prev, slope
+                activations[layer - 1], Zs[layer - 1], As[layer], dA_prev, slope, alpha=alpha
             )
     return dWs, (dbs if bs is not None else None)
 
@@ -450,13 +652,17 @@ def backward(
     activations: Sequence[str],
     loss: str,
     slope: float = 0.01,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: VectorLike | None = None,
 ) -> tuple[list[Matrix], list[Vector] | None]:
-    """Gradients of the mean batch loss with respect to every weight and bias.
+    """Gradients of the (weighted) mean batch loss with respect to every weight and bias.
 
     Returns ``(dWs, dbs)``; ``dWs[l]`` has the shape of ``weights[l]`` and ``dbs[l]`` the shape of
     ``biases[l]`` (``dbs`` is ``None`` when ``biases`` is ``None``). With ``L`` layers::
 
-        dZ_L     = output_delta(loss, g_L, Z_L, A_L, Y)
+        dZ_L     = output_delta(loss, g_L, Z_L, A_L, Y)      (row i scaled by w_i / Σ w)
         for l = L, ..., 1:
             dW_l     = A_{l-1}^T · dZ_l
             db_l     = Σ_rows dZ_l
@@ -466,9 +672,9 @@ def backward(
     Ws, bs, Xm = _check_network(weights, biases, X, activations)
     _check_loss_activation(loss, activations[-1])
     Ym = _as_matrix(Y, "Y")
-    Zs, As = forward(Ws, bs, Xm, activations, slope)
+    Zs, As = forward(Ws, bs, Xm, activations, slope, alpha=alpha)
     _check_same_shape(As[-1], Ym, "network output", "Y")
-    return _backpropagate(Ws, bs, Zs, As, Ym, activations, loss, slope)
+    return _backpropagate(Ws, bs, Zs, As, Ym, activations, loss, slope, alpha, delta, sample_weight)
 
 
 # --------------------------------------------------------------------------------------------
@@ -529,6 +735,10 @@ def fit(
     slope: float = 0.01,
     shuffle: bool = False,
     seed: int = 0,
+    *,
+    alpha: float = 1.0,
+    delta: float = 1.0,
+    sample_weight: VectorLike | None = None,
 ) -> tuple[list[Matrix], list[Vector] | None, list[float]]:
     """Train with mini-batch gradient descent; returns ``(weights, biases, epoch_losses)``.
 
@@ -538,11 +748,18 @@ def fit(
 
         forward  ->  batch_loss (before the update)  ->  backward  ->  W ← W − lr·dW, b ← b − lr·db
 
-    ``epoch_losses[e] = Σ_batches batch_loss · batch_size / n`` (sample-weighted mean).
+    ``sample_weight`` (length ``n``) travels with its rows: each batch's loss and gradient are
+    the weighted mean over that batch's rows (a batch whose weights are all 0 makes no update).
+    The recorded loss of an epoch is the weighted mean over the whole epoch,
+
+        epoch_losses[e] = Σ_batches batch_loss · (Σ_{i∈batch} w_i) / Σ_i w_i
+
+    (``Σ_batches batch_loss · batch_size / n`` without weights; 0 if every weight is 0).
     The inputs are not modified: trained copies are returned.
     """
     Ws, bs, Xm = _check_network(weights, biases, X, activations)
     _check_loss_activation(loss, activations[-1])
+    d = _check_delta(delta)
     Ym = _as_matrix(Y, "Y")
     n = len(Xm)
     if len(Ym) != n:
@@ -553,6 +770,8 @@ def fit(
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    w = _sample_weights(sample_weight, n)
+    total_weight = sum(w)  # Σ_i w_i over the whole data set
     rng = random.Random(seed)
     epoch_losses: list[float] = []
     for _epoch in range(epochs):
@@ -564,10 +783,15 @@ def fit(
             rows = order[start : start + batch_size]
             X_batch = [Xm[i] for i in rows]
             Y_batch = [Ym[i] for i in rows]
-            Zs, As = forward(Ws, bs, X_batch, activations, slope)
-            batch_loss = loss_value(loss, Zs[-1], As[-1], Y_batch)  # loss before the update
-            dWs, dbs = _backpropagate(Ws, bs, Zs, As, Y_batch, activations, loss, slope)
+            w_batch = [w[i] for i in rows]  # the weights follow their rows
+            Zs, As = forward(Ws, bs, X_batch, activations, slope, alpha=alpha)
+            # loss before the update
+            batch_loss = loss_value(loss, Zs[-1], As[-1], Y_batch, delta=d, sample_weight=w_batch)
+            dWs, dbs = _backpropagate(
+                Ws, bs, Zs, As, Y_batch, activations, loss, slope, alpha, d, w_batch
+            )
             Ws, bs = sgd_step(Ws, bs, dWs, dbs, learning_rate)  # W ← W − lr·dW
-            weighted_sum += batch_loss * len(rows)  # Σ batch_loss · batch_size
-        epoch_losses.append(weighted_sum / n)  # sample-weighted mean over the epoch
+            weighted_sum += batch_loss * sum(w_batch)  # Σ_{i∈batch} w_i ℓ_i
+        # weighted mean over the epoch (defined as 0 when every weight is 0)
+        epoch_losses.append(weighted_sum / total_weight if total_weight > 0.0 else 0.0)
     return Ws, bs, epoch_losses

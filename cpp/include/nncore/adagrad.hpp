@@ -1,0 +1,41 @@
+// Adagrad: exactly torch.optim.Adagrad (maximize=False). With g the gradient after clipping and
+// weight decay (optimizer.hpp), t the step count, learning rate η, learning-rate decay δ and ε:
+//   η_t = η / (1 + (t − 1)·δ)
+//   s ← s + g²
+//   θ ← θ − η_t · g / (√s + ε)
+// State: "sum" s, starting at initial_accumulator_value.
+#pragma once
+
+#include "nncore/optimizer.hpp"
+
+namespace nncore {
+
+struct AdagradOptions : OptimizerOptions {
+  double lr_decay = 0.0;                   // δ ≥ 0
+  double initial_accumulator_value = 0.0;  // ≥ 0
+  double eps = 1e-10;                      // ε > 0
+  AdagradOptions() { learning_rate = 1e-2; }
+};
+
+template <class T>
+class Adagrad final : public Optimizer<T> {
+ public:
+  // Throws std::invalid_argument for a hyper-parameter out of range.
+  explicit Adagrad(const AdagradOptions& options = AdagradOptions());
+  std::string name() const override { return "adagrad"; }
+  double lr_decay() const { return lr_decay_; }
+  double initial_accumulator_value() const { return initial_accumulator_value_; }
+  double eps() const { return eps_; }
+
+ private:
+  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) override;
+
+  double lr_decay_;
+  double initial_accumulator_value_;
+  double eps_;
+};
+
+extern template class Adagrad<float>;
+extern template class Adagrad<double>;
+
+}  // namespace nncore

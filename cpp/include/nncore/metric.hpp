@@ -1,0 +1,42 @@
+// The quality measure recorded beside the loss: accuracy for classifier outputs (sigmoid or
+// softmax), the coefficient of determination R² for the others. Both are weighted by the sample
+// weights when given, and accumulate batch by batch.
+//   accuracy  Σ_i w_i [prediction_i = label_i] / Σ_i w_i
+//             softmax: argmax a_i = argmax y_i;  sigmoid: [a_ij ≥ ½] = [y_ij ≥ ½] for every j
+//   R²        mean over outputs j of 1 − Σ_i w_i (a_ij − y_ij)² / Σ_i w_i (y_ij − ȳ_j)²
+//             (an output with constant targets scores 1 if predicted exactly, else 0)
+#pragma once
+
+#include "nncore/activation.hpp"
+#include "nncore/types.hpp"
+
+namespace nncore {
+
+enum class MetricKind { categorical_accuracy, binary_accuracy, r2 };
+
+MetricKind metric_for(const Activation& output);
+
+template <class T>
+class Metric {
+ public:
+  // Y, weights: all the targets (and weights) the metric will be accumulated over; R² needs
+  // their weighted column means and total sum of squares up front.
+  Metric(MetricKind kind, const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights);
+
+  void reset();
+  // Adds a batch: A (m, k) outputs, Y (m, k) targets, weights (m) or empty.
+  void add(const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
+           const ConstVectorRef<T>& weights);
+  double value() const;
+  MetricKind kind() const { return kind_; }
+
+ private:
+  MetricKind kind_;
+  double correct_ = 0.0, total_weight_ = 0.0;         // accuracy
+  Eigen::VectorXd residual_squares_, total_squares_;  // R², per output
+};
+
+extern template class Metric<float>;
+extern template class Metric<double>;
+
+}  // namespace nncore

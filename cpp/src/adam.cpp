@@ -1,0 +1,56 @@
+#include "nncore/adam.hpp"
+
+#include <cmath>
+
+#include "exact_sqrt.hpp"
+#include "hyperparameter_checks.hpp"
+
+namespace nncore {
+
+namespace {
+
+const AdamOptions& checked(const AdamOptions& options) {
+  checks::unit_interval_open(options.beta1, "beta1");
+  checks::unit_interval_open(options.beta2, "beta2");
+  checks::positive(options.eps, "eps");
+  return options;
+}
+
+}  // namespace
+
+template <class T>
+Adam<T>::Adam(const AdamOptions& options) : Adam(options, WeightDecay::coupled) {}
+
+template <class T>
+Adam<T>::Adam(const AdamOptions& options, WeightDecay weight_decay_kind)
+    : Optimizer<T>(checked(options), weight_decay_kind, {{"exp_avg", 0.0}, {"exp_avg_sq", 0.0}}),
+      beta1_(options.beta1),
+      beta2_(options.beta2),
+      eps_(options.eps) {}
+
+template <class T>
+void Adam<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+  Vector<T>& m = this->state_vector("exp_avg");
+  Vector<T>& v = this->state_vector("exp_avg_sq");
+  m = static_cast<T>(beta1_) * m + static_cast<T>(1.0 - beta1_) * gradients;  // m ← β₁m + (1−β₁)g
+  v = static_cast<T>(beta2_) * v +
+      static_cast<T>(1.0 - beta2_) * gradients.cwiseAbs2();  // v ← β₂v + (1−β₂)g²
+
+  // The bias corrections in double, as torch computes them from its Python-float step.
+  const double t = static_cast<double>(this->step_count());
+  const T step_size = static_cast<T>(this->learning_rate() / (1.0 - std::pow(beta1_, t)));
+  const T correction2_sqrt = static_cast<T>(std::sqrt(1.0 - std::pow(beta2_, t)));
+  // θ ← θ − (η/(1−β₁ᵗ)) · m / (√v/√(1−β₂ᵗ) + ε)
+  parameters.array() -=
+      step_size * (m.array() / (exact_sqrt(v.array()) / correction2_sqrt + static_cast<T>(eps_)));
+}
+
+template <class T>
+AdamW<T>::AdamW(const AdamWOptions& options) : Adam<T>(options, WeightDecay::decoupled) {}
+
+template class Adam<float>;
+template class Adam<double>;
+template class AdamW<float>;
+template class AdamW<double>;
+
+}  // namespace nncore

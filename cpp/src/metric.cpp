@@ -1,0 +1,85 @@
+#include "nncore/metric.hpp"
+
+namespace nncore {
+
+MetricKind metric_for(const Activation& output) {
+  if (output.kind == ActivationKind::softmax) return MetricKind::categorical_accuracy;
+  if (output.kind == ActivationKind::sigmoid) return MetricKind::binary_accuracy;
+  return MetricKind::r2;
+}
+
+namespace {
+template <class T>
+double weight_of(const ConstVectorRef<T>& weights, Index i) {
+  return weights.size() == 0 ? 1.0 : static_cast<double>(weights[i]);
+}
+}  // namespace
+
+template <class T>
+Metric<T>::Metric(MetricKind kind, const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights)
+    : kind_(kind) {
+  if (kind_ != MetricKind::r2) return;
+  const Index k = Y.cols();
+  Eigen::VectorXd mean = Eigen::VectorXd::Zero(k);
+  double weight_sum = 0.0;
+  for (Index i = 0; i < Y.rows(); ++i) {
+    const double w = weight_of<T>(weights, i);
+    mean += w * Y.row(i).transpose().template cast<double>();
+    weight_sum += w;
+  }
+  if (weight_sum > 0.0) mean /= weight_sum;
+  total_squares_ = Eigen::VectorXd::Zero(k);
+  for (Index i = 0; i < Y.rows(); ++i)
+    total_squares_ +=
+        weight_of<T>(weights, i) *
+        (Y.row(i).transpose().template cast<double>() - mean).array().square().matrix();
+  residual_squares_ = Eigen::VectorXd::Zero(k);
+}
+
+template <class T>
+void Metric<T>::reset() {
+  correct_ = total_weight_ = 0.0;
+  if (kind_ == MetricKind::r2) residual_squares_.setZero();
+}
+
+template <class T>
+void Metric<T>::add(const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
+                    const ConstVectorRef<T>& weights) {
+  for (Index i = 0; i < A.rows(); ++i) {
+    const double w = weight_of<T>(weights, i);
+    if (kind_ == MetricKind::r2) {
+      residual_squares_ +=
+          w * (A.row(i) - Y.row(i)).transpose().template cast<double>().array().square().matrix();
+      continue;
+    }
+    bool right;
+    if (kind_ == MetricKind::categorical_accuracy) {
+      Index predicted = 0, label = 0;
+      A.row(i).maxCoeff(&predicted);
+      Y.row(i).maxCoeff(&label);
+      right = predicted == label;
+    } else {
+      right = ((A.row(i).array() >= T(0.5)) == (Y.row(i).array() >= T(0.5))).all();
+    }
+    correct_ += right ? w : 0.0;
+    total_weight_ += w;
+  }
+}
+
+template <class T>
+double Metric<T>::value() const {
+  if (kind_ != MetricKind::r2) return total_weight_ > 0.0 ? correct_ / total_weight_ : 0.0;
+  double sum = 0.0;
+  for (Index j = 0; j < total_squares_.size(); ++j) {
+    if (total_squares_[j] > 0.0)
+      sum += 1.0 - residual_squares_[j] / total_squares_[j];
+    else
+      sum += residual_squares_[j] == 0.0 ? 1.0 : 0.0;
+  }
+  return total_squares_.size() > 0 ? sum / static_cast<double>(total_squares_.size()) : 0.0;
+}
+
+template class Metric<float>;
+template class Metric<double>;
+
+}  // namespace nncore

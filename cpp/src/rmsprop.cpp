@@ -1,0 +1,70 @@
+#include "nncore/rmsprop.hpp"
+
+#include "exact_sqrt.hpp"
+#include "hyperparameter_checks.hpp"
+
+namespace nncore {
+
+namespace {
+
+const RMSPropOptions& checked(const RMSPropOptions& options) {
+  checks::unit_interval_open(options.alpha, "alpha");
+  checks::positive(options.eps, "eps");
+  checks::at_least(options.momentum, "momentum", 0.0);
+  return options;
+}
+
+std::vector<StateVectorSpec> layout(const RMSPropOptions& options) {
+  std::vector<StateVectorSpec> vectors{{"square_avg", 0.0}};
+  if (options.momentum > 0.0) vectors.push_back({"momentum_buffer", 0.0});
+  if (options.centered) vectors.push_back({"grad_avg", 0.0});
+  return vectors;
+}
+
+// The last line of the rule, for a denominator d (an array expression); buffer is b, or null
+// without momentum.
+template <class T, class Denominator>
+void descend(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
+             const Denominator& denominator, T learning_rate, T momentum, Vector<T>* buffer) {
+  if (buffer) {
+    buffer->array() = momentum * buffer->array() + gradients.array() / denominator;
+    parameters.noalias() -= learning_rate * *buffer;  // b ← μb + g/d,  θ ← θ − ηb
+  } else {
+    parameters.array() -= learning_rate * (gradients.array() / denominator);  // θ ← θ − η·g/d
+  }
+}
+
+}  // namespace
+
+template <class T>
+RMSProp<T>::RMSProp(const RMSPropOptions& options)
+    : Optimizer<T>(checked(options), WeightDecay::coupled, layout(options)),
+      alpha_(options.alpha),
+      eps_(options.eps),
+      momentum_(options.momentum),
+      centered_(options.centered) {}
+
+template <class T>
+void RMSProp<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+  const T alpha = static_cast<T>(alpha_);
+  const T one_minus_alpha = static_cast<T>(1.0 - alpha_);
+  const T eps = static_cast<T>(eps_);
+  const T learning_rate = static_cast<T>(this->learning_rate());
+  const T momentum = static_cast<T>(momentum_);
+  Vector<T>* buffer = momentum_ > 0.0 ? &this->state_vector("momentum_buffer") : nullptr;
+  Vector<T>& v = this->state_vector("square_avg");
+  v = alpha * v + one_minus_alpha * gradients.cwiseAbs2();  // v ← αv + (1−α)g²
+  if (centered_) {
+    Vector<T>& g_avg = this->state_vector("grad_avg");
+    g_avg = alpha * g_avg + one_minus_alpha * gradients;  // ḡ ← αḡ + (1−α)g
+    descend<T>(parameters, gradients, exact_sqrt(v.array() - g_avg.array().square()) + eps,
+               learning_rate, momentum, buffer);
+  } else {
+    descend<T>(parameters, gradients, exact_sqrt(v.array()) + eps, learning_rate, momentum, buffer);
+  }
+}
+
+template class RMSProp<float>;
+template class RMSProp<double>;
+
+}  // namespace nncore

@@ -1,0 +1,55 @@
+#include "nncore/sgd.hpp"
+
+#include <stdexcept>
+
+#include "hyperparameter_checks.hpp"
+
+namespace nncore {
+
+namespace {
+
+const SGDOptions& checked(const SGDOptions& options) {
+  checks::at_least(options.momentum, "momentum", 0.0);
+  checks::unit_interval_closed(options.dampening, "dampening");
+  if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0))
+    throw std::invalid_argument("nesterov requires momentum > 0 and dampening = 0");
+  return options;
+}
+
+std::vector<StateVectorSpec> layout(const SGDOptions& options) {
+  if (options.momentum > 0.0) return {{"momentum_buffer", 0.0}};  // set to g at t = 1
+  return {};
+}
+
+}  // namespace
+
+template <class T>
+SGD<T>::SGD(const SGDOptions& options)
+    : Optimizer<T>(checked(options), WeightDecay::coupled, layout(options)),
+      momentum_(options.momentum),
+      dampening_(options.dampening),
+      nesterov_(options.nesterov) {}
+
+template <class T>
+void SGD<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+  const T learning_rate = static_cast<T>(this->learning_rate());
+  if (momentum_ == 0.0) {
+    parameters.noalias() -= learning_rate * gradients;  // θ ← θ − η·g
+    return;
+  }
+  const T momentum = static_cast<T>(momentum_);
+  Vector<T>& buffer = this->state_vector("momentum_buffer");
+  if (this->step_count() == 1)
+    buffer = gradients;  // b ← g
+  else
+    buffer = momentum * buffer + static_cast<T>(1.0 - dampening_) * gradients;  // b ← μ·b + (1−τ)·g
+  if (nesterov_)
+    parameters.noalias() -= learning_rate * (gradients + momentum * buffer);  // θ ← θ − η·(g + μ·b)
+  else
+    parameters.noalias() -= learning_rate * buffer;  // θ ← θ − η·b
+}
+
+template class SGD<float>;
+template class SGD<double>;
+
+}  // namespace nncore

@@ -1,0 +1,541 @@
+"""Update rules for ``MLP.fit``: ``SGD``, ``Adam``, ``AdamW``, ``RMSProp`` and ``Adagrad``.
+
+Each is exactly the PyTorch optimizer of the same name (``torch.optim.SGD``, ``Adam``, ``AdamW``,
+``RMSprop``, ``Adagrad`` with ``maximize=False``, ``amsgrad=False``), run natively on the model's
+flat parameter vector ``θ`` and flat gradient vector ``g``. Every update is, in this order:
+
+1. ``t ← t + 1`` (one count per update of the whole vector)
+2. with ``clip_norm = c``: ``g ← g · min(1, c / (‖g‖₂ + 1e-6))``, exactly
+   ``torch.nn.utils.clip_grad_norm_(params, c)`` (including its ``1e-6``) over all parameters;
+3. with ``clip_value = c``: ``g ← clamp(g, −c, c)``, as ``torch.nn.utils.clip_grad_value_``;
+4. weight decay ``λ``: ``g ← g + λ·θ`` (L2, coupled) for SGD, Adam, RMSProp and Adagrad,
+   ``θ ← θ − η·λ·θ`` (decoupled) for AdamW;
+5. the rule itself (see each class).
+
+The clipped and decayed gradient is a scratch copy: the caller's gradient array is not changed.
+An optimizer's state (moment vectors, ``t``) is created by its first update, sized from that
+gradient, and carries over between ``fit`` calls; ``state_dict``/``load_state_dict`` copy it out
+and in, ``reset`` forgets it. One optimizer serves one model: a model with another number of
+parameters raises ``ValueError`` until ``reset()``, and another dtype always does.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._validation import check_dtype, check_float
+
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSProp", "get_optimizer"]
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _check_fraction(value: Any, name: str, closed: bool = False) -> float:
+    """A real number in ``[0, 1)`` (``[0, 1]`` when ``closed``)."""
+    result = check_float(value, name, minimum=0.0)
+    if result > 1.0 or (result == 1.0 and not closed):
+        raise ValueError(f"{name} must be in [0, 1{']' if closed else ')'}, got {value}")
+    return result
+
+
+def _check_clip(value: Any, name: str) -> float | None:
+    return None if value is None else check_float(value, name, minimum=0.0, strict=True)
+
+
+class Optimizer:
+    """Base class of the update rules: the options they share and their state.
+
+    Parameters (every rule)
+    -----------------------
+    learning_rate : float
+        ``η >= 0``. Readable and settable (``opt.learning_rate = 0.01``) at any time; learning-rate
+        schedules change it between epochs, and it then reads as the rate last used.
+    weight_decay : float
+        ``λ >= 0``; coupled (``g ← g + λ·θ``) except for ``AdamW`` (``θ ← θ − η·λ·θ``).
+    clip_norm : float or None
+        ``c > 0``: rescale ``g`` to global L2 norm at most ``c``, as
+        ``torch.nn.utils.clip_grad_norm_`` (``g ← g · min(1, c / (‖g‖₂ + 1e-6))``).
+    clip_value : float or None
+        ``c > 0``: clamp every gradient entry to ``[−c, c]`` (after ``clip_norm``).
+
+    Raises ``ValueError``/``TypeError`` naming a hyper-parameter out of range.
+    """
+
+    #: The name ``get_optimizer`` knows this rule by.
+    name: ClassVar[str] = ""
+    _native_types: ClassVar[dict[np.dtype[Any], Any]] = {}
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
+        self._learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0)
+        self._weight_decay = check_float(weight_decay, "weight_decay", minimum=0.0)
+        self._clip_norm = _check_clip(clip_norm, "clip_norm")
+        self._clip_value = _check_clip(clip_value, "clip_value")
+        self._native_optimizer: Any = None
+
+    # ----------------------------------------------------------------- hyper-parameters
+    @property
+    def learning_rate(self) -> float:
+        """``η``: the rate of the next update."""
+        if self._native_optimizer is not None:
+            return float(self._native_optimizer.learning_rate)
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = check_float(value, "learning_rate", minimum=0.0)
+        if self._native_optimizer is not None:
+            self._native_optimizer.learning_rate = self._learning_rate
+
+    @property
+    def weight_decay(self) -> float:
+        return self._weight_decay
+
+    @property
+    def clip_norm(self) -> float | None:
+        return self._clip_norm
+
+    @property
+    def clip_value(self) -> float | None:
+        return self._clip_value
+
+    def _rule_hyperparameters(self) -> dict[str, Any]:
+        """The hyper-parameters of the rule itself, as keyword arguments of the native type."""
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """All constructor arguments: ``type(opt)(**opt.hyperparameters())`` is a fresh copy."""
+        return {
+            "learning_rate": self.learning_rate,
+            **self._rule_hyperparameters(),
+            "weight_decay": self._weight_decay,
+            "clip_norm": self._clip_norm,
+            "clip_value": self._clip_value,
+        }
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{key}={value!r}" for key, value in self.hyperparameters().items())
+        return f"{type(self).__name__}({fields})"
+
+    # ----------------------------------------------------------------- native object and state
+    @property
+    def dtype(self) -> np.dtype[Any] | None:
+        """The dtype this optimizer works in: fixed by its first use, ``None`` before."""
+        if self._native_optimizer is None:
+            return None
+        is_f32 = isinstance(self._native_optimizer, _core.OptimizerF32)
+        return np.dtype(np.float32 if is_f32 else np.float64)
+
+    def _native(self, dtype: Any) -> Any:
+        """The native optimizer (``_core.<Rule>F32``/``F64``) for models of ``dtype``.
+
+        Created on the first call and the same object afterwards, so its state carries over.
+        Raises ``ValueError`` when asked for another dtype than the first call's.
+        """
+        wanted = check_dtype(dtype)
+        if self._native_optimizer is None:
+            self._native_optimizer = self._native_types[wanted](
+                self._learning_rate,
+                **self._rule_hyperparameters(),
+                weight_decay=self._weight_decay,
+                clip_norm=self._clip_norm,
+                clip_value=self._clip_value,
+            )
+        elif self.dtype != wanted:
+            raise ValueError(
+                f"this {type(self).__name__} optimizer works in {self.dtype} (its first model's "
+                f"dtype); create another one for a {wanted} model"
+            )
+        return self._native_optimizer
+
+    @property
+    def step_count(self) -> int:
+        """``t``: the number of updates since creation, ``reset`` or the loaded state."""
+        return 0 if self._native_optimizer is None else int(self._native_optimizer.step_count)
+
+    def step(self, parameters: npt.NDArray[Any], gradients: Any) -> None:
+        """One update of ``parameters`` in place from ``gradients`` (for custom loops).
+
+        ``parameters``: a writeable C-contiguous 1-D float32 or float64 array (the optimizer's
+        dtype is fixed by the first call); ``gradients``: the same length, converted to that dtype
+        (copied only if needed; never modified). Raises ``ValueError``/``TypeError``.
+        """
+        if not isinstance(parameters, np.ndarray):
+            raise TypeError(f"parameters must be a NumPy array, got {type(parameters).__name__}")
+        if parameters.ndim != 1 or not parameters.flags.c_contiguous:
+            raise ValueError("parameters must be a C-contiguous 1-D array")
+        native = self._native(parameters.dtype)
+        grads = np.ascontiguousarray(gradients, dtype=parameters.dtype)
+        if grads.shape != parameters.shape:
+            raise ValueError(
+                f"gradients must have shape {parameters.shape}, got {np.shape(gradients)}"
+            )
+        native.step(parameters, grads)
+
+    def reset(self) -> None:
+        """Forget the state (moments and ``t``), as before the first update. The dtype stays."""
+        if self._native_optimizer is not None:
+            self._native_optimizer.reset()
+
+    def state_dict(self) -> dict[str, Any]:
+        """A copy of everything needed to continue training with this optimizer::
+
+            {"name": "adam", "dtype": "float32" or None,
+             "hyperparameters": {...},            # as hyperparameters()
+             "state": {"step": t, "exp_avg": 1-D array, ...}}
+
+        The state vectors (named as PyTorch's state keys) are copies, as long as the model's
+        parameter vector; before the first update ``state`` is ``{"step": 0}``.
+        """
+        dtype = self.dtype
+        state: dict[str, Any] = (
+            {"step": 0} if self._native_optimizer is None else self._native_optimizer.state
+        )
+        return {
+            "name": self.name,
+            "dtype": None if dtype is None else dtype.name,
+            "hyperparameters": self.hyperparameters(),
+            "state": state,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a ``state_dict`` of an optimizer of the same rule and hyper-parameters (the
+        learning rate may differ: it is restored too). Use ``Optimizer.from_state_dict`` to
+        create the optimizer from it instead. Raises ``ValueError``/``TypeError``; nothing
+        changes then.
+        """
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        missing = {"name", "dtype", "hyperparameters", "state"} - set(state_dict)
+        if missing:
+            raise ValueError(f"state_dict lacks {', '.join(sorted(missing))}")
+        if state_dict["name"] != self.name:
+            raise ValueError(
+                f"state_dict is of a {state_dict['name']!r} optimizer, this one is {self.name!r}"
+            )
+        theirs = dict(state_dict["hyperparameters"])
+        ours = self.hyperparameters()
+        learning_rate = check_float(
+            theirs.pop("learning_rate", None), "state_dict learning_rate", minimum=0.0
+        )
+        ours.pop("learning_rate")
+        if {key: _plain(value) for key, value in theirs.items()} != ours:
+            raise ValueError(
+                f"state_dict hyper-parameters {theirs} differ from this optimizer's {ours}; "
+                "create the optimizer with Optimizer.from_state_dict"
+            )
+        state = state_dict["state"]
+        if not isinstance(state, dict) or "step" not in state:
+            raise ValueError("state_dict['state'] must be a dict with a 'step' entry")
+        step = state["step"]
+        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
+            raise TypeError(f"state step must be an int, got {step!r}")
+        if state_dict["dtype"] is None:
+            if int(step) != 0 or len(state) != 1:
+                raise ValueError("a state_dict without dtype must have the state {'step': 0}")
+            self.reset()
+            self.learning_rate = learning_rate
+            return
+        dtype = check_dtype(state_dict["dtype"])
+        if self.dtype is not None and self.dtype != dtype:
+            raise ValueError(f"state_dict is for {dtype}, this optimizer works in {self.dtype}")
+        vectors = {
+            key: np.array(value, dtype=dtype, copy=True)
+            for key, value in state.items()
+            if key != "step"
+        }
+        created = self._native_optimizer is None
+        native = self._native(dtype)
+        try:
+            native.state = {"step": int(step), **vectors}
+        except (ValueError, TypeError):
+            if created:
+                self._native_optimizer = None
+            raise
+        self.learning_rate = learning_rate
+
+    @staticmethod
+    def from_state_dict(state_dict: dict[str, Any]) -> Optimizer:
+        """A new optimizer of the rule and hyper-parameters of ``state_dict``, holding its state."""
+        if not isinstance(state_dict, dict) or "name" not in state_dict:
+            raise ValueError("state_dict must be a dict from Optimizer.state_dict()")
+        rule = _RULES.get(state_dict["name"])
+        if rule is None:
+            raise ValueError(f"unknown optimizer {state_dict['name']!r} in state_dict")
+        optimizer = rule(**state_dict.get("hyperparameters", {}))
+        optimizer.load_state_dict(state_dict)
+        return optimizer
+
+
+def _plain(value: Any) -> Any:
+    """Hyper-parameter values as ``hyperparameters()`` holds them (tuples, not lists)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum: exactly ``torch.optim.SGD``.
+
+    With ``g`` the gradient after clipping and weight decay (module docstring), momentum ``μ``,
+    dampening ``τ``, learning rate ``η`` and ``t`` the update count::
+
+        μ = 0:  θ ← θ − η·g
+        μ > 0:  b ← g                      if t = 1
+                b ← μ·b + (1 − τ)·g        otherwise
+                θ ← θ − η·(g + μ·b)        nesterov=True
+                θ ← θ − η·b                nesterov=False
+
+    Parameters: ``learning_rate=0.01`` (torch has no default), ``momentum=0`` (``μ >= 0``),
+    ``dampening=0`` (``τ`` in ``[0, 1]``; torch does not restrict it), ``nesterov=False``
+    (needs ``μ > 0`` and ``τ = 0``, as torch), and the shared ``weight_decay=0``,
+    ``clip_norm=None``, ``clip_value=None`` (see ``Optimizer``). State: ``"momentum_buffer"``
+    ``b`` when ``μ > 0``.
+    """
+
+    name = "sgd"
+    _native_types: ClassVar[dict[np.dtype[Any], Any]] = {
+        np.dtype(np.float32): _core.SGDF32,
+        np.dtype(np.float64): _core.SGDF64,
+    }
+
+    def __init__(
+        self,
+        learning_rate: float = 0.01,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
+        self.momentum = check_float(momentum, "momentum", minimum=0.0)
+        self.dampening = _check_fraction(dampening, "dampening", closed=True)
+        self.nesterov = _check_bool(nesterov, "nesterov")
+        if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+            raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
+
+    def _rule_hyperparameters(self) -> dict[str, Any]:
+        return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam: exactly ``torch.optim.Adam`` (``amsgrad=False``).
+
+    With ``g`` the gradient after clipping and weight decay ``g ← g + λ·θ`` (module docstring),
+    ``t`` the update count, ``betas = (β₁, β₂)``::
+
+        m ← β₁·m + (1 − β₁)·g
+        v ← β₂·v + (1 − β₂)·g²
+        θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    Parameters: ``learning_rate=1e-3``, ``betas=(0.9, 0.999)`` (each in ``[0, 1)``),
+    ``eps=1e-8`` (``ε > 0``; torch allows 0), and the shared ``weight_decay=0``,
+    ``clip_norm=None``, ``clip_value=None`` (see ``Optimizer``); all PyTorch's defaults.
+    State: ``"exp_avg"`` ``m`` and ``"exp_avg_sq"`` ``v``, starting at 0.
+    """
+
+    name = "adam"
+    _native_types: ClassVar[dict[np.dtype[Any], Any]] = {
+        np.dtype(np.float32): _core.AdamF32,
+        np.dtype(np.float64): _core.AdamF64,
+    }
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (_check_fraction(betas[0], "betas[0]"), _check_fraction(betas[1], "betas[1]"))
+        self.eps = check_float(eps, "eps", minimum=0.0, strict=True)
+
+    def _rule_hyperparameters(self) -> dict[str, Any]:
+        return {"betas": self.betas, "eps": self.eps}
+
+
+class AdamW(Adam):
+    """AdamW, Adam with decoupled weight decay: exactly ``torch.optim.AdamW`` (``amsgrad=False``).
+
+    With ``g`` the gradient after clipping (module docstring; no ``λ·θ`` is added to it)::
+
+        θ ← θ − η·λ·θ
+        m ← β₁·m + (1 − β₁)·g
+        v ← β₂·v + (1 − β₂)·g²
+        θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    Parameters as ``Adam``, with PyTorch's AdamW default ``weight_decay=1e-2``.
+    State: ``"exp_avg"`` and ``"exp_avg_sq"``.
+    """
+
+    name = "adamw"
+    _native_types: ClassVar[dict[np.dtype[Any], Any]] = {
+        np.dtype(np.float32): _core.AdamWF32,
+        np.dtype(np.float64): _core.AdamWF64,
+    }
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, betas, eps, weight_decay, clip_norm, clip_value)
+
+
+class RMSProp(Optimizer):
+    """RMSProp, optionally centred and with momentum: exactly ``torch.optim.RMSprop``.
+
+    With ``g`` the gradient after clipping and weight decay (module docstring), smoothing
+    constant ``α``::
+
+        v ← α·v + (1 − α)·g²
+        centered:      ḡ ← α·ḡ + (1 − α)·g,   d = √(v − ḡ²) + ε
+        not centered:  d = √v + ε
+        μ > 0:         b ← μ·b + g/d,   θ ← θ − η·b
+        μ = 0:         θ ← θ − η·g/d
+
+    Parameters: ``learning_rate=1e-2``, ``alpha=0.99`` (in ``[0, 1)``; torch allows any
+    ``α >= 0``), ``eps=1e-8`` (``> 0``), ``momentum=0`` (``μ >= 0``), ``centered=False``, and
+    the shared ``weight_decay=0``, ``clip_norm=None``, ``clip_value=None``; all PyTorch's
+    defaults. State: ``"square_avg"`` ``v``, ``"momentum_buffer"`` ``b`` (when ``μ > 0``),
+    ``"grad_avg"`` ``ḡ`` (when centred), starting at 0.
+    """
+
+    name = "rmsprop"
+    _native_types: ClassVar[dict[np.dtype[Any], Any]] = {
+        np.dtype(np.float32): _core.RMSPropF32,
+        np.dtype(np.float64): _core.RMSPropF64,
+    }
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        momentum: float = 0.0,
+        centered: bool = False,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
+        self.alpha = _check_fraction(alpha, "alpha")
+        self.eps = check_float(eps, "eps", minimum=0.0, strict=True)
+        self.momentum = check_float(momentum, "momentum", minimum=0.0)
+        self.centered = _check_bool(centered, "centered")
+
+    def _rule_hyperparameters(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "centered": self.centered,
+        }
+
+
+class Adagrad(Optimizer):
+    """Adagrad: exactly ``torch.optim.Adagrad``.
+
+    With ``g`` the gradient after clipping and weight decay (module docstring), ``t`` the update
+    count and learning-rate decay ``δ``::
+
+        η_t = η / (1 + (t − 1)·δ)
+        s ← s + g²
+        θ ← θ − η_t · g / (√s + ε)
+
+    Parameters: ``learning_rate=1e-2``, ``lr_decay=0`` (``δ >= 0``),
+    ``initial_accumulator_value=0`` (``>= 0``, the initial ``s``), ``eps=1e-10`` (``> 0``), and
+    the shared ``weight_decay=0``, ``clip_norm=None``, ``clip_value=None``; all PyTorch's
+    defaults. State: ``"sum"`` ``s``.
+    """
+
+    name = "adagrad"
+    _native_types: ClassVar[dict[np.dtype[Any], Any]] = {
+        np.dtype(np.float32): _core.AdagradF32,
+        np.dtype(np.float64): _core.AdagradF64,
+    }
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-2,
+        lr_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
+        super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
+        self.lr_decay = check_float(lr_decay, "lr_decay", minimum=0.0)
+        self.initial_accumulator_value = check_float(
+            initial_accumulator_value, "initial_accumulator_value", minimum=0.0
+        )
+        self.eps = check_float(eps, "eps", minimum=0.0, strict=True)
+
+    def _rule_hyperparameters(self) -> dict[str, Any]:
+        return {
+            "lr_decay": self.lr_decay,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "eps": self.eps,
+        }
+
+
+_RULES: dict[str, type[Optimizer]] = {
+    rule.name: rule for rule in (SGD, Adam, AdamW, RMSProp, Adagrad)
+}
+
+
+def get_optimizer(
+    optimizer: str | Optimizer | type[Optimizer], learning_rate: Any = None
+) -> Optimizer:
+    """The optimizer for ``optimizer``: a name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``,
+    ``"adagrad"``, any case) gives a new one with that rule's defaults, a class a new instance of
+    it, and an instance is returned as it is.
+
+    ``learning_rate``, when not None, sets the learning rate of the result (of the given instance
+    too). Raises ``ValueError`` for an unknown name or a bad learning rate, ``TypeError`` for
+    anything else.
+    """
+    if isinstance(optimizer, Optimizer):
+        result = optimizer
+    elif isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer.name:
+        result = optimizer()
+    elif isinstance(optimizer, str):
+        rule = _RULES.get(optimizer.lower())
+        if rule is None:
+            raise ValueError(
+                f"unknown optimizer {optimizer!r}; expected one of {', '.join(_RULES)} or an "
+                "nncore.optim optimizer"
+            )
+        result = rule()
+    else:
+        raise TypeError(
+            f"optimizer must be a name ({', '.join(_RULES)}) or an nncore.optim optimizer, "
+            f"got {optimizer!r}"
+        )
+    if learning_rate is not None:
+        result.learning_rate = learning_rate
+    return result
