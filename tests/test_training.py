@@ -529,6 +529,28 @@ def test_fit_never_leaves_non_finite_parameters(dtype, learning_rate, epochs):
     assert all_finite(model), model.get_parameters()
 
 
+@pytest.mark.parametrize(
+    ("dtype", "learning_rate"),
+    [
+        ("float64", 1e300),  # lr·g overflows
+        ("float32", 1e39),  # lr itself is not representable in float32
+    ],
+)
+def test_step_never_leaves_non_finite_parameters(dtype, learning_rate):
+    """``step`` is "the same native update as fit": it must not silently make the model
+    non-finite either (raise and leave the model unchanged, or stay finite)."""
+    X = np.array([[1.0], [2.0]])
+    y = np.array([1e10, 2e10])
+    model = nncore.MLP([1, 1], dtype=dtype, seed=0)
+    gradients = model.backward(X, y)
+    before = flat_parameters(model)
+    try:
+        model.step(gradients, learning_rate)
+    except (FloatingPointError, ValueError):
+        np.testing.assert_array_equal(flat_parameters(model), before)
+    assert all_finite(model), model.get_parameters()
+
+
 # --------------------------------------------------------------------------------------------
 # 7. Ctrl-C
 # --------------------------------------------------------------------------------------------
@@ -618,4 +640,39 @@ def test_ctrl_c_while_printing_progress_returns_interrupted(monkeypatch):
     assert stream.sent
     assert history.stop_reason == "interrupted"
     assert 3 <= len(history.loss) < 1000
+    assert all_finite(model)
+
+
+@pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(), reason="signals need the main thread"
+)
+@pytest.mark.parametrize(
+    "fit_kwargs",
+    [
+        pytest.param({"callbacks": [lambda record: False]}, id="callback"),
+        pytest.param({"validation_data": "train"}, id="validation_data"),
+    ],
+)
+def test_ctrl_c_with_epoch_end_python_code_returns_interrupted(fit_kwargs):
+    """With anything that runs Python at epoch ends (a callback; validation/early stopping), a
+    Ctrl-C that arrives while the native loop runs is delivered by Python when the epoch-end
+    code is entered. fit must still return normally with "interrupted"."""
+    X, y = nncore.datasets.make_xor()
+    if fit_kwargs.get("validation_data") == "train":
+        fit_kwargs = {"validation_data": (X, y)}
+    model = xor_model()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(INTERRUPT_DELAY, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        # Tiny epochs: ~1e5 per second; 10**9 of them never finish before the signal.
+        history = model.fit(X, y, epochs=10**9, n_iter_no_change=None, **fit_kwargs)
+        timer.join()
+        time.sleep(0.01)
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped fit as KeyboardInterrupt instead of stopping it")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert history.stop_reason == "interrupted"
     assert all_finite(model)

@@ -52,25 +52,37 @@ py::tuple fit_binding(Network<T>& network, Optimizer<T>& optimizer, Random& rand
   options.n_iter_no_change = n_iter_no_change;
   const Loss kind = Loss::from_name(loss, delta);
 
+  // Ctrl-C becomes a clean stop wherever Python sees it: between batches (polled below), just
+  // before the epoch-end callback runs, or inside it. Any other exception propagates.
+  bool keyboard_interrupt = false;
+  const auto pending_keyboard_interrupt = [&keyboard_interrupt]() {  // call with the GIL held
+    if (PyErr_CheckSignals() == 0) return false;
+    if (!PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) throw py::error_already_set();
+    PyErr_Clear();
+    keyboard_interrupt = true;
+    return true;
+  };
   EpochCallback callback;
   if (!on_epoch_end.is_none()) {
-    callback = [&on_epoch_end](const EpochRecord& record) {
+    callback = [&](const EpochRecord& record) {
       py::gil_scoped_acquire gil;  // the only place the loop holds the GIL
-      return py::bool_(on_epoch_end(to_dict(record))).cast<bool>();
+      if (pending_keyboard_interrupt()) return true;
+      try {
+        return py::bool_(on_epoch_end(to_dict(record))).cast<bool>();
+      } catch (py::error_already_set& error) {
+        if (!error.matches(PyExc_KeyboardInterrupt)) throw;
+        keyboard_interrupt = true;
+        return true;
+      }
     };
   }
   auto last_poll = std::chrono::steady_clock::now();
-  InterruptCheck interrupted = [&last_poll]() {
+  InterruptCheck interrupted = [&]() {
     const auto now = std::chrono::steady_clock::now();
     if (now - last_poll < kSignalPollInterval) return false;
     last_poll = now;
     py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() == 0) return false;
-    if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
-      PyErr_Clear();
-      return true;
-    }
-    throw py::error_already_set();
+    return pending_keyboard_interrupt();
   };
 
   FitResult result;
@@ -81,7 +93,9 @@ py::tuple fit_binding(Network<T>& network, Optimizer<T>& optimizer, Random& rand
   }
   py::list records;
   for (const auto& record : result.epochs) records.append(to_dict(record));
-  return py::make_tuple(records, stop_reason_name(result.stop_reason));
+  const std::string reason =
+      keyboard_interrupt ? "interrupted" : stop_reason_name(result.stop_reason);
+  return py::make_tuple(records, reason);
 }
 
 template <class T>

@@ -30,8 +30,8 @@ class EarlyStopping:
     def __call__(self, epoch: int, loss: float) -> bool:
         """Record an epoch's monitored loss; True when training should stop."""
         if loss < self.best_loss - self.min_delta:
+            self.best_parameters = np.copy(self._parameters)  # first, so best_* always agree
             self.best_loss, self.best_epoch, self._bad_epochs = loss, epoch, 0
-            self.best_parameters = np.copy(self._parameters)
             return False
         self._bad_epochs += 1
         return self._bad_epochs >= self.patience

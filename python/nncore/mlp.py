@@ -3,6 +3,7 @@ native core's; this class checks inputs, converts them once, and presents the re
 
 from __future__ import annotations
 
+import math
 import secrets
 import sys
 import threading
@@ -13,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._core import DivergenceError
 from ._validation import (
     ACTIVATION_ALIASES,
     ACTIVATIONS,
@@ -58,7 +60,11 @@ def _weights(sample_weight: Any, n_samples: int, dtype: np.dtype[Any], name: str
         raise ValueError(f"{name} must have {n_samples} entries, got {weights.shape[0]}")
     if weights.min() < 0:
         raise ValueError(f"{name} must be >= 0")
-    if not weights.sum() > 0:
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not np.isfinite(total):
+        raise ValueError(f"{name} sums to infinity in {dtype}; scale the weights down")
+    if not total > 0:
         raise ValueError(f"{name} must not sum to 0")
     return weights
 
@@ -404,7 +410,11 @@ class MLP:
     def step(self, gradients: Any, learning_rate: float) -> None:
         """One gradient-descent update: ``W -= learning_rate * dW`` and ``b -= learning_rate * db``
         for every layer, with ``gradients`` as returned by ``backward``. Runs the same native
-        update as ``fit``.
+        update as ``fit`` with plain SGD.
+
+        Raises ``ValueError``/``TypeError`` for gradients of the wrong shapes or non-finite
+        values, and ``nncore.DivergenceError`` when the update would make a parameter infinite;
+        in both cases the model is unchanged.
         """
         lr = check_float(learning_rate, "learning_rate", minimum=0.0)
         if not isinstance(gradients, (list, tuple)):
@@ -421,7 +431,15 @@ class MLP:
             "gradients db",
         )
         sgd = _core.SGDF32 if self.dtype == np.float32 else _core.SGDF64
-        sgd(learning_rate=lr).step(self._network.parameters, flat)
+        parameters = self._network.parameters
+        before = parameters.copy()
+        sgd(learning_rate=lr).step(parameters, flat)
+        if not np.isfinite(parameters).all():
+            parameters[...] = before
+            raise DivergenceError(
+                "the update would make parameters non-finite (learning_rate or gradients too "
+                "large); the model is unchanged"
+            )
 
     # ----------------------------------------------------------------- training
     def fit(
@@ -466,7 +484,8 @@ class MLP:
         - ``learning_rate``: sets the optimizer's (initial) learning rate; None keeps its own
           (SGD: 0.01).
         - ``lr_schedule``: a ``nncore.schedules`` object or name; the rate of every epoch is in
-          ``history.learning_rate``.
+          ``history.learning_rate``. The schedule starts from the optimizer's rate and changes it
+          during this ``fit`` only: afterwards the optimizer has its starting rate again.
         - ``sample_weight``: ``(n_samples,)`` non-negative weights; losses become weighted means.
         - ``validation_data=(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, or
           ``validation_split=f``: the *last* ``f`` of the rows of ``X``/``y``, taken before any
@@ -548,7 +567,8 @@ class MLP:
             if learning_rate is not None:
                 chosen.learning_rate = learning_rate
             self.optimizer = chosen
-            schedule.start(chosen.learning_rate, epochs)
+            initial_learning_rate = chosen.learning_rate
+            schedule.start(initial_learning_rate, epochs)
             native_optimizer.learning_rate = schedule.learning_rate(1)
             stopper = (
                 EarlyStopping(self._network.parameters, patience, min_delta)
@@ -561,25 +581,22 @@ class MLP:
                 progress = EpochLines(epochs, metric_name)
             elif verbose == 1 and sys.stderr.isatty():
                 progress = ProgressBar(epochs, metric_name)
-            stopped_early = interrupted = False
+            stopped_early = False
 
             def on_epoch_end(record: dict[str, Any]) -> bool:
-                nonlocal stopped_early, interrupted
-                try:
-                    epoch = int(record["epoch"])
-                    monitored = record.get("validation_loss", record["loss"])
-                    schedule.observe(epoch, monitored)
-                    native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
-                    if progress is not None:
-                        progress(record)
-                    stop = False
-                    if stopper is not None and stopper(epoch, monitored):
-                        stop = stopped_early = True
-                    for callback in user_callbacks:
-                        stop = bool(callback(dict(record))) or stop
-                except KeyboardInterrupt:  # Ctrl-C while Python runs between epochs
-                    interrupted = True
-                    return True
+                # A KeyboardInterrupt raised in here is turned into a clean stop by the binding.
+                nonlocal stopped_early
+                epoch = int(record["epoch"])
+                monitored = record.get("validation_loss", record["loss"])
+                schedule.observe(epoch, monitored)
+                native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
+                if progress is not None:
+                    progress(record)
+                stop = False
+                if stopper is not None and stopper(epoch, monitored):
+                    stop = stopped_early = True
+                for callback in user_callbacks:
+                    stop = bool(callback(dict(record))) or stop
                 return stop
 
             needs_callback = (
@@ -610,13 +627,14 @@ class MLP:
             finally:
                 if progress is not None:
                     progress.close()
+                # The schedule's rates belong to this fit: the optimizer leaves with the rate it
+                # came with (so the next fit's schedule starts from the same η₀).
+                native_optimizer.learning_rate = initial_learning_rate
             best_epoch = None
             if stopper is not None and restore_best_weights and stopper.best_parameters is not None:
                 stopper.restore()
                 best_epoch = stopper.best_epoch
-            if interrupted:
-                stop_reason = "interrupted"
-            elif stopped_early and stop_reason == "callback":
+            if stopped_early and stop_reason == "callback":
                 stop_reason = "early_stopping"
         finally:
             self._fit_lock.release()
@@ -657,12 +675,15 @@ class MLP:
         if split == 0:
             return None, None, None
         n = features.shape[0]
-        n_validation = int(np.ceil(split * n))
+        # ceil(split·n), rounded first so that 0.07·100 = 7.000000000000001 holds out 7 rows
+        n_validation = math.ceil(round(split * n, 9))
         if n_validation >= n:
             raise ValueError(
                 f"validation_split={validation_split} leaves no training rows out of {n}"
             )
         start = n - n_validation
+        if weights.size and not weights[start:].sum() > 0:
+            raise ValueError("sample_weight of the rows held out by validation_split sums to 0")
         return features[start:], targets[start:], weights[start:] if weights.size else weights
 
 

@@ -21,7 +21,10 @@ struct Dense {
   // Forward propagation:  Z = A_prev·W + b,  A = g(Z)
   void forward(const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> Z,
                Eigen::Ref<Matrix<T>> A) const {
-    Z.noalias() = A_prev * W;
+    if (A_prev.rows() == 1)  // one sample: a matrix-vector product, no GEMM set-up
+      Z.row(0).noalias() = A_prev.row(0) * W;
+    else
+      Z.noalias() = A_prev * W;
     if (has_bias()) Z.rowwise() += b;
     activate<T>(activation, Z, A);
   }
@@ -29,12 +32,18 @@ struct Dense {
   // Backward propagation, given dZ = dL/dZ of this layer:
   //   dL/dW = A_prev^T · dZ      dL/db = Σ_rows dZ
   void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ) {
-    dW.noalias() = A_prev.transpose() * dZ;
+    if (A_prev.rows() == 1)  // one sample: an outer product
+      dW.noalias() = A_prev.row(0).transpose() * dZ.row(0);
+    else
+      dW.noalias() = A_prev.transpose() * dZ;
     if (has_bias()) db.noalias() = dZ.colwise().sum();
   }
   // and the error passed to the layer below:  dL/dA_prev = dZ · W^T
   void propagate(const ConstMatrixRef<T>& dZ, Eigen::Ref<Matrix<T>> dA_prev) const {
-    dA_prev.noalias() = dZ * W.transpose();
+    if (dZ.rows() == 1)
+      dA_prev.row(0).noalias() = dZ.row(0) * W.transpose();
+    else
+      dA_prev.noalias() = dZ * W.transpose();
   }
 };
 

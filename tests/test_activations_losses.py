@@ -1,0 +1,589 @@
+"""The training-toolkit additions of the native core against ``nncore.reference.numpy_reference``:
+the activations elu/gelu/gelu_tanh/softplus/swish, the losses mean_absolute_error and huber,
+per-layer activation lists and sample weights — forward, loss, backward, finite differences,
+a whole ``fit``, and integer weights as repeated rows."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+import pytest
+
+import nncore
+from conftest import reference_gradients
+from nncore.reference import numpy_reference as nref
+
+# --------------------------------------------------------------------------------------------
+# Tolerances
+# --------------------------------------------------------------------------------------------
+
+# float64 native vs float64 reference: the same formulas, summed in another order (Eigen's
+# products vs BLAS), a few ulps per layer. 1e-10 relative still catches any formula error.
+RTOL = 1e-10
+# Absolute floor, times the array's largest entry, for entries that are ~0 by cancellation. It
+# also covers exact GELU, where the reference uses erfc and Eigen uses 1 + erf: for z ≪ 0 the two
+# differ by ~1e-16 absolute (a large relative error on a tiny value).
+ATOL_SCALE = 1e-12
+# float32 native vs the float64 reference of the same float32 weights and inputs: float32
+# rounding (eps ≈ 6e-8) over a few layers of width <= 16.
+RTOL32 = 1e-4
+ATOL32_SCALE = 1e-4
+# Central differences of the float64 loss: truncation ~h²·L'''/6 ≈ 1e-12, rounding
+# ~eps·|L|/h ≈ 1e-10, so 1e-6 relative is far above the noise and far below a real bug.
+FD_STEP = 1e-6
+FD_RTOL = 1e-6
+FD_ATOL = 1e-8
+# Kinks (elu/relu/leaky_relu at z = 0, mae at r = 0, huber at |r| = δ) must be this far from
+# every pre-activation/residual for a finite difference of step FD_STEP to be valid (a step
+# moves them by far less than this on these small networks).
+KINK_MARGIN = 1e-3
+# A whole fit (a few epochs of small-batch SGD) vs numpy_reference.fit: per-step rounding
+# differences (~1e-16) grow mildly over ~25 steps.
+FIT_RTOL = 1e-9
+FIT_ATOL_SCALE = 1e-9
+# Weighted loss/backward vs the same samples repeated: one weighted sum vs a longer plain sum.
+REPEAT_RTOL = 1e-12
+REPEAT_ATOL_SCALE = 1e-12
+
+# Non-default hyper-parameters, so that a core that ignores them fails.
+ELU_ALPHA = 0.7
+HUBER_DELTA = 0.3
+LEAKY_SLOPE = 0.01  # MLP's default
+
+NEW_HIDDEN = ["elu", "gelu", "gelu_tanh", "softplus", "swish"]
+ALL_OUTPUTS = [
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "gelu_tanh",
+    "softplus",
+    "swish",
+    "softmax",
+]
+ELEMENTWISE_LOSSES = ["mean_squared_error", "mean_absolute_error", "huber"]
+# (output activation, loss) for every loss, the fused cross-entropies with their outputs.
+EVERY_LOSS = [
+    ("identity", "mean_squared_error"),
+    ("tanh", "mean_absolute_error"),
+    ("swish", "huber"),
+    ("sigmoid", "binary_cross_entropy"),
+    ("softmax", "categorical_cross_entropy"),
+]
+KINKED = ("relu", "leaky_relu", "elu")
+
+
+def stable_seed(*parts: Any) -> int:
+    """A seed that depends only on the test's parameters (``hash`` is salted per process)."""
+    return zlib.crc32(repr(parts).encode())
+
+
+# --------------------------------------------------------------------------------------------
+# Problems and the bridge to the reference
+# --------------------------------------------------------------------------------------------
+
+
+class Problem:
+    """A seeded model with random data, and the reference's view of it."""
+
+    def __init__(
+        self,
+        seed: int,
+        sizes: list[int],
+        activation: str | list[str],
+        output_activation: str,
+        loss: str,
+        n: int = 13,
+        dtype: str = "float64",
+        use_bias: bool = True,
+        weighted: bool = False,
+        one_hot: bool = False,
+    ) -> None:
+        rng = np.random.default_rng(seed)
+        self.model = nncore.MLP(
+            sizes,
+            activation=activation,
+            output_activation=output_activation,
+            dtype=dtype,
+            seed=int(rng.integers(0, 2**63)),
+            use_bias=use_bias,
+            elu_alpha=ELU_ALPHA,
+        )
+        if use_bias:  # biases start at zero; make them matter
+            for bias in self.model.biases:
+                bias[...] = rng.normal(scale=0.5, size=bias.shape)
+        n_hidden = len(sizes) - 2
+        hidden = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+        self.activations = [*hidden, output_activation]
+        self.loss = loss
+        self.dtype = np.dtype(dtype)
+        self.X = rng.normal(size=(n, sizes[0])).astype(dtype)
+        k = sizes[-1]
+        if loss == "categorical_cross_entropy":
+            labels = rng.integers(0, k, size=n)
+            self.Y = np.zeros((n, k))
+            self.Y[np.arange(n), labels] = 1.0
+            self.y: Any = self.Y.copy() if one_hot else labels
+        elif loss == "binary_cross_entropy":
+            self.Y = rng.integers(0, 2, size=(n, k)).astype(np.float64)
+            self.y = self.Y.copy()
+        else:
+            self.Y = rng.normal(size=(n, k))
+            self.y = self.Y.copy()
+        self.w: Any = None
+        if weighted:
+            # Positive weights exactly representable in float32, a few of them zero.
+            w = rng.uniform(0.1, 3.0, size=n).astype(np.float32).astype(np.float64)
+            w[rng.choice(n, size=max(1, n // 4), replace=False)] = 0.0
+            self.w = w
+
+    # the reference's arguments ------------------------------------------------------------
+    def parameters(self) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        weights, biases = self.model.get_parameters()
+        ws = [np.asarray(w, dtype=np.float64) for w in weights]
+        if not self.model.use_bias:
+            return ws, None
+        return ws, [np.asarray(b, dtype=np.float64) for b in biases]
+
+    def ref_kwargs(self) -> dict[str, Any]:
+        return {"alpha": ELU_ALPHA, "delta": HUBER_DELTA, "sample_weight": self.w}
+
+    def ref_forward(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        Ws, bs = self.parameters()
+        return nref.forward(
+            Ws, bs, self.X.astype(np.float64), self.activations, LEAKY_SLOPE, alpha=ELU_ALPHA
+        )
+
+    def ref_loss(self) -> float:
+        Ws, bs = self.parameters()
+        return nref.loss(
+            Ws,
+            bs,
+            self.X.astype(np.float64),
+            self.Y,
+            self.activations,
+            self.loss,
+            LEAKY_SLOPE,
+            **self.ref_kwargs(),
+        )
+
+    def ref_backward(self) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+        Ws, bs = self.parameters()
+        return nref.backward(
+            Ws,
+            bs,
+            self.X.astype(np.float64),
+            self.Y,
+            self.activations,
+            self.loss,
+            LEAKY_SLOPE,
+            **self.ref_kwargs(),
+        )
+
+    # the model's ---------------------------------------------------------------------------
+    def loss_value(self) -> float:
+        return self.model.loss(
+            self.X, self.y, loss=self.loss, sample_weight=self.w, huber_delta=HUBER_DELTA
+        )
+
+    def backward(self) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return self.model.backward(
+            self.X, self.y, loss=self.loss, sample_weight=self.w, huber_delta=HUBER_DELTA
+        )
+
+    def margin_ok(self) -> bool:
+        """Whether every kink is at least KINK_MARGIN away (finite differences are valid)."""
+        Zs, As = self.ref_forward()
+        for Z, name in zip(Zs, self.activations, strict=True):
+            if name in KINKED and np.min(np.abs(Z)) < KINK_MARGIN:
+                return False
+        R = np.abs(As[-1] - self.Y)
+        if self.w is not None:  # rows of weight 0 do not contribute: their kinks do not matter
+            R = R[self.w > 0]
+        if self.loss == "mean_absolute_error" and np.min(R) < KINK_MARGIN:
+            return False
+        return not (self.loss == "huber" and np.min(np.abs(R - HUBER_DELTA)) < KINK_MARGIN)
+
+
+def assert_close(actual: Any, expected: Any, rtol: float, atol_scale: float, what: str) -> None:
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, what
+    atol = atol_scale * max(float(np.max(np.abs(expected), initial=0.0)), 1e-300)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol, err_msg=what)
+
+
+def check_against_reference(problem: Problem) -> None:
+    """forward, loss and backward of the model equal the reference's."""
+    if problem.dtype == np.float64:
+        rtol, atol_scale = RTOL, ATOL_SCALE
+    else:
+        rtol, atol_scale = RTOL32, ATOL32_SCALE
+    _, As = problem.ref_forward()
+    output = problem.model.forward(problem.X)
+    assert output.dtype == problem.dtype
+    assert_close(output, As[-1], rtol, atol_scale, "forward")
+    assert_close(problem.loss_value(), problem.ref_loss(), rtol, atol_scale, "loss")
+    gradients = problem.backward()
+    dWs, dbs = reference_gradients(gradients)
+    ref_dWs, ref_dbs = problem.ref_backward()
+    for layer, (dW, ref_dW) in enumerate(zip(dWs, ref_dWs, strict=True)):
+        assert dW.dtype == problem.dtype
+        assert_close(dW, ref_dW, rtol, atol_scale, f"dW[{layer}]")
+    if problem.model.use_bias:
+        assert dbs is not None and ref_dbs is not None
+        for layer, (db, ref_db) in enumerate(zip(dbs, ref_dbs, strict=True)):
+            assert_close(db, ref_db, rtol, atol_scale, f"db[{layer}]")
+    else:
+        assert dbs is None and ref_dbs is None
+
+
+def random_sizes(rng: np.random.Generator, depth: int, output_activation: str) -> list[int]:
+    sizes = [int(w) for w in rng.integers(1, 17, size=depth + 1)]
+    if output_activation == "softmax":
+        sizes[-1] = int(rng.integers(2, 6))
+    return sizes
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Native core == reference
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("loss", ELEMENTWISE_LOSSES)
+@pytest.mark.parametrize("activation", NEW_HIDDEN)
+def test_new_hidden_activations_match_reference(activation, loss, use_bias, dtype):
+    seed = stable_seed("hidden", activation, loss, use_bias, dtype)
+    sizes = random_sizes(np.random.default_rng(seed), 3, "identity")
+    sizes[1] = max(sizes[1], 4)
+    problem = Problem(seed, sizes, activation, "identity", loss, dtype=dtype, use_bias=use_bias)
+    check_against_reference(problem)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("loss", ELEMENTWISE_LOSSES)
+@pytest.mark.parametrize("output_activation", ALL_OUTPUTS)
+def test_every_output_activation_with_elementwise_losses(output_activation, loss, weighted):
+    seed = stable_seed("output", output_activation, loss, weighted)
+    sizes = random_sizes(np.random.default_rng(seed), 2, output_activation)
+    problem = Problem(seed, sizes, "gelu", output_activation, loss, weighted=weighted)
+    check_against_reference(problem)
+
+
+@pytest.mark.parametrize("output_activation", ALL_OUTPUTS)
+def test_every_output_activation_float32(output_activation):
+    seed = stable_seed("output32", output_activation)
+    sizes = random_sizes(np.random.default_rng(seed), 2, output_activation)
+    problem = Problem(seed, sizes, "swish", output_activation, "huber", dtype="float32")
+    check_against_reference(problem)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    ("output_activation", "loss", "one_hot"),
+    [
+        ("sigmoid", "binary_cross_entropy", False),
+        ("softmax", "categorical_cross_entropy", False),
+        ("softmax", "categorical_cross_entropy", True),
+    ],
+)
+@pytest.mark.parametrize("activation", NEW_HIDDEN)
+def test_new_hidden_activations_with_cross_entropies(
+    activation, output_activation, loss, one_hot, weighted, dtype
+):
+    seed = stable_seed("fused", activation, loss, one_hot, weighted, dtype)
+    sizes = random_sizes(np.random.default_rng(seed), 2, output_activation)
+    problem = Problem(
+        seed,
+        sizes,
+        activation,
+        output_activation,
+        loss,
+        dtype=dtype,
+        weighted=weighted,
+        one_hot=one_hot,
+    )
+    check_against_reference(problem)
+
+
+PER_LAYER = [
+    ["tanh", "gelu", "elu"],
+    ["swish", "softplus", "gelu_tanh"],
+    ["elu", "relu", "swish"],
+    ["gelu_tanh", "sigmoid", "leaky_relu"],
+]
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize(("output_activation", "loss"), EVERY_LOSS)
+@pytest.mark.parametrize("activations", PER_LAYER, ids="-".join)
+def test_per_layer_activation_lists(activations, output_activation, loss, use_bias):
+    seed = stable_seed("per-layer", activations, loss, use_bias)
+    sizes = random_sizes(np.random.default_rng(seed), 4, output_activation)
+    problem = Problem(
+        seed, sizes, activations, output_activation, loss, use_bias=use_bias, weighted=True
+    )
+    assert problem.model.activations == (*activations, output_activation)
+    check_against_reference(problem)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize(("output_activation", "loss"), EVERY_LOSS)
+def test_sample_weight_for_every_loss(output_activation, loss, use_bias, dtype):
+    seed = stable_seed("weights", loss, use_bias, dtype)
+    sizes = random_sizes(np.random.default_rng(seed), 3, output_activation)
+    problem = Problem(
+        seed,
+        sizes,
+        ["softplus", "elu"],
+        output_activation,
+        loss,
+        n=21,
+        dtype=dtype,
+        use_bias=use_bias,
+        weighted=True,
+    )
+    assert problem.w is not None and (problem.w == 0).any() and (problem.w > 0).any()
+    check_against_reference(problem)
+
+
+def test_huber_delta_and_elu_alpha_are_used():
+    """The non-default δ and α change the results (so the comparisons above test them)."""
+    seed = stable_seed("hyper")
+    problem = Problem(seed, [3, 6, 2], "elu", "identity", "huber", n=30)
+    X, y = problem.X, problem.y
+    assert problem.model.loss(X, y, loss="huber", huber_delta=HUBER_DELTA) != pytest.approx(
+        problem.model.loss(X, y, loss="huber")
+    )
+    default_alpha = nncore.MLP([3, 6, 2], "elu", dtype="float64", seed=1)
+    default_alpha.set_parameters(*problem.model.get_parameters())
+    assert not np.allclose(default_alpha.forward(X), problem.model.forward(X))
+
+
+def test_huber_with_a_huge_delta_is_half_mse_and_mae_is_mean_abs():
+    seed = stable_seed("huber-limit")
+    problem = Problem(seed, [3, 5, 2], "gelu", "identity", "huber", n=17)
+    X, y = problem.X, problem.y
+    mse = problem.model.loss(X, y, loss="mse")
+    assert problem.model.loss(X, y, loss="huber", huber_delta=1e6) == pytest.approx(
+        0.5 * mse, rel=1e-13
+    )
+    residual = problem.model.forward(X) - y
+    assert problem.model.loss(X, y, loss="mae") == pytest.approx(
+        np.mean(np.abs(residual)), rel=1e-13
+    )
+
+
+def test_silu_is_an_alias_of_swish():
+    model = nncore.MLP([2, 3, 1], "silu", output_activation="silu", dtype="float64", seed=0)
+    assert model.activations == ("swish", "swish")
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Finite differences
+# --------------------------------------------------------------------------------------------
+
+
+def finite_difference_check(problem: Problem) -> None:
+    model = problem.model
+    gradients = problem.backward()
+    arrays = list(model.weights) + (list(model.biases) if model.use_bias else [])
+    analytic = [dW for dW, _ in gradients] + ([db for _, db in gradients] if model.use_bias else [])
+    for index, (array, grad) in enumerate(zip(arrays, analytic, strict=True)):
+        numeric = np.empty_like(grad)
+        for position in np.ndindex(array.shape):
+            saved = array[position]
+            array[position] = saved + FD_STEP
+            plus = problem.loss_value()
+            array[position] = saved - FD_STEP
+            minus = problem.loss_value()
+            array[position] = saved
+            numeric[position] = (plus - minus) / (2 * FD_STEP)
+        np.testing.assert_allclose(
+            grad, numeric, rtol=FD_RTOL, atol=FD_ATOL, err_msg=f"parameter array {index}"
+        )
+
+
+def kink_free_problem(tag: Any, *args: Any, **kwargs: Any) -> Problem:
+    """The first of a fixed sequence of seeded problems whose kinks are all KINK_MARGIN away."""
+    for attempt in range(50):
+        problem = Problem(stable_seed("fd", tag, attempt), *args, **kwargs)
+        if problem.margin_ok():
+            return problem
+    raise AssertionError("no kink-free problem found")  # pragma: no cover
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("loss", ELEMENTWISE_LOSSES)
+@pytest.mark.parametrize("activation", NEW_HIDDEN)
+def test_finite_differences_new_hidden_activations(activation, loss, weighted):
+    problem = kink_free_problem(
+        (activation, loss, weighted), [3, 5, 4, 2], activation, "identity", loss, weighted=weighted
+    )
+    finite_difference_check(problem)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("loss", ELEMENTWISE_LOSSES)
+@pytest.mark.parametrize("output_activation", ALL_OUTPUTS)
+def test_finite_differences_output_activations(output_activation, loss, weighted):
+    k = 3 if output_activation == "softmax" else 2
+    problem = kink_free_problem(
+        (output_activation, loss, weighted),
+        [3, 4, k],
+        "tanh",
+        output_activation,
+        loss,
+        n=9,
+        weighted=weighted,
+    )
+    finite_difference_check(problem)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize(("output_activation", "loss"), EVERY_LOSS)
+def test_finite_differences_per_layer_and_weighted(output_activation, loss, use_bias):
+    k = 3 if output_activation == "softmax" else 2
+    problem = kink_free_problem(
+        (output_activation, loss, use_bias),
+        [3, 4, 4, 3, k],
+        ["gelu", "elu", "gelu_tanh"],
+        output_activation,
+        loss,
+        n=11,
+        use_bias=use_bias,
+        weighted=True,
+    )
+    finite_difference_check(problem)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. A whole weighted fit == numpy_reference.fit
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("activation", "output_activation", "loss"),
+    [
+        ("gelu", "identity", "huber"),
+        (["elu", "swish"], "tanh", "mean_absolute_error"),
+        ("softplus", "sigmoid", "binary_cross_entropy"),
+        ("gelu_tanh", "softmax", "categorical_cross_entropy"),
+    ],
+)
+def test_weighted_fit_matches_reference(activation, output_activation, loss):
+    n, batch_size, epochs, lr = 23, 5, 6, 0.2  # 5 does not divide 23: a last batch of 3
+    seed = stable_seed("fit", activation, loss)
+    k = 3 if output_activation == "softmax" else 2
+    sizes = [4, 6, 5, k] if isinstance(activation, list) else [4, 6, k]
+    problem = Problem(seed, sizes, activation, output_activation, loss, n=n, weighted=True)
+    w = problem.w
+    w[5:10] = 0.0  # a whole batch of weight 0: no update from it
+    Ws, bs = problem.parameters()
+    ref_Ws, ref_bs, ref_losses = nref.fit(
+        Ws,
+        bs,
+        problem.X,
+        problem.Y,
+        problem.activations,
+        loss,
+        lr,
+        epochs,
+        batch_size,
+        LEAKY_SLOPE,
+        shuffle=False,
+        alpha=ELU_ALPHA,
+        delta=HUBER_DELTA,
+        sample_weight=w,
+    )
+    history = problem.model.fit(
+        problem.X,
+        problem.y,
+        loss=loss,
+        learning_rate=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=False,
+        n_iter_no_change=None,
+        sample_weight=w,
+        huber_delta=HUBER_DELTA,
+    )
+    assert history.stop_reason == "max_epochs"
+    assert_close(history.loss, ref_losses, FIT_RTOL, FIT_ATOL_SCALE, "epoch losses")
+    weights, biases = problem.model.get_parameters()
+    for layer in range(len(weights)):
+        assert_close(weights[layer], ref_Ws[layer], FIT_RTOL, FIT_ATOL_SCALE, f"W[{layer}]")
+        assert_close(biases[layer], ref_bs[layer], FIT_RTOL, FIT_ATOL_SCALE, f"b[{layer}]")
+    # the weights mattered: an unweighted fit ends elsewhere
+    _, _, plain_losses = nref.fit(
+        Ws,
+        bs,
+        problem.X,
+        problem.Y,
+        problem.activations,
+        loss,
+        lr,
+        epochs,
+        batch_size,
+        LEAKY_SLOPE,
+        alpha=ELU_ALPHA,
+        delta=HUBER_DELTA,
+    )
+    assert not np.allclose(plain_losses, ref_losses)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Integer weights == repeated rows
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize(("output_activation", "loss"), EVERY_LOSS)
+def test_integer_weights_equal_repeated_rows(output_activation, loss, use_bias):
+    seed = stable_seed("repeat", loss, use_bias)
+    k = 3 if output_activation == "softmax" else 2
+    problem = Problem(
+        seed, [3, 5, 4, k], ["gelu", "elu"], output_activation, loss, n=15, use_bias=use_bias
+    )
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 4, size=15)
+    counts[0] = 2  # at least one row counts
+    X, y, model = problem.X, problem.y, problem.model
+    X_rep, y_rep = np.repeat(X, counts, axis=0), np.repeat(y, counts, axis=0)
+    options = {"loss": loss, "huber_delta": HUBER_DELTA}
+    weighted = model.loss(X, y, sample_weight=counts, **options)
+    assert_close(
+        weighted, model.loss(X_rep, y_rep, **options), REPEAT_RTOL, REPEAT_ATOL_SCALE, "loss"
+    )
+    grads = model.backward(X, y, sample_weight=counts, **options)
+    grads_rep = model.backward(X_rep, y_rep, **options)
+    for layer, ((dW, db), (dW_rep, db_rep)) in enumerate(zip(grads, grads_rep, strict=True)):
+        assert_close(dW, dW_rep, REPEAT_RTOL, REPEAT_ATOL_SCALE, f"dW[{layer}]")
+        if use_bias:
+            assert_close(db, db_rep, REPEAT_RTOL, REPEAT_ATOL_SCALE, f"db[{layer}]")
+        else:
+            assert db is None and db_rep is None
+    # Scaling every weight by a constant changes nothing; all ones equals no weights.
+    assert_close(
+        model.loss(X, y, sample_weight=7.5 * counts, **options),
+        weighted,
+        REPEAT_RTOL,
+        REPEAT_ATOL_SCALE,
+        "scaled loss",
+    )
+    assert_close(
+        model.loss(X, y, sample_weight=np.ones(15), **options),
+        model.loss(X, y, **options),
+        REPEAT_RTOL,
+        REPEAT_ATOL_SCALE,
+        "unit weights",
+    )
