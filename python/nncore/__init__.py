@@ -9,10 +9,25 @@
 [0, 1, 1, 0]
 """
 
-from . import datasets, reference
+from . import datasets, optim, reference, schedules
 from ._core import DivergenceError
 from ._core import __version__ as __version__
 from .history import History
 from .mlp import MLP
+from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
 
-__all__ = ["MLP", "DivergenceError", "History", "__version__", "datasets", "reference"]
+__all__ = [
+    "MLP",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "DivergenceError",
+    "History",
+    "RMSProp",
+    "__version__",
+    "datasets",
+    "optim",
+    "reference",
+    "schedules",
+]

@@ -57,8 +57,8 @@ class Optimizer:
     Parameters (every rule)
     -----------------------
     learning_rate : float
-        ``η >= 0``. Readable and settable (``opt.learning_rate = 0.01``) at any time; learning-rate
-        schedules change it between epochs, and it then reads as the rate last used.
+        ``η >= 0``. Readable and settable (``opt.learning_rate = 0.01``) at any time; a
+        learning-rate schedule in ``fit`` varies the rate of each epoch starting from it.
     weight_decay : float
         ``λ >= 0``; coupled (``g ← g + λ·θ``) except for ``AdamW`` (``θ ← θ − η·λ·θ``).
     clip_norm : float or None
@@ -90,9 +90,12 @@ class Optimizer:
     # ----------------------------------------------------------------- hyper-parameters
     @property
     def learning_rate(self) -> float:
-        """``η``: the rate of the next update."""
-        if self._native_optimizer is not None:
-            return float(self._native_optimizer.learning_rate)
+        """``η``, the rate of this optimizer's updates.
+
+        Inside ``fit`` a learning-rate schedule sets the rate of each epoch on the native object,
+        starting from this value, and leaves this value as it is: the next ``fit`` starts its
+        schedule from it again (the rates used are in the history).
+        """
         return self._learning_rate
 
     @learning_rate.setter
@@ -143,7 +146,8 @@ class Optimizer:
     def _native(self, dtype: Any) -> Any:
         """The native optimizer (``_core.<Rule>F32``/``F64``) for models of ``dtype``.
 
-        Created on the first call and the same object afterwards, so its state carries over.
+        Created on the first call and the same object afterwards, so its state carries over;
+        every call sets its learning rate to ``learning_rate`` (a schedule may have changed it).
         Raises ``ValueError`` when asked for another dtype than the first call's.
         """
         wanted = check_dtype(dtype)
@@ -160,6 +164,8 @@ class Optimizer:
                 f"this {type(self).__name__} optimizer works in {self.dtype} (its first model's "
                 f"dtype); create another one for a {wanted} model"
             )
+        else:
+            self._native_optimizer.learning_rate = self._learning_rate
         return self._native_optimizer
 
     @property
@@ -268,6 +274,15 @@ class Optimizer:
             raise
         self.learning_rate = learning_rate
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickling and ``copy.deepcopy`` go through ``state_dict`` (the native object is not
+        picklable itself); a copy has its own state."""
+        return self.state_dict()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        type(self).__init__(self, **state["hyperparameters"])
+        self.load_state_dict(state)
+
     @staticmethod
     def from_state_dict(state_dict: dict[str, Any]) -> Optimizer:
         """A new optimizer of the rule and hyper-parameters of ``state_dict``, holding its state."""
@@ -322,11 +337,23 @@ class SGD(Optimizer):
         clip_value: float | None = None,
     ) -> None:
         super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
-        self.momentum = check_float(momentum, "momentum", minimum=0.0)
-        self.dampening = _check_fraction(dampening, "dampening", closed=True)
-        self.nesterov = _check_bool(nesterov, "nesterov")
-        if self.nesterov and (self.momentum <= 0.0 or self.dampening != 0.0):
+        self._momentum = check_float(momentum, "momentum", minimum=0.0)
+        self._dampening = _check_fraction(dampening, "dampening", closed=True)
+        self._nesterov = _check_bool(nesterov, "nesterov")
+        if self._nesterov and (self._momentum <= 0.0 or self._dampening != 0.0):
             raise ValueError("nesterov=True requires momentum > 0 and dampening = 0")
+
+    @property
+    def momentum(self) -> float:
+        return self._momentum
+
+    @property
+    def dampening(self) -> float:
+        return self._dampening
+
+    @property
+    def nesterov(self) -> bool:
+        return self._nesterov
 
     def _rule_hyperparameters(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "dampening": self.dampening, "nesterov": self.nesterov}
@@ -366,8 +393,16 @@ class Adam(Optimizer):
         super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_fraction(betas[0], "betas[0]"), _check_fraction(betas[1], "betas[1]"))
-        self.eps = check_float(eps, "eps", minimum=0.0, strict=True)
+        self._betas = (_check_fraction(betas[0], "betas[0]"), _check_fraction(betas[1], "betas[1]"))
+        self._eps = check_float(eps, "eps", minimum=0.0, strict=True)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return self._betas
+
+    @property
+    def eps(self) -> float:
+        return self._eps
 
     def _rule_hyperparameters(self) -> dict[str, Any]:
         return {"betas": self.betas, "eps": self.eps}
@@ -442,10 +477,26 @@ class RMSProp(Optimizer):
         clip_value: float | None = None,
     ) -> None:
         super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
-        self.alpha = _check_fraction(alpha, "alpha")
-        self.eps = check_float(eps, "eps", minimum=0.0, strict=True)
-        self.momentum = check_float(momentum, "momentum", minimum=0.0)
-        self.centered = _check_bool(centered, "centered")
+        self._alpha = _check_fraction(alpha, "alpha")
+        self._eps = check_float(eps, "eps", minimum=0.0, strict=True)
+        self._momentum = check_float(momentum, "momentum", minimum=0.0)
+        self._centered = _check_bool(centered, "centered")
+
+    @property
+    def alpha(self) -> float:
+        return self._alpha
+
+    @property
+    def eps(self) -> float:
+        return self._eps
+
+    @property
+    def momentum(self) -> float:
+        return self._momentum
+
+    @property
+    def centered(self) -> bool:
+        return self._centered
 
     def _rule_hyperparameters(self) -> dict[str, Any]:
         return {
@@ -489,11 +540,23 @@ class Adagrad(Optimizer):
         clip_value: float | None = None,
     ) -> None:
         super().__init__(learning_rate, weight_decay, clip_norm, clip_value)
-        self.lr_decay = check_float(lr_decay, "lr_decay", minimum=0.0)
-        self.initial_accumulator_value = check_float(
+        self._lr_decay = check_float(lr_decay, "lr_decay", minimum=0.0)
+        self._initial_accumulator_value = check_float(
             initial_accumulator_value, "initial_accumulator_value", minimum=0.0
         )
-        self.eps = check_float(eps, "eps", minimum=0.0, strict=True)
+        self._eps = check_float(eps, "eps", minimum=0.0, strict=True)
+
+    @property
+    def lr_decay(self) -> float:
+        return self._lr_decay
+
+    @property
+    def initial_accumulator_value(self) -> float:
+        return self._initial_accumulator_value
+
+    @property
+    def eps(self) -> float:
+        return self._eps
 
     def _rule_hyperparameters(self) -> dict[str, Any]:
         return {
@@ -509,7 +572,7 @@ _RULES: dict[str, type[Optimizer]] = {
 
 
 def get_optimizer(
-    optimizer: str | Optimizer | type[Optimizer], learning_rate: Any = None
+    optimizer: str | Optimizer | type[Optimizer], learning_rate: float | None = None
 ) -> Optimizer:
     """The optimizer for ``optimizer``: a name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``,
     ``"adagrad"``, any case) gives a new one with that rule's defaults, a class a new instance of

@@ -1,9 +1,4 @@
-// Adagrad: exactly torch.optim.Adagrad (maximize=False). With g the gradient after clipping and
-// weight decay (optimizer.hpp), t the step count, learning rate η, learning-rate decay δ and ε:
-//   η_t = η / (1 + (t − 1)·δ)
-//   s ← s + g²
-//   θ ← θ − η_t · g / (√s + ε)
-// State: "sum" s, starting at initial_accumulator_value.
+// Adagrad (torch.optim.Adagrad).
 #pragma once
 
 #include "nncore/optimizer.hpp"
@@ -17,6 +12,12 @@ struct AdagradOptions : OptimizerOptions {
   AdagradOptions() { learning_rate = 1e-2; }
 };
 
+// Adagrad: exactly torch.optim.Adagrad (maximize=False). With g the gradient after clipping and
+// weight decay (optimizer.hpp), t the step count, learning rate η, learning-rate decay δ and ε:
+//   η_t = η / (1 + (t − 1)·δ)
+//   s ← s + g²
+//   θ ← θ − η_t · g / (√s + ε)
+// State: "sum" s, starting at initial_accumulator_value.
 template <class T>
 class Adagrad final : public Optimizer<T> {
  public:

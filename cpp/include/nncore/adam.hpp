@@ -1,11 +1,4 @@
-// Adam and AdamW: exactly torch.optim.Adam and torch.optim.AdamW (amsgrad=False,
-// maximize=False). With g the gradient after clipping (and, for Adam, coupled weight decay
-// g ← g + λ·θ; see optimizer.hpp), t the step count, learning rate η, betas (β₁, β₂) and ε:
-//   m ← β₁·m + (1 − β₁)·g
-//   v ← β₂·v + (1 − β₂)·g²
-//   θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
-// AdamW is the same update after the decoupled decay θ ← θ − η·λ·θ instead of the coupled one.
-// State: "exp_avg" m and "exp_avg_sq" v, both starting at 0.
+// Adam and AdamW (torch.optim.Adam, torch.optim.AdamW).
 #pragma once
 
 #include "nncore/optimizer.hpp"
@@ -24,6 +17,14 @@ struct AdamWOptions : AdamOptions {
   AdamWOptions() { weight_decay = 1e-2; }
 };
 
+// Adam and AdamW: exactly torch.optim.Adam and torch.optim.AdamW (amsgrad=False,
+// maximize=False). With g the gradient after clipping (and, for Adam, coupled weight decay
+// g ← g + λ·θ; see optimizer.hpp), t the step count, learning rate η, betas (β₁, β₂) and ε:
+//   m ← β₁·m + (1 − β₁)·g
+//   v ← β₂·v + (1 − β₂)·g²
+//   θ ← θ − (η / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+// AdamW is the same update after the decoupled decay θ ← θ − η·λ·θ instead of the coupled one.
+// State: "exp_avg" m and "exp_avg_sq" v, both starting at 0.
 template <class T>
 class Adam : public Optimizer<T> {
  public:
@@ -45,7 +46,8 @@ class Adam : public Optimizer<T> {
   double eps_;
 };
 
-// Adam with decoupled weight decay (Loshchilov & Hutter): θ ← θ − η·λ·θ, then Adam's update.
+// AdamW, Adam with decoupled weight decay (Loshchilov & Hutter): exactly torch.optim.AdamW.
+// With g the gradient after clipping only:  θ ← θ − η·λ·θ, then m, v and θ as in Adam above.
 template <class T>
 class AdamW final : public Adam<T> {
  public:

@@ -1,13 +1,4 @@
-// RMSProp, optionally centred and with momentum: exactly torch.optim.RMSprop (maximize=False).
-// With g the gradient after clipping and weight decay (optimizer.hpp), smoothing constant α,
-// ε, momentum μ and learning rate η:
-//   v ← α·v + (1 − α)·g²
-//   centred:      ḡ ← α·ḡ + (1 − α)·g,   d = √(v − ḡ²) + ε
-//   not centred:  d = √v + ε
-//   μ > 0:        b ← μ·b + g/d,   θ ← θ − η·b
-//   μ = 0:        θ ← θ − η·g/d
-// State: "square_avg" v, "momentum_buffer" b (when μ > 0), "grad_avg" ḡ (when centred), all
-// starting at 0.
+// RMSProp (torch.optim.RMSprop).
 #pragma once
 
 #include "nncore/optimizer.hpp"
@@ -22,6 +13,16 @@ struct RMSPropOptions : OptimizerOptions {
   RMSPropOptions() { learning_rate = 1e-2; }
 };
 
+// RMSProp, optionally centred and with momentum: exactly torch.optim.RMSprop (maximize=False).
+// With g the gradient after clipping and weight decay (optimizer.hpp), smoothing constant α,
+// ε, momentum μ and learning rate η:
+//   v ← α·v + (1 − α)·g²
+//   centred:      ḡ ← α·ḡ + (1 − α)·g,   d = √(v − ḡ²) + ε
+//   not centred:  d = √v + ε
+//   μ > 0:        b ← μ·b + g/d,   θ ← θ − η·b
+//   μ = 0:        θ ← θ − η·g/d
+// State: "square_avg" v, "momentum_buffer" b (when μ > 0), "grad_avg" ḡ (when centred), all
+// starting at 0.
 template <class T>
 class RMSProp final : public Optimizer<T> {
  public:

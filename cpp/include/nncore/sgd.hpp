@@ -1,12 +1,4 @@
-// Stochastic gradient descent with optional momentum, dampening and Nesterov momentum: exactly
-// torch.optim.SGD (maximize=False). With g the gradient after clipping and weight decay
-// (optimizer.hpp), momentum μ, dampening τ, learning rate η and t the step count:
-//   μ = 0:   θ ← θ − η·g
-//   μ > 0:   b ← g                          if t = 1
-//            b ← μ·b + (1 − τ)·g            otherwise
-//            θ ← θ − η·(g + μ·b)            with Nesterov
-//            θ ← θ − η·b                    without
-// State: "momentum_buffer" b (only when μ > 0).
+// SGD: stochastic gradient descent with optional momentum (torch.optim.SGD).
 #pragma once
 
 #include "nncore/optimizer.hpp"
@@ -20,6 +12,15 @@ struct SGDOptions : OptimizerOptions {
   SGDOptions() { learning_rate = 0.01; }  // torch has no default; 0.01 is ours
 };
 
+// Stochastic gradient descent with optional momentum, dampening and Nesterov momentum: exactly
+// torch.optim.SGD (maximize=False). With g the gradient after clipping and weight decay
+// (optimizer.hpp), momentum μ, dampening τ, learning rate η and t the step count:
+//   μ = 0:   θ ← θ − η·g
+//   μ > 0:   b ← g                          if t = 1
+//            b ← μ·b + (1 − τ)·g            otherwise
+//            θ ← θ − η·(g + μ·b)            with Nesterov
+//            θ ← θ − η·b                    without
+// State: "momentum_buffer" b (only when μ > 0).
 template <class T>
 class SGD final : public Optimizer<T> {
  public:
