@@ -178,6 +178,12 @@ class MLP:
         self._fit_lock = threading.Lock()
         #: The optimizer of the last ``fit`` (its state carries over to the next ``fit``).
         self.optimizer: Optimizer | None = None
+        #: The ``History`` of the last ``fit`` (None before the first).
+        self.history: History | None = None
+        #: Free-form, JSON-serialisable information saved with the model (``save``/``load``).
+        self.metadata: dict[str, Any] = {}
+        #: Named NumPy arrays saved with the model (e.g. a feature scaler's mean and scale).
+        self.metadata_arrays: dict[str, Array] = {}
 
     # ----------------------------------------------------------------- description
     @property
@@ -516,11 +522,9 @@ class MLP:
         then keeps the weights from before that batch. An exception raised by a callback stops
         training and propagates; the model keeps the weights of the last completed epoch.
         """
-        name = check_loss(loss, self.activations[-1])
-        delta = check_float(huber_delta, "huber_delta", minimum=0.0, strict=True)
-        features = self._features(X)
-        targets = self._targets(features, y, name)
-        weights = _weights(sample_weight, features.shape[0], self.dtype, "sample_weight")
+        features, targets, weights, name, delta = self._loss_inputs(
+            X, y, loss, sample_weight, huber_delta
+        )
         validation = self._validation(
             features, targets, weights, validation_data, validation_split, name
         )
@@ -638,7 +642,8 @@ class MLP:
                 stop_reason = "early_stopping"
         finally:
             self._fit_lock.release()
-        return History(records, stop_reason, metric_name, best_epoch)
+        self.history = History(records, stop_reason, metric_name, best_epoch)
+        return self.history
 
     def _validation(
         self,
