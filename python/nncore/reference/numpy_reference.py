@@ -658,6 +658,47 @@ def sgd_step(
     return new_weights, new_biases
 
 
+def adam_step(
+    parameters: Sequence[npt.ArrayLike],
+    gradients: Sequence[npt.ArrayLike],
+    state: dict[str, Any],
+    learning_rate: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> list[Array]:
+    """One Adam update of every parameter array (PyTorch's ``torch.optim.Adam`` formula).
+
+    ``state`` is a dict the caller keeps between steps (empty at first); the step counter ``t``
+    advances once per call, for all arrays together::
+
+        t ← t + 1
+        m ← β₁·m + (1 − β₁)·g            (first moment, per array, zero at first)
+        v ← β₂·v + (1 − β₂)·g²           (second moment)
+        θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
+
+    Returns the new parameters; the inputs are not modified (``state`` is updated in place).
+    """
+    if len(parameters) != len(gradients):
+        raise ValueError("parameters and gradients must have the same number of arrays")
+    if not state:
+        state.update(
+            t=0, m=[np.zeros_like(g) for g in gradients], v=[np.zeros_like(g) for g in gradients]
+        )
+    state["t"] += 1
+    t = state["t"]
+    lr = float(learning_rate)
+    updated: list[Array] = []
+    for index, (theta, g) in enumerate(zip(parameters, gradients, strict=True)):
+        ga = np.asarray(g)
+        state["m"][index] = beta1 * state["m"][index] + (1 - beta1) * ga  # m ← β₁m + (1−β₁)g
+        state["v"][index] = beta2 * state["v"][index] + (1 - beta2) * ga * ga  # v ← β₂v + (1−β₂)g²
+        m_hat = state["m"][index] / (1 - beta1**t)  # bias corrections
+        v_hat = state["v"][index] / (1 - beta2**t)
+        updated.append(np.asarray(theta) - lr * m_hat / (np.sqrt(v_hat) + eps))
+    return updated
+
+
 def fit(
     weights: Sequence[npt.ArrayLike],
     biases: Sequence[npt.ArrayLike] | None,
@@ -675,8 +716,12 @@ def fit(
     alpha: float = 1.0,
     delta: float = 1.0,
     sample_weight: npt.ArrayLike | None = None,
+    optimizer: str = "sgd",
 ) -> tuple[list[Array], list[Array] | None, list[float]]:
     """Train with mini-batch gradient descent; returns ``(weights, biases, epoch_losses)``.
+
+    ``optimizer`` is ``"sgd"`` (``W ← W − lr·dW``, below) or ``"adam"`` (``adam_step`` with its
+    default β₁, β₂, ε over all weights and biases).
 
     ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``. For every epoch the rows are cut into
     batches ``[0:B]``, ``[B:2B]``, ... (the last may be smaller); if ``shuffle`` is true the rows
@@ -713,6 +758,9 @@ def fit(
     total_weight = float(np.sum(w))  # Σ_i w_i over the whole data set
     Ws = [W.copy() for W in Ws]  # never hand back (or modify) the caller's arrays
     bs = [b.copy() for b in bs] if bs is not None else None
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    adam_state: dict[str, Any] = {}
     rng = np.random.default_rng(seed)
     epoch_losses: list[float] = []
     for _epoch in range(epochs):
@@ -727,7 +775,11 @@ def fit(
             dWs, dbs = _backpropagate(
                 Ws, bs, Zs, As, Y_batch, activations, loss, slope, alpha, d, w_batch
             )
-            Ws, bs = sgd_step(Ws, bs, dWs, dbs, learning_rate)  # W ← W − lr·dW
+            if optimizer == "adam":
+                updated = adam_step(Ws + (bs or []), dWs + (dbs or []), adam_state, learning_rate)
+                Ws, bs = updated[: len(Ws)], (updated[len(Ws) :] if bs is not None else None)
+            else:
+                Ws, bs = sgd_step(Ws, bs, dWs, dbs, learning_rate)  # W ← W − lr·dW
             weighted_sum += batch_loss * float(np.sum(w_batch))  # Σ_{i∈batch} w_i ℓ_i
         # weighted mean over the epoch (defined as 0 when every weight is 0)
         epoch_losses.append(weighted_sum / total_weight if total_weight > 0 else 0.0)
