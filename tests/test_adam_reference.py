@@ -66,3 +66,26 @@ def test_reference_rejects_unknown_optimizer() -> None:
             1,
             optimizer="rmsprop",
         )
+
+
+def test_pure_python_adam_fit_matches_the_numpy_reference() -> None:
+    """The two references agree on Adam too (independent code: lists and loops vs arrays)."""
+    from nncore.reference import pure_python
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(9, 2)), rng.normal(size=(9, 1))
+    weights = [rng.normal(size=(2, 3)), rng.normal(size=(3, 1))]
+    biases = [rng.normal(size=3), rng.normal(size=1)]
+    args = (["tanh", "identity"], "mean_squared_error", 0.05, 4, 4)
+    w_np, b_np, losses_np = numpy_reference.fit(weights, biases, X, y, *args, optimizer="adam")
+    w_py, b_py, losses_py = pure_python.fit(
+        [w.tolist() for w in weights],
+        [b.tolist() for b in biases],
+        X.tolist(),
+        y.tolist(),
+        *args,
+        optimizer="adam",
+    )
+    np.testing.assert_allclose(losses_py, losses_np, rtol=1e-12)
+    for got, expected in zip(w_py + b_py, w_np + b_np, strict=True):
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-14)

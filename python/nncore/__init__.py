@@ -15,6 +15,7 @@ from ._core import __version__ as __version__
 from .history import History
 from .mlp import MLP
 from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
+from .serialization import load
 
 __all__ = [
     "MLP",
@@ -27,6 +28,7 @@ __all__ = [
     "RMSProp",
     "__version__",
     "datasets",
+    "load",
     "optim",
     "reference",
     "schedules",

@@ -691,6 +691,30 @@ class MLP:
             raise ValueError("sample_weight of the rows held out by validation_split sums to 0")
         return features[start:], targets[start:], weights[start:] if weights.size else weights
 
+    # ----------------------------------------------------------------- saving and copying
+    def save(self, file: Any) -> None:
+        """Save the model to ``file`` (a path, written atomically, or a binary file object) in the
+        ``.nncore`` format; ``nncore.load(file)`` gives it back — architecture, parameters,
+        generator, optimizer state, ``history``, ``metadata`` and ``metadata_arrays`` — so that
+        predictions are identical and ``fit`` continues exactly. Format and errors:
+        ``nncore.serialization``.
+        """
+        from .serialization import save
+
+        save(self, file)
+
+    def __getstate__(self) -> dict[str, bytes]:
+        """Pickling, ``copy.copy`` and ``copy.deepcopy`` go through the bytes of the model file
+        (the native objects, views and the lock are never pickled): a copy is independent."""
+        from .serialization import _dumps
+
+        return {"nncore_model_file": _dumps(self)}
+
+    def __setstate__(self, state: dict[str, bytes]) -> None:
+        from .serialization import _loads
+
+        self.__dict__.update(vars(_loads(state["nncore_model_file"])))
+
 
 def _callbacks(callbacks: Any) -> list[Callback]:
     """A list of callables from None, one callable or a list of them."""

@@ -39,6 +39,7 @@ __all__ = [
     "Array",
     "activate",
     "activation_backward",
+    "adam_step",
     "backward",
     "fit",
     "forward",

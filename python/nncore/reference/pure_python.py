@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
     "ACTIVATIONS",
@@ -33,6 +34,7 @@ __all__ = [
     "Vector",
     "activate",
     "activation_backward",
+    "adam_step",
     "backward",
     "fit",
     "forward",
@@ -722,6 +724,56 @@ def sgd_step(
     return new_weights, new_biases
 
 
+def adam_step(
+    parameters: Sequence[Sequence[float]],
+    gradients: Sequence[Sequence[float]],
+    state: dict[str, Any],
+    learning_rate: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> list[list[float]]:
+    """One Adam update of flat parameter lists (PyTorch's ``torch.optim.Adam`` formula).
+
+    ``parameters`` and ``gradients`` are lists of flat lists of floats (one per array);
+    ``state`` is a dict the caller keeps between steps (empty at first); ``t`` advances once per
+    call, for all arrays together::
+
+        t ← t + 1
+        m ← β₁·m + (1 − β₁)·g            (first moment, zero at first)
+        v ← β₂·v + (1 − β₂)·g²           (second moment)
+        θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
+
+    Returns the new parameters; the inputs are not modified (``state`` is updated in place).
+    """
+    if len(parameters) != len(gradients):
+        raise ValueError("parameters and gradients must have the same number of arrays")
+    if not state:
+        state.update(
+            t=0, m=[[0.0] * len(g) for g in gradients], v=[[0.0] * len(g) for g in gradients]
+        )
+    state["t"] += 1
+    t = state["t"]
+    lr = float(learning_rate)
+    updated: list[list[float]] = []
+    for index, (theta, g) in enumerate(zip(parameters, gradients, strict=True)):
+        m, v = state["m"][index], state["v"][index]
+        new_theta = []
+        for j, (theta_j, g_j) in enumerate(zip(theta, g, strict=True)):
+            m[j] = beta1 * m[j] + (1 - beta1) * g_j  # m ← β₁m + (1−β₁)g
+            v[j] = beta2 * v[j] + (1 - beta2) * g_j * g_j  # v ← β₂v + (1−β₂)g²
+            m_hat = m[j] / (1 - beta1**t)  # bias corrections
+            v_hat = v[j] / (1 - beta2**t)
+            new_theta.append(theta_j - lr * m_hat / (math.sqrt(v_hat) + eps))
+        updated.append(new_theta)
+    return updated
+
+
+def _flat_rows(matrices: Sequence[Matrix]) -> list[list[float]]:
+    """Each matrix (a list of rows) as one flat list, row after row."""
+    return [[x for row in matrix for x in row] for matrix in matrices]
+
+
 def fit(
     weights: Sequence[MatrixLike],
     biases: Sequence[VectorLike] | None,
@@ -739,8 +791,12 @@ def fit(
     alpha: float = 1.0,
     delta: float = 1.0,
     sample_weight: VectorLike | None = None,
+    optimizer: str = "sgd",
 ) -> tuple[list[Matrix], list[Vector] | None, list[float]]:
     """Train with mini-batch gradient descent; returns ``(weights, biases, epoch_losses)``.
+
+    ``optimizer`` is ``"sgd"`` (``W ← W − lr·dW``, below) or ``"adam"`` (``adam_step`` with its
+    default β₁, β₂, ε over all weights and biases).
 
     ``X`` is ``(n, n_features)``, ``Y`` is ``(n, n_out)``. For every epoch the rows are cut into
     batches ``[0:B]``, ``[B:2B]``, ... (the last may be smaller); if ``shuffle`` is true the rows
@@ -772,6 +828,9 @@ def fit(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     w = _sample_weights(sample_weight, n)
     total_weight = sum(w)  # Σ_i w_i over the whole data set
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    adam_state: dict[str, Any] = {}
     rng = random.Random(seed)
     epoch_losses: list[float] = []
     for _epoch in range(epochs):
@@ -790,7 +849,20 @@ def fit(
             dWs, dbs = _backpropagate(
                 Ws, bs, Zs, As, Y_batch, activations, loss, slope, alpha, d, w_batch
             )
-            Ws, bs = sgd_step(Ws, bs, dWs, dbs, learning_rate)  # W ← W − lr·dW
+            if optimizer == "adam":
+                flat = adam_step(
+                    _flat_rows(Ws) + [list(b) for b in bs or []],
+                    _flat_rows(dWs) + [list(db) for db in dbs or []],
+                    adam_state,
+                    learning_rate,
+                )
+                Ws = [
+                    [flat[layer][i * len(W[0]) : (i + 1) * len(W[0])] for i in range(len(W))]
+                    for layer, W in enumerate(Ws)
+                ]
+                bs = flat[len(Ws) :] if bs is not None else None
+            else:
+                Ws, bs = sgd_step(Ws, bs, dWs, dbs, learning_rate)  # W ← W − lr·dW
             weighted_sum += batch_loss * sum(w_batch)  # Σ_{i∈batch} w_i ℓ_i
         # weighted mean over the epoch (defined as 0 when every weight is 0)
         epoch_losses.append(weighted_sum / total_weight if total_weight > 0.0 else 0.0)
