@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import csv
+import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import nncore
@@ -14,11 +19,22 @@ import nncore
 TIMEOUT = 60
 
 
-def run(*args: str, executable: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str,
+    executable: list[str] | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     command = (executable or [sys.executable, "-m", "nncore"]) + list(args)
-    env = {**os.environ, "PYTHONWARNINGS": "error"}
+    environment = {**os.environ, "PYTHONWARNINGS": "error", **(env or {})}
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=TIMEOUT, check=False, env=env
+        command,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        env=environment,
+        cwd=cwd,
     )
 
 
@@ -123,3 +139,557 @@ def test_console_script() -> None:
     assert demo.returncode == 0, demo.stderr
     assert "accuracy" in demo.stdout
     assert_clean_error(run("demo", "--epochs", "0", executable=[str(CONSOLE_SCRIPT)]), "--epochs")
+
+
+# --------------------------------------------------------------------------------------------
+# train / predict / evaluate / info on CSV files, bench, demo --plot
+# --------------------------------------------------------------------------------------------
+
+COLOURS = ("red", "green", "blue")
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def run_here(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run`` without a new interpreter: ``nncore.cli.main`` in this process, in ``cwd``. Some
+    commands run this way to keep the file's time down; ``run`` covers each command too."""
+
+    def run_here(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        from nncore.cli import main
+
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            patch.chdir(cwd)
+            try:
+                status = main(list(args))
+            except SystemExit as stop:
+                status = stop.code if isinstance(stop.code, int) else 1
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), status, captured.out, captured.err)
+
+    return run_here
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def blobs(n: int, seed: int) -> list[list[object]]:
+    """Three well separated clusters in 3-D (features on different scales), labelled by colour
+    names, with an extra text column ``note`` that is not a feature."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 4.0]])
+    rows: list[list[object]] = []
+    for i in range(n):
+        label = i % 3
+        x = centres[label] + rng.normal(scale=0.5, size=3)
+        rows.append([f"{x[0]:.4f}", f"{1000 * x[1]:.2f}", f"{x[2] / 100:.6f}", COLOURS[label]])
+    return rows
+
+
+def sine_rows(n: int, seed: int) -> list[list[object]]:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3, 3, size=(n, 2))
+    y = np.sin(x[:, 0]) + 0.5 * x[:, 1] + 10.0
+    return [[f"{a:.5f}", f"{b:.5f}", f"{t:.5f}"] for (a, b), t in zip(x, y, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with the data files of this module's tests (used as the working directory)."""
+    path = tmp_path_factory.mktemp("cli")
+    write_csv(path / "colours.csv", ["x1", "x2", "x3", "colour"], blobs(150, seed=0))
+    test_rows = blobs(60, seed=1)
+    # the same features in another order, an extra column, the target in the middle
+    write_csv(
+        path / "colours_test.csv",
+        ["note", "x3", "colour", "x1", "x2"],
+        [["n/a", r[2], r[3], r[0], r[1]] for r in test_rows],
+    )
+    write_csv(path / "colours_unlabelled.csv", ["x1", "x2", "x3"], [r[:3] for r in test_rows])
+    write_csv(path / "sine.csv", ["a", "b", "y"], sine_rows(200, seed=0))
+    (path / "empty.csv").write_text("")
+    (path / "header_only.csv").write_text("x1,x2,colour\n")
+    (path / "bad_cell.csv").write_text("x1,x2,colour\n1,2,red\n3,4,blue\n5,abc,red\n")
+    (path / "empty_cell.csv").write_text("x1,x2,colour\n1,2,red\n3,,blue\n")
+    (path / "empty_target.csv").write_text("x1,x2,colour\n1,2,red\n3,4,\n5,6,blue\n")
+    (path / "ragged.csv").write_text("x1,x2,colour\n1,2,red\n3,4\n")
+    (path / "one_class.csv").write_text("x1,x2,colour\n1,2,red\n3,4,red\n")
+    (path / "one_row.csv").write_text("x1,x2,y\n1,2,3.5\n")
+    (path / "only_target.csv").write_text("colour\nred\nblue\n")
+    (path / "binary.csv").write_bytes(bytes(range(128, 256)))
+    (path / "not_a_model.nncore").write_text("this is not a model\n")
+    (path / "subdir").mkdir()
+    (path / "unknown_colour.csv").write_text("x1,x2,x3,colour\n0,0,0,red\n1,1,1,purple\n")
+    (path / "missing_feature.csv").write_text("x1,x3,colour\n0,0,red\n")
+    (path / "bad_feature.csv").write_text("x1,x2,x3\n0,0,0\n1,x,1\n")
+    # a model made with the Python API: no CSV metadata
+    plain = nncore.MLP([3, 4, 3], output_activation="softmax", seed=0)
+    plain.fit(np.zeros((3, 3)), [0, 1, 2], epochs=1)
+    plain.save(str(path / "plain.nncore"))
+    # a matplotlib that cannot be imported, for demo --plot
+    (path / "no_matplotlib" / "matplotlib").mkdir(parents=True)
+    (path / "no_matplotlib" / "matplotlib" / "__init__.py").write_text(
+        "raise ImportError('No module named matplotlib')\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def colour_model(workdir: Path) -> subprocess.CompletedProcess[str]:
+    """``nncore train`` on colours.csv (a string target) -> colours.nncore."""
+    return run(
+        "train", "colours.csv", "--target", "colour", "--out", "colours.nncore",
+        "--epochs", "60", "--hidden", "16", "--learning-rate", "0.01", cwd=workdir,
+    )  # fmt: skip
+
+
+def test_train_classifier_reports_and_saves(
+    workdir: Path, colour_model: subprocess.CompletedProcess[str]
+) -> None:
+    result = colour_model
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # no progress bar: stderr is not a terminal
+    out = result.stdout
+    assert "task: classify (from the target column" in out
+    assert "3 classes: blue, green, red" in out
+    assert "150 rows (120 training, 30 validation), 3 features" in out
+    assert "MLP(3-16-3" in out
+    train_line = line_with("training:", out)
+    validation_line = line_with("validation:", out)
+    for line in (train_line, validation_line):
+        assert "loss" in line
+        assert float(line.split("accuracy")[1]) > 0.9, out
+    assert "saved the model to colours.nncore" in out
+
+    model = nncore.load(str(workdir / "colours.nncore"))
+    assert model.metadata["task"] == "classify"
+    assert model.metadata["classes"] == ["blue", "green", "red"]
+    assert model.metadata["feature_names"] == ["x1", "x2", "x3"]
+    assert model.metadata["target"] == "colour"
+    assert model.activations[-1] == "softmax"
+    mean = model.metadata_arrays["scaler_mean"]
+    scale = model.metadata_arrays["scaler_scale"]
+    assert mean.shape == scale.shape == (3,)
+    assert 1000 < scale[1] < 5000  # x2 is in the thousands: the scaler brings it to unit scale
+    assert model.history is not None and model.history.epochs >= 1
+
+
+def test_info(workdir: Path, colour_model: subprocess.CompletedProcess[str]) -> None:
+    assert colour_model.returncode == 0, colour_model.stderr
+    result = run("info", "colours.nncore", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "architecture: 3-16-3" in out
+    assert "activations: relu, softmax" in out
+    model = nncore.load(str(workdir / "colours.nncore"))
+    assert f"parameters: {model.n_parameters:,} (float32)" in out
+    assert "optimizer: adam (learning rate 0.01)" in out
+    assert model.history is not None
+    assert f"training: {model.history.epochs} epochs, final loss" in out
+    assert f"stopped: {model.history.stop_reason}" in out
+    assert "task: classify, target 'colour', 3 classes: blue, green, red" in out
+    assert "features (3): x1, x2, x3" in out
+
+
+def test_evaluate(
+    workdir: Path,
+    colour_model: subprocess.CompletedProcess[str],
+    run_here: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    assert colour_model.returncode == 0, colour_model.stderr
+    # the target column is found by the model's metadata, or named with --target
+    for runner, extra in ((run, []), (run_here, ["--target", "colour"])):
+        result = runner("evaluate", "colours.nncore", "colours_test.csv", *extra, cwd=workdir)
+        assert result.returncode == 0, result.stderr
+        assert "60 rows, target 'colour', task classify" in result.stdout
+        metrics = line_with("accuracy", result.stdout)
+        assert metrics.startswith("loss ")
+        assert float(metrics.split("accuracy")[1]) > 0.9
+        per_class = line_with("per-class accuracy:", result.stdout)
+        assert all(f"{colour} " in per_class for colour in COLOURS)
+
+
+def test_predict_to_stdout_and_file(
+    workdir: Path, colour_model: subprocess.CompletedProcess[str]
+) -> None:
+    assert colour_model.returncode == 0, colour_model.stderr
+    to_stdout = run("predict", "colours.nncore", "colours_test.csv", cwd=workdir)
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    assert to_stdout.stderr == ""
+    rows = list(csv.reader(io.StringIO(to_stdout.stdout)))
+    header = ["prediction", "probability_blue", "probability_green", "probability_red"]
+    assert rows[0] == header
+    assert len(rows) == 61
+    truth = [row[2] for row in read_rows(workdir / "colours_test.csv")][1:]
+    predicted = [row[0] for row in rows[1:]]
+    assert set(predicted) <= set(COLOURS)
+    assert np.mean(np.array(predicted) == np.array(truth)) > 0.9
+    for row in rows[1:]:
+        probabilities = [float(p) for p in row[1:]]
+        assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
+        assert row[0] == COLOURS_SORTED[int(np.argmax(probabilities))]
+
+    # the same rows without the target and with the columns in the model's order: same output
+    to_file = run(
+        "predict", "colours.nncore", "colours_unlabelled.csv", "--out", "predictions.csv",
+        cwd=workdir,
+    )  # fmt: skip
+    assert to_file.returncode == 0, to_file.stderr
+    assert "wrote 60 predictions to predictions.csv" in to_file.stdout
+    assert read_rows(workdir / "predictions.csv") == rows
+
+
+COLOURS_SORTED = sorted(COLOURS)
+
+
+def test_regression_round_trip(
+    workdir: Path, run_here: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    trained = run(
+        "train", "sine.csv", "--target", "y", "--out", "sine.nncore", "--epochs", "150",
+        "--learning-rate", "0.01", "--dtype", "float64", "--seed", "3", cwd=workdir,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert "task: regress (from the target column" in trained.stdout
+    r2 = float(line_with("validation:", trained.stdout).split("r2")[1])
+    assert r2 > 0.9, trained.stdout
+
+    model = nncore.load(str(workdir / "sine.nncore"))
+    assert model.metadata["task"] == "regress"
+    assert "classes" not in model.metadata
+    assert model.dtype == np.float64
+    assert model.metadata_arrays["target_mean"][0] == pytest.approx(10.0, abs=0.5)
+
+    evaluated = run("evaluate", "sine.nncore", "sine.csv", cwd=workdir)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert float(line_with("r2", evaluated.stdout).split("r2")[1]) > 0.9
+
+    predicted = run("predict", "sine.nncore", "sine.csv", cwd=workdir)
+    assert predicted.returncode == 0, predicted.stderr
+    rows = list(csv.reader(io.StringIO(predicted.stdout)))
+    assert rows[0] == ["prediction"]
+    values = np.array([float(row[0]) for row in rows[1:]])
+    truth = np.array([float(row[2]) for row in sine_rows(200, seed=0)])
+    assert np.mean((values - truth) ** 2) < 0.1 * np.var(truth)  # original units, not scaled
+
+    info = run_here("info", "sine.nncore", cwd=workdir)
+    assert info.returncode == 0, info.stderr
+    assert "task: regress, target 'y'" in info.stdout
+    assert "(float64)" in info.stdout
+
+
+def test_train_task_option_and_quiet(
+    workdir: Path, run_here: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    # an integer target with few values is a class label unless --task regress says otherwise
+    rows = [[i % 7, (i * 3) % 5] for i in range(40)]
+    write_csv(workdir / "integers.csv", ["x", "level"], rows)
+    auto = run("train", "integers.csv", "--target", "level", "--out", "int.nncore",
+               "--epochs", "2", cwd=workdir)  # fmt: skip
+    assert auto.returncode == 0, auto.stderr
+    assert "task: classify" in auto.stdout
+    assert "5 classes: 0, 1, 2, 3, 4" in auto.stdout
+    forced = run_here("train", "integers.csv", "--target", "level", "--out", "int.nncore",
+                 "--epochs", "2", "--task", "regress", "--quiet", cwd=workdir)  # fmt: skip
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout == ""
+    assert forced.stderr == ""
+    assert nncore.load(str(workdir / "int.nncore")).metadata["task"] == "regress"
+
+
+def test_train_without_validation_and_hidden_layers(
+    workdir: Path, run_here: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
+    result = run_here(
+        "train", "colours.csv", "--target", "colour", "--out", "linear.nncore", "--hidden",
+        "none", "--validation-split", "0", "--epochs", "3", "--optimizer", "sgd",
+        "--activation", "tanh", "--batch-size", "8", cwd=workdir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "(150 training, 0 validation)" in result.stdout
+    assert "MLP(3-3," in result.stdout
+    assert "validation:" not in result.stdout
+    assert nncore.load(str(workdir / "linear.nncore")).layer_sizes == (3, 3)
+
+
+# Every mistake a user can make: (arguments, exit status, words of the one error line).
+USAGE = 2
+RUNTIME = 1
+ERROR_CASES: dict[str, tuple[tuple[str, ...], int, tuple[str, ...]]] = {
+    # the data file
+    "missing file": (("train", "absent.csv", "--target", "colour", "--out", "m.nncore"),
+                     RUNTIME, ("absent.csv", "no such file")),
+    "directory as data": (("train", "subdir", "--target", "colour", "--out", "m.nncore"),
+                          RUNTIME, ("subdir", "directory")),
+    "empty file": (("train", "empty.csv", "--target", "colour", "--out", "m.nncore"),
+                   RUNTIME, ("empty.csv", "empty")),
+    "header only": (("train", "header_only.csv", "--target", "colour", "--out", "m.nncore"),
+                    RUNTIME, ("header_only.csv", "no data rows")),
+    "non-numeric cell": (("train", "bad_cell.csv", "--target", "colour", "--out", "m.nncore"),
+                         RUNTIME, ("bad_cell.csv", "row 4", "column 'x2'", "'abc'")),
+    "empty cell": (("train", "empty_cell.csv", "--target", "colour", "--out", "m.nncore"),
+                   RUNTIME, ("row 3", "column 'x2'", "empty")),
+    "ragged row": (("train", "ragged.csv", "--target", "colour", "--out", "m.nncore"),
+                   RUNTIME, ("row 3", "2 cells")),
+    "binary file": (("train", "binary.csv", "--target", "colour", "--out", "m.nncore"),
+                    RUNTIME, ("binary.csv", "not a text file")),
+    "missing target column": (("train", "colours.csv", "--target", "size", "--out", "m.nncore"),
+                              RUNTIME, ("no column 'size'", "x1, x2, x3, colour")),
+    "no feature columns": (("train", "only_target.csv", "--target", "colour", "--out",
+                            "m.nncore"), RUNTIME, ("no feature columns",)),
+    "empty target cell": (("train", "empty_target.csv", "--target", "colour", "--out",
+                           "m.nncore"), RUNTIME, ("row 3", "column 'colour'", "empty")),
+    "one class": (("train", "one_class.csv", "--target", "colour", "--out", "m.nncore"),
+                  RUNTIME, ("single class", "'red'")),
+    "too few rows to split": (("train", "one_row.csv", "--target", "y", "--out", "m.nncore"),
+                              RUNTIME, ("1 row", "--validation-split")),
+    "regress a text target": (("train", "colours.csv", "--target", "colour", "--task", "regress",
+                               "--out", "m.nncore"), RUNTIME, ("column 'colour'", "not a")),
+    "output directory missing": (("train", "colours.csv", "--target", "colour", "--out",
+                                  "nowhere/m.nncore"), RUNTIME, ("--out", "does not exist")),
+    "output is a directory": (("train", "colours.csv", "--target", "colour", "--out", "subdir"),
+                              RUNTIME, ("--out", "directory")),
+    # model files
+    "info missing model": (("info", "absent.nncore"), RUNTIME, ("absent.nncore", "no such file")),
+    "info not a model": (("info", "not_a_model.nncore"), RUNTIME, ("not_a_model.nncore",)),
+    "info CSV as model": (("info", "colours.csv"), RUNTIME, ("colours.csv",)),
+    "info directory": (("info", "subdir"), RUNTIME, ("subdir", "directory")),
+    "predict not a model": (("predict", "not_a_model.nncore", "colours.csv"), RUNTIME,
+                            ("not_a_model.nncore",)),
+    "predict plain model": (("predict", "plain.nncore", "colours.csv"), RUNTIME,
+                            ("plain.nncore", "nncore train")),
+    "evaluate plain model": (("evaluate", "plain.nncore", "colours.csv"), RUNTIME,
+                             ("plain.nncore", "nncore train")),
+    # data for a trained model
+    "predict missing data": (("predict", "colours.nncore", "absent.csv"), RUNTIME,
+                             ("absent.csv", "no such file")),
+    "predict missing feature": (("predict", "colours.nncore", "missing_feature.csv"), RUNTIME,
+                                ("missing feature column", "'x2'")),
+    "predict bad feature cell": (("predict", "colours.nncore", "bad_feature.csv"), RUNTIME,
+                                 ("row 3", "column 'x2'", "'x'")),
+    "predict header only": (("predict", "colours.nncore", "header_only.csv"), RUNTIME,
+                            ("no data rows",)),
+    "predict output directory missing": (("predict", "colours.nncore", "colours.csv", "--out",
+                                          "nowhere/p.csv"), RUNTIME, ("does not exist",)),
+    "evaluate missing target": (("evaluate", "colours.nncore", "colours_unlabelled.csv"),
+                                RUNTIME, ("no column 'colour'",)),
+    "evaluate unknown class": (("evaluate", "colours.nncore", "unknown_colour.csv"), RUNTIME,
+                               ("row 3", "'purple'", "blue, green, red")),
+    "evaluate named target missing": (("evaluate", "colours.nncore", "colours.csv", "--target",
+                                       "size"), RUNTIME, ("no column 'size'",)),
+    # demo
+    "demo plot without matplotlib": (("demo", "--epochs", "1", "--plot", "x.png"), RUNTIME,
+                                     ("--plot", "matplotlib", 'pip install "nncore[plot]"')),
+    "demo plot unknown format": (("demo", "--epochs", "1", "--plot", "x.docx"), RUNTIME,
+                                 ("--plot", ".docx", "png")),
+    "demo plot directory missing": (("demo", "--epochs", "1", "--plot", "nowhere/x.png"),
+                                    RUNTIME, ("--plot", "does not exist")),
+}  # fmt: skip
+
+
+# Mistakes in the command line itself, which argparse reports (a usage line, then the error line;
+# status 2): (arguments, words of the error line). A few run as subprocesses, all run in-process
+# through ``main`` (the same code, without the interpreter start-up of each case).
+USAGE_CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "train without arguments": (("train",), ("train", "required")),
+    "train without --target": (("train", "colours.csv", "--out", "m.nncore"),
+                               ("--target",)),
+    "train without --out": (("train", "colours.csv", "--target", "colour"), ("--out",)),
+    "hidden zero": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                     "--hidden", "0"), ("--hidden",)),
+    "hidden text": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                     "--hidden", "64,wide"), ("--hidden", "64,wide")),
+    "negative learning rate": (("train", "colours.csv", "--target", "colour", "--out",
+                                "m.nncore", "--learning-rate", "-0.1"),
+                               ("--learning-rate",)),
+    "learning rate text": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                            "--learning-rate", "fast"), ("--learning-rate", "fast")),
+    "zero epochs": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                     "--epochs", "0"), ("--epochs",)),
+    "zero batch size": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                         "--batch-size", "0"), ("--batch-size",)),
+    "validation split 1": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                            "--validation-split", "1"), ("--validation-split",)),
+    "negative seed": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                       "--seed", "-1"), ("--seed",)),
+    "unknown activation": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                            "--activation", "softmax"), ("--activation", "softmax")),
+    "unknown optimizer": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                           "--optimizer", "newton"), ("--optimizer", "newton")),
+    "unknown task": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                      "--task", "cluster"), ("--task", "cluster")),
+    "unknown dtype": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
+                       "--dtype", "float16"), ("--dtype", "float16")),
+    "predict without data": (("predict", "colours.nncore"), ("predict", "DATA.csv")),
+    "evaluate without arguments": (("evaluate",), ("evaluate", "required")),
+    "info without model": (("info",), ("info", "MODEL")),
+    "unknown command": (("fit",), ("'fit'",)),
+    "bench unknown size": (("bench", "--sizes", "XL"), ("--sizes", "XL")),
+    "bench zero repeats": (("bench", "--repeats", "0"), ("--repeats",)),
+}  # fmt: skip
+USAGE_CASES_AS_SUBPROCESS = ("train without --target", "hidden zero")
+
+
+# The error cases that also run as separate ``python -m nncore`` processes, as a user runs
+# them: one of every kind. All of them run in-process through ``main`` (the code the console
+# script calls) — an interpreter start-up for each of the ~50 cases would take most of the time
+# budget of this file.
+SUBPROCESS_ERROR_CASES = (
+    "missing file", "header only", "non-numeric cell", "info not a model",
+    "predict missing feature", "demo plot without matplotlib",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def error_results(
+    workdir: Path, colour_model: subprocess.CompletedProcess[str]
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """The subprocess error cases, run concurrently."""
+    assert colour_model.returncode == 0, colour_model.stderr
+    cases = {name: ERROR_CASES[name][0] for name in SUBPROCESS_ERROR_CASES}
+    cases.update({name: USAGE_CASES[name][0] for name in USAGE_CASES_AS_SUBPROCESS})
+
+    def run_case(name: str) -> subprocess.CompletedProcess[str]:
+        env = None
+        if name == "demo plot without matplotlib":
+            env = {"PYTHONPATH": str(workdir / "no_matplotlib")}
+        return run(*cases[name], cwd=workdir, env=env)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(cases, pool.map(run_case, cases), strict=True))
+
+
+@pytest.mark.parametrize("case", SUBPROCESS_ERROR_CASES)
+def test_user_errors_give_one_line_and_status_1(
+    case: str, workdir: Path, error_results: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    _, status, words = ERROR_CASES[case]
+    result = error_results[case]
+    assert_clean_error(result, *words)
+    assert result.returncode == status, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("nncore: error: "), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert not (workdir / "m.nncore").exists()  # nothing is written when a command fails
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_user_errors_in_process(
+    case: str,
+    workdir: Path,
+    colour_model: subprocess.CompletedProcess[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from nncore.cli import main
+
+    assert colour_model.returncode == 0, colour_model.stderr
+    args, status, words = ERROR_CASES[case]
+    monkeypatch.chdir(workdir)
+    if case == "demo plot without matplotlib":
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # ``import matplotlib`` fails
+    assert main(args) == status
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("nncore: error: ")
+    for word in words:
+        assert word in lines[0], captured.err
+    assert not (workdir / "m.nncore").exists()
+
+
+def assert_usage_error(stderr: str, *words: str) -> None:
+    lines = stderr.splitlines()
+    assert len(lines) == 2, stderr
+    assert lines[0].startswith("usage: nncore"), stderr
+    assert lines[1].startswith("nncore: error: "), stderr
+    for word in words:
+        assert word in lines[1], stderr
+
+
+@pytest.mark.parametrize("case", USAGE_CASES_AS_SUBPROCESS)
+def test_usage_errors_give_usage_error_line_and_status_2(
+    case: str, error_results: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    result = error_results[case]
+    assert_clean_error(result, *USAGE_CASES[case][1])
+    assert result.returncode == 2, result.stderr
+    assert_usage_error(result.stderr, *USAGE_CASES[case][1])
+
+
+@pytest.mark.parametrize("case", list(USAGE_CASES))
+def test_usage_errors_in_process(case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from nncore.cli import main
+
+    args, words = USAGE_CASES[case]
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert_usage_error(captured.err, *words)
+
+
+SUBCOMMANDS = ("train", "predict", "evaluate", "info", "demo", "bench")
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_every_subcommand_has_help_with_an_example(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nncore.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main([name, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: nncore {name}"), out
+    assert "example" in out
+    assert f"nncore {name}" in out.split("example")[1]
+
+
+def test_top_level_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from nncore.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(f"    {name} " in out for name in SUBCOMMANDS)
+
+
+def test_bench_quick(workdir: Path) -> None:
+    result = run("bench", "--quick", "--sizes", "T", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    out = result.stdout
+    assert "nncore" in out and "NumPy ref" in out and "pure Python" in out
+    row = line_with("| T ", out)
+    assert "2-16-1" in row
+    speedups = [cell.strip() for cell in row.strip("|").split("|")][-2:]
+    assert all(cell.endswith("x") and float(cell[:-1]) > 0 for cell in speedups)
+
+
+def test_demo_plot_writes_a_png(workdir: Path) -> None:
+    pytest.importorskip("matplotlib")
+    result = run("demo", "--epochs", "3", "--plot", "demo.png", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout
+    assert "saved to demo.png" in result.stdout
+    assert (workdir / "demo.png").read_bytes().startswith(b"\x89PNG")
+
+
+def line_with(text: str, output: str) -> str:
+    return next(line for line in output.splitlines() if text in line)

@@ -1,0 +1,215 @@
+"""Tables from CSV files for the command line: reading, checking, task inference, scaling.
+
+Only the standard library's ``csv`` module is used (no pandas). A file must have a header row;
+cells are stripped of surrounding spaces and blank lines are skipped. Every problem raises
+``CSVError`` (a ``ValueError``) with a one-line message that names the file and, for a bad cell,
+its row and column — the command line prints it as it is.
+
+Rows are numbered as in a spreadsheet: the header is row 1, the first data row is row 2, and the
+row number is the line of the file (for files without quoted line breaks or blank lines).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[Any]
+
+#: ``infer_task``: an all-integer target with at most this many distinct values is classified.
+MAX_INTEGER_CLASSES = 20
+
+
+class CSVError(ValueError):
+    """A CSV file that cannot be used: missing, empty, ragged, a missing column, a bad cell."""
+
+
+@dataclass
+class Table:
+    """A CSV file's header and data rows (strings, stripped), with the spreadsheet row number of
+    each data row (``line_numbers``) for error messages."""
+
+    path: str
+    columns: list[str]
+    rows: list[list[str]]
+    line_numbers: list[int]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows)
+
+    def index(self, column: str) -> int:
+        """The position of ``column``; ``CSVError`` listing the columns if there is none."""
+        try:
+            return self.columns.index(column)
+        except ValueError:
+            raise CSVError(
+                f"{self.path}: no column {column!r} (columns: {', '.join(self.columns)})"
+            ) from None
+
+    def column(self, name: str) -> list[str]:
+        """The cells of one column, as strings."""
+        position = self.index(name)
+        return [row[position] for row in self.rows]
+
+    def numeric(self, names: Sequence[str], dtype: Any = np.float64) -> Array:
+        """The named columns as a ``(n_rows, len(names))`` float array; ``CSVError`` naming the
+        row and column of the first cell that is not a finite number."""
+        positions = [self.index(name) for name in names]
+        values = np.empty((self.n_rows, len(positions)), dtype=dtype)
+        for i, row in enumerate(self.rows):
+            for j, position in enumerate(positions):
+                values[i, j] = self._number(row[position], i, names[j])
+        return values
+
+    def _number(self, cell: str, i: int, column: str) -> float:
+        value = parse_number(cell)
+        if value is None:
+            what = "the cell is empty" if cell == "" else f"{cell!r} is not a finite number"
+            raise CSVError(f"{self.path}: row {self.line_numbers[i]}, column {column!r}: {what}")
+        return value
+
+
+def parse_number(cell: str) -> float | None:
+    """``float(cell)`` when ``cell`` is a finite number, else None (``nan``/``inf`` are not)."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def read_csv(path: str | Path) -> Table:
+    """Read a CSV file with a header row.
+
+    Raises ``CSVError`` for a missing or unreadable file, an empty file, a file with a header but
+    no data rows, empty or repeated column names, and rows whose number of cells differs from
+    the header's.
+    """
+    name = str(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header: list[str] | None = None
+            rows: list[list[str]] = []
+            line_numbers: list[int] = []
+            for record in reader:
+                cells = [cell.strip() for cell in record]
+                if not any(cells):
+                    continue  # a blank line
+                if header is None:
+                    header = cells
+                    _check_header(name, header)
+                    continue
+                if len(cells) != len(header):
+                    raise CSVError(
+                        f"{name}: row {reader.line_num} has {len(cells)} cells, the header has "
+                        f"{len(header)}"
+                    )
+                rows.append(cells)
+                line_numbers.append(reader.line_num)
+    except FileNotFoundError:
+        raise CSVError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CSVError(f"{name}: is a directory, not a CSV file") from None
+    except UnicodeDecodeError:
+        raise CSVError(f"{name}: not a text file (it is not UTF-8)") from None
+    except csv.Error as error:
+        raise CSVError(f"{name}: not a valid CSV file ({error})") from None
+    except OSError as error:
+        raise CSVError(f"{name}: cannot read it ({error.strerror or error})") from None
+    if header is None:
+        raise CSVError(f"{name}: the file is empty (expected a header row and data rows)")
+    if not rows:
+        raise CSVError(f"{name}: the file has a header but no data rows")
+    return Table(name, header, rows, line_numbers)
+
+
+def _check_header(name: str, header: list[str]) -> None:
+    for position, column in enumerate(header, start=1):
+        if not column:
+            raise CSVError(f"{name}: column {position} of the header has no name")
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            raise CSVError(f"{name}: the header names column {column!r} twice")
+        seen.add(column)
+
+
+def infer_task(values: Sequence[str]) -> str:
+    """``"classify"`` or ``"regress"`` for a target column, by this rule:
+
+    classify when any value is not a number, or when every value is an integer (``3``, ``3.0``)
+    and there are at most ``MAX_INTEGER_CLASSES`` (20) distinct values; regress otherwise.
+    """
+    numbers = [parse_number(value) for value in values]
+    if any(number is None for number in numbers):
+        return "classify"
+    if all(float(number).is_integer() for number in numbers if number is not None):
+        return "classify" if len(set(numbers)) <= MAX_INTEGER_CLASSES else "regress"
+    return "regress"
+
+
+def class_label(value: str) -> str:
+    """The class name of a target cell: integers are written canonically (``"3.0"`` → ``"3"``),
+    anything else is kept as it is."""
+    number = parse_number(value)
+    if number is not None and number.is_integer():
+        return str(int(number))
+    return value
+
+
+def class_names(values: Sequence[str]) -> list[str]:
+    """The sorted distinct class names of a target column (numerically when all are numbers)."""
+    labels = {class_label(value) for value in values}
+    if all(parse_number(label) is not None for label in labels):
+        return sorted(labels, key=lambda label: (float(label), label))
+    return sorted(labels)
+
+
+def encode_classes(table: Table, target: str, classes: Sequence[str]) -> Array:
+    """The target column as class indices into ``classes``; ``CSVError`` naming the row of a
+    class that is not in ``classes``."""
+    index = {name: i for i, name in enumerate(classes)}
+    codes = np.empty(table.n_rows, dtype=np.intp)
+    for i, value in enumerate(table.column(target)):
+        label = class_label(value)
+        if label not in index:
+            known = ", ".join(classes)
+            raise CSVError(
+                f"{table.path}: row {table.line_numbers[i]}, column {target!r}: class {label!r} "
+                f"is not one the model knows ({known})"
+            )
+        codes[i] = index[label]
+    return codes
+
+
+@dataclass
+class Standardizer:
+    """``(x − mean) / scale`` per column, with the mean and standard deviation of training data
+    (a constant column gets scale 1)."""
+
+    mean: Array
+    scale: Array
+
+    @classmethod
+    def fit(cls, X: Array) -> Standardizer:
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        scale[~(scale > 0)] = 1.0
+        return cls(mean.astype(np.float64), scale.astype(np.float64))
+
+    def transform(self, X: Array) -> Array:
+        result: Array = (X - self.mean) / self.scale
+        return result
+
+    def inverse_transform(self, X: Array) -> Array:
+        result: Array = X * self.scale + self.mean
+        return result
