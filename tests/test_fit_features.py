@@ -1127,3 +1127,19 @@ def test_zero_weight_rows_do_not_affect_fit():
     hb = b.fit(X, y_other, sample_weight=w, epochs=3, batch_size=6)
     np.testing.assert_array_equal(flat(a), flat(b))
     assert ha.loss == hb.loss
+
+
+def test_fit_in_two_calls_trains_like_one_call() -> None:
+    """Shuffled mini-batches: fit(2 epochs) then fit(3 epochs) == fit(5 epochs), bit for bit
+    (each epoch's order depends on the generator only), for SGD with momentum and for Adam."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(37, 3)), rng.normal(size=(37, 1))
+    for make in (lambda: nncore.optim.SGD(0.05, momentum=0.9), lambda: nncore.optim.Adam(0.01)):
+        once = nncore.MLP([3, 6, 1], activation="tanh", dtype="float64", seed=4)
+        twice = nncore.MLP([3, 6, 1], activation="tanh", dtype="float64", seed=4)
+        kwargs = {"batch_size": 8, "n_iter_no_change": None}
+        once.fit(X, y, optimizer=make(), epochs=5, **kwargs)
+        twice.fit(X, y, optimizer=make(), epochs=2, **kwargs)
+        twice.fit(X, y, epochs=3, **kwargs)  # optimizer=None: continues with the same one
+        for a, b in zip(once.get_parameters()[0], twice.get_parameters()[0], strict=True):
+            assert np.array_equal(a, b)

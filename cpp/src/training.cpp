@@ -81,7 +81,12 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
   double best_loss = std::numeric_limits<double>::infinity();
   Index epochs_without_improvement = 0;
   for (Index epoch = 1; epoch <= options.epochs; ++epoch) {
-    if (options.shuffle) random.shuffle(order.begin(), order.end());
+    // Each epoch's order is a fresh permutation of 0..n−1 drawn from the generator alone, so
+    // that fit(epochs=a) then fit(epochs=b) trains exactly like fit(epochs=a+b).
+    if (options.shuffle) {
+      std::iota(order.begin(), order.end(), Index{0});
+      random.shuffle(order.begin(), order.end());
+    }
     metric.reset();
     EpochRecord record;
     record.epoch = epoch;

@@ -631,9 +631,10 @@ class MLP:
             finally:
                 if progress is not None:
                     progress.close()
-                # The schedule's rates belong to this fit: the optimizer leaves with the rate it
-                # came with (so the next fit's schedule starts from the same η₀).
-                native_optimizer.learning_rate = initial_learning_rate
+                # The schedule's rates belong to this fit: the optimizer leaves with its base rate
+                # (the one it came with, unless a callback set another), where the next fit's
+                # schedule starts.
+                native_optimizer.learning_rate = chosen.learning_rate
             best_epoch = None
             if stopper is not None and restore_best_weights and stopper.best_parameters is not None:
                 stopper.restore()
