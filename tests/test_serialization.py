@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 import nncore
 from nncore import serialization
+from nncore.history import SERIES, History
 
 DATA = Path(__file__).resolve().parent / "data"
 CORRUPT = DATA / "corrupt_models"
@@ -223,6 +224,94 @@ def test_history_with_validation_and_nan_round_trips(tmp_path: Path) -> None:
     assert np.isnan(loaded.metadata["not a number"]) and loaded.metadata["inf"] == -np.inf
 
 
+def test_a_long_history_with_non_finite_values_round_trips(tmp_path: Path) -> None:
+    """The series are members of their own, not JSON: the header stays small however long the
+    history (a JSON history would pass the 1 MiB limit at some 10,000 epochs)."""
+    model, X, _ = _problem("float64")
+    record = {
+        "loss": 0.1 + 2**-40,
+        "metric": float("nan"),
+        "validation_loss": float("inf"),
+        "validation_metric": -0.0,
+        "gradient_norm": 1e300,
+        "learning_rate": 5e-324,
+    }
+    model.history = History([record] * 49_999 + [{**record, "loss": 0.05}], "max_epochs", "r2", 7)
+    path = tmp_path / "long.nncore"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo("header.npy").file_size < 2000
+        assert archive.getinfo("history.loss.npy").file_size == 128 + 8 * 50_000
+    nncore.load(path)  # warm up
+    tracemalloc.start()
+    try:
+        nncore.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * path.stat().st_size, peak  # a small multiple of the file's size
+    for loaded in (nncore.load(path), pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert_same_model(model, loaded)
+        history = loaded.history
+        assert history is not None and history.epochs == 50_000 and len(history.loss) == 50_000
+        assert history.loss[-1] == 0.05 and history.loss[0] == 0.1 + 2**-40
+        assert np.isnan(history.metric).all() and history.validation_loss[0] == np.inf
+        assert np.signbit(history.validation_metric[0]) and history.learning_rate[0] == 5e-324
+        assert (history.stop_reason, history.metric_name, history.best_epoch) == (
+            "max_epochs",
+            "r2",
+            7,
+        )
+        assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_a_history_of_zero_epochs_round_trips(tmp_path: Path) -> None:
+    model, _, _ = _problem()
+    model.history = History([], "interrupted", "accuracy")
+    loaded = _round_trip(model, tmp_path)
+    assert loaded.history is not None and loaded.history.epochs == 0
+    assert loaded.history.stop_reason == "interrupted" and loaded.history.metric_name == "accuracy"
+
+
+def test_training_past_the_old_json_limit_pickles() -> None:
+    """The reported failure: some 20,000 epochs of history used to overflow the JSON header."""
+    rng = np.random.default_rng(0)
+    model = nncore.MLP([2, 3, 1], seed=0)
+    model.fit(rng.random((4, 2)), rng.random(4), epochs=20_000, batch_size=4, n_iter_no_change=None)
+    clone = pickle.loads(pickle.dumps(model))
+    assert clone.history is not None and clone.history.epochs == 20_000
+    assert_same_model(model, clone)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (
+            lambda h: setattr(h, "validation_loss", [1.0]),
+            ValueError,
+            "validation_loss has 1 values",
+        ),
+        (lambda h: h.metric.pop(), ValueError, "metric has 2 values, the history 3 epochs"),
+        (lambda h: setattr(h, "gradient_norm", ["a", "b", "c"]), TypeError, "list of numbers"),
+        (lambda h: setattr(h, "learning_rate", [[1.0], [2.0], [3.0]]), TypeError, "numbers"),
+        (lambda h: setattr(h, "loss", [1.0, [2.0], 3.0]), TypeError, "list of numbers"),
+        (lambda h: setattr(h, "stop_reason", "bored"), ValueError, "stop_reason must be one of"),
+        (lambda h: setattr(h, "best_epoch", 4), ValueError, r"best_epoch must be None or an int"),
+        (lambda h: setattr(h, "metric_name", None), TypeError, "metric_name must be a string"),
+    ],
+)
+def test_save_refuses_a_history_the_loader_would_refuse(
+    tmp_path: Path, change: Any, error: type[Exception], match: str
+) -> None:
+    model, _, _ = _problem()
+    model.history = History([{"loss": 1.0}] * 3, "max_epochs")
+    model.save(tmp_path / "good.nncore")
+    change(model.history)
+    with pytest.raises(error, match=match):
+        model.save(tmp_path / "model.nncore")
+    assert [p.name for p in tmp_path.iterdir()] == ["good.nncore"]
+
+
 def test_metadata_and_metadata_arrays(tmp_path: Path) -> None:
     model, _, _ = _problem()
     model.metadata = {"tuple": (1, 2), "text": "ünïcode \ud800", "big": 2**70}
@@ -343,6 +432,7 @@ def test_the_file_is_an_uncompressed_npz_readable_with_numpy_alone(tmp_path: Pat
         "parameters.npy",
         "optimizer.exp_avg.npy",
         "optimizer.exp_avg_sq.npy",
+        *(f"history.{name}.npy" for name in SERIES),
         "metadata.mean.npy",
     ]
     assert all(info.compress_type == zipfile.ZIP_STORED for info in infos)
@@ -379,7 +469,18 @@ def test_the_file_is_an_uncompressed_npz_readable_with_numpy_alone(tmp_path: Pat
         "step": model.optimizer.step_count,  # type: ignore[union-attr]
         "state_names": ["exp_avg", "exp_avg_sq"],
     }
-    assert header["history"] == json.loads(json.dumps(model.history.to_dict()))  # type: ignore[union-attr]
+    history = model.history
+    assert history is not None
+    assert header["history"] == {
+        "stop_reason": history.stop_reason,
+        "epochs": 2,
+        "best_epoch": history.best_epoch,
+        "metric_name": "r2",
+    }
+    for name in SERIES:
+        member = members[f"history.{name}"]
+        assert member.dtype == np.dtype("<f8") and member.tolist() == getattr(history, name)
+    assert members["history.validation_loss"].shape == (0,)
     assert header["metadata"] == {"owner": "tests"}
     assert header["arrays"] == {
         name: {"dtype": value.dtype.str, "shape": list(value.shape)}
@@ -411,7 +512,7 @@ def test_the_documentation_names_every_header_entry(tmp_path: Path) -> None:
     for name in names:
         assert f'"{name}"' in docs or f"``{name}``" in docs or f"`{name}`" in docs, name
         assert name in module_docs, name
-    for member in ("header", "parameters", "optimizer.<", "metadata.<"):
+    for member in ("header", "parameters", "optimizer.<", "history.<", "metadata.<"):
         assert member in docs and member in module_docs
 
 
@@ -617,6 +718,7 @@ def test_every_corrupt_file_raises_a_helpful_value_error(name: str) -> None:
         "member_size_forged.nncore",
         "layer_sizes_huge.nncore",
         "zip_bomb_deflated.nncore",
+        "history_consistent_huge_epochs.nncore",
     ],
 )
 def test_hostile_sizes_are_rejected_without_allocating(name: str) -> None:

@@ -40,6 +40,22 @@ double weight_sum(const ConstVectorRef<T>& weights, Index n) {
   return weights.size() == 0 ? static_cast<double>(n) : weights.template cast<double>().sum();
 }
 
+// ‖v‖₂ by a vectorised sum of squares in T; only when that overflows (or v holds inf/NaN) is it
+// redone in double, where a finite vector's norm is always finite.
+template <class T>
+double euclidean_norm(const Vector<T>& v) {
+  const T fast = v.squaredNorm();
+  if (std::isfinite(fast)) return std::sqrt(static_cast<double>(fast));
+  return std::sqrt(v.template cast<double>().squaredNorm());
+}
+
+// Whether every entry is finite: a vectorised sum is finite unless an entry is inf/NaN or the
+// sum overflows, and only the latter (rare) case needs the entry-by-entry check.
+template <class T>
+bool all_finite(const Vector<T>& v) {
+  return std::isfinite(v.sum()) || v.allFinite();
+}
+
 std::string where(Index epoch, Index batch) {
   return " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) +
          "; the model keeps the weights from before this batch";
@@ -122,13 +138,12 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
         throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
       metric.add(output, yb, wb);
       network.backward(loss, xb, yb, wb, weight_sum<T>(wb, m), workspace);
-      const double gradient_norm =
-          std::sqrt(network.gradients().template cast<double>().squaredNorm());
+      const double gradient_norm = euclidean_norm<T>(network.gradients());
       if (!std::isfinite(gradient_norm))
         throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
       previous_parameters = network.parameters();  // restored if the update overflows
       optimizer.step(network.parameters(), network.gradients());
-      if (!network.parameters().allFinite()) {
+      if (!all_finite<T>(network.parameters())) {
         network.parameters() = previous_parameters;
         throw DivergenceError("training diverged: the update made parameters non-finite" +
                               where(epoch, batches));

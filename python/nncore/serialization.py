@@ -26,6 +26,12 @@ Members (each ``<name>.npy`` in the ZIP; nothing else may be in the archive):
     One per state vector of the optimizer of the last ``fit`` (PyTorch's state names:
     ``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``square_avg``, ``grad_avg``, ``sum``):
     1-D, the model's dtype, as long as ``parameters``.
+``history.<series>``
+    Only with a history (header ``"history"`` not null), then one for each of its per-epoch
+    series ``loss``, ``metric``, ``validation_loss``, ``validation_metric``, ``gradient_norm``,
+    ``learning_rate`` (``nncore.history.SERIES``): 1-D ``<f8`` (float64, little-endian), one value
+    per epoch, so of shape ``(epochs,)``; the two validation series have shape ``(0,)`` when the
+    ``fit`` had no validation data. Values may be NaN or infinite.
 ``metadata.<name>``
     One per entry of ``model.metadata_arrays``: any shape; dtype bool, (un)signed integers of
     1, 2, 4 or 8 bytes, float16/32/64, complex64/128 or fixed-width unicode (``<U…``),
@@ -58,28 +64,32 @@ The JSON header (key order as written; every key is required, no other key is al
         "step": 120,                          # the update count t (0 <= t < 2**62)
         "state_names": ["exp_avg", "exp_avg_sq"]   # one optimizer.<name> member each
       },
-      "history": null or {...},               # History.to_dict() of the last fit: lists loss,
-                                              # metric, validation_loss, validation_metric,
-                                              # gradient_norm, learning_rate (one number per
-                                              # epoch; validation ones may be empty), stop_reason,
-                                              # epochs, best_epoch (null or 1-based), metric_name
+      "history": null or {                    # the History of the last fit, without its
+        "stop_reason": "max_epochs",          # series (history.<series> members): one of
+                                              # nncore.history.STOP_REASONS
+        "epochs": 120,                        # completed epochs (0 <= epochs < 2**62): the
+                                              # length of every history.<series> member
+        "best_epoch": null,                   # null or in [1, epochs]
+        "metric_name": "r2"                   # a string
+      },
       "metadata": {...},                      # model.metadata (a JSON object)
       "arrays": {                             # every member except header: typestr and shape
         "parameters": {"dtype": "<f4", "shape": [n]},
         "optimizer.exp_avg": {"dtype": "<f4", "shape": [n]},
+        "history.loss": {"dtype": "<f8", "shape": [120]},
+        "history.validation_loss": {"dtype": "<f8", "shape": [0]},
         "metadata.mean": {"dtype": "<f8", "shape": [3]}
       }
     }
 
 Floats are written as Python's ``json`` writes them (shortest round-trip decimal, so values come
-back bit for bit); non-finite values, which only the history and ``metadata`` may hold, are written
-as the tokens ``NaN``, ``Infinity`` and ``-Infinity`` (Python's ``json`` reads them; strict JSON
-parsers need that option). JSON turns tuples into lists: ``metadata`` comes back with lists;
-``save`` raises ``TypeError`` for metadata JSON cannot hold (NumPy scalars, sets, non-string
-keys). A history takes about 100 bytes per epoch: beyond roughly 10 000 epochs the header exceeds
-1 MiB and ``save`` raises ``ValueError`` (set ``model.history = None`` first). Duplicate keys in
-a JSON object are an error. The ``format_version`` is increased by any change an older reader
-would misread.
+back bit for bit); non-finite values, which only ``metadata`` may hold, are written as the tokens
+``NaN``, ``Infinity`` and ``-Infinity`` (Python's ``json`` reads them; strict JSON parsers need
+that option). JSON turns tuples into lists: ``metadata`` comes back with lists; ``save`` raises
+``TypeError`` for metadata JSON cannot hold (NumPy scalars, sets, non-string keys). The history's
+series are members, not JSON, so a history of any length fits (<= 48 bytes per epoch); besides
+``metadata`` the header holds only a few hundred bytes. Duplicate keys in a JSON object are an
+error. The ``format_version`` is increased by any change an older reader would misread.
 
 What is restored: the architecture and parameters (predictions are bit-identical), the generator
 state and the optimizer (rule, hyper-parameters including the base learning rate, step count and
@@ -93,8 +103,9 @@ bounded by a small multiple of the file's size. The archive is opened with ``zip
 name other than the above, a compressed or encrypted member, or members whose sizes add up to more
 than the file are rejected; the header member is at most 1 MiB; every ``.npy`` member's own header
 (read with ``numpy.lib.format``) must declare the dtype and shape the JSON header and the
-architecture imply, C order, and exactly as many data bytes as the member holds — all checked
-before its data is read. The architecture must be one ``MLP`` accepts and the parameters finite.
+architecture (for the history's series: ``history.epochs``) imply, C order, and exactly as many
+data bytes as the member holds — all checked before its data is read. The architecture must be
+one ``MLP`` accepts and the parameters and optimizer state finite (the history may hold NaN).
 Any problem raises ``ValueError`` naming the file and the problem; ``FileNotFoundError``,
 ``IsADirectoryError`` and ``PermissionError`` come through as they are.
 
@@ -182,7 +193,7 @@ _METADATA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _STATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _MEMBER = re.compile(
     r"(?P<kind>header|parameters)\.npy"
-    r"|(?P<group>optimizer|metadata)\.(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})\.npy"
+    r"|(?P<group>optimizer|history|metadata)\.(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})\.npy"
 )
 _DECIMAL_U64 = re.compile(r"0|[1-9][0-9]{0,19}")
 _MAX_NDIM = 32
@@ -203,6 +214,8 @@ _DAMAGE = (
     NotImplementedError,
 )
 _HISTORY_SCALARS = ("stop_reason", "epochs", "best_epoch", "metric_name")
+#: The dtype of the history's series members.
+_SERIES_DTYPE = np.dtype("<f8")
 _ARCHITECTURE_KEYS = (
     "layer_sizes",
     "activations",
@@ -239,9 +252,10 @@ def save(model: MLP, file: File) -> None:
     left as it was.
 
     Raises ``TypeError`` for a model that is not an ``MLP``, for ``metadata`` that JSON cannot
-    hold or ``metadata_arrays`` of an unsupported dtype; ``ValueError`` when the header would
-    exceed 1 MiB or the optimizer's state does not fit the model; ``OSError`` from the file
-    system.
+    hold, ``metadata_arrays`` of an unsupported dtype or a ``history`` whose series are not
+    numbers; ``ValueError`` when the header would exceed 1 MiB, the optimizer's state does not fit
+    the model or the history is inconsistent (a series of the wrong length, an unknown
+    ``stop_reason``, ``best_epoch`` out of range); ``OSError`` from the file system.
     """
     if not isinstance(model, MLP):
         raise TypeError(f"save needs an nncore.MLP, got {type(model).__name__}")
@@ -315,8 +329,14 @@ def _encode(model: MLP) -> tuple[bytes, list[tuple[str, Array]]]:
         }
 
     history = model.history
-    if history is not None and not isinstance(history, History):
-        raise TypeError(f"model.history must be a History or None, got {type(history).__name__}")
+    history_header = None
+    if history is not None:
+        if not isinstance(history, History):
+            raise TypeError(
+                f"model.history must be a History or None, got {type(history).__name__}"
+            )
+        history_header, series = _encode_history(history)
+        arrays += series
     metadata = model.metadata
     if not isinstance(metadata, dict):
         raise TypeError(f"model.metadata must be a dict, got {type(metadata).__name__}")
@@ -346,7 +366,7 @@ def _encode(model: MLP) -> tuple[bytes, list[tuple[str, Array]]]:
         "seed": str(model.seed),
         "random_state": random_state,
         "optimizer": optimizer_header,
-        "history": None if history is None else history.to_dict(),
+        "history": history_header,
         "metadata": metadata,
         "arrays": {
             name: {"dtype": array.dtype.str, "shape": list(array.shape)} for name, array in arrays
@@ -358,13 +378,52 @@ def _encode(model: MLP) -> tuple[bytes, list[tuple[str, Array]]]:
         raise TypeError(f"model.metadata cannot be written as JSON: {error}") from None
     encoded = text.encode("utf-8")
     if len(encoded) > MAX_HEADER_BYTES:
-        epochs = 0 if history is None else history.epochs
         raise ValueError(
-            f"the model's JSON header (architecture, optimizer, a history of {epochs} epochs and "
-            f"metadata) takes {len(encoded)} bytes, more than the format's {MAX_HEADER_BYTES}; "
-            "put large values in model.metadata_arrays, or set model.history = None"
+            f"the model's JSON header (architecture, optimizer and metadata) takes {len(encoded)} "
+            f"bytes, more than the format's {MAX_HEADER_BYTES}; put large values in "
+            "model.metadata_arrays"
         )
     return encoded, arrays
+
+
+def _encode_history(history: History) -> tuple[dict[str, Any], list[tuple[str, Array]]]:
+    """The header's ``"history"`` entry and the ``history.<series>`` members of ``history``,
+    checked as ``load`` will check them (a saved file always loads)."""
+    epochs = history.epochs
+    members: list[tuple[str, Array]] = []
+    for name in SERIES:
+        try:
+            values = np.asarray(getattr(history, name))
+        except (TypeError, ValueError, OverflowError):
+            values = np.asarray(None)
+        if values.ndim != 1 or values.dtype.kind not in "fiu":
+            raise TypeError(f"model.history.{name} must be a list of numbers")
+        optional = name.startswith("validation")
+        if len(values) != epochs and not (optional and len(values) == 0):
+            raise ValueError(
+                f"model.history.{name} has {len(values)} values, the history {epochs} epochs; "
+                f"the file format needs one value per epoch{' (or none)' if optional else ''}"
+            )
+        members.append((f"history.{name}", values.astype(_SERIES_DTYPE)))
+    stop_reason, best = history.stop_reason, history.best_epoch
+    if not isinstance(stop_reason, str) or stop_reason not in STOP_REASONS:
+        raise ValueError(
+            f"model.history.stop_reason must be one of {', '.join(STOP_REASONS)}, got "
+            f"{stop_reason!r:.60}"
+        )
+    if not isinstance(history.metric_name, str):
+        raise TypeError("model.history.metric_name must be a string")
+    if best is not None and (not _is_int(best) or not 1 <= best <= epochs):
+        raise ValueError(
+            f"model.history.best_epoch must be None or an int in [1, {epochs}], got {best!r:.60}"
+        )
+    header = {
+        "stop_reason": stop_reason,
+        "epochs": epochs,
+        "best_epoch": best,
+        "metric_name": history.metric_name,
+    }
+    return header, members
 
 
 def _check_json(value: Any, where: str, containers: frozenset[int] = frozenset()) -> None:
@@ -560,12 +619,16 @@ def _read_model(stream: IO[bytes]) -> MLP:
             name: _read_array(archive, members[f"optimizer.{name}"], f"optimizer.{name}", spec)
             for name in spec.state_names
         }
+        series = {
+            name: _read_array(archive, members[f"history.{name}"], f"history.{name}", spec)
+            for name in (SERIES if spec.history is not None else ())
+        }
         metadata_arrays = {
             member[len("metadata.") :]: _read_array(archive, members[member], member, spec)
             for member in spec.arrays
             if member.startswith("metadata.")
         }
-    return spec.build(parameters, vectors, metadata_arrays)
+    return spec.build(parameters, vectors, series, metadata_arrays)
 
 
 def _names(names: Iterable[str]) -> str:
@@ -582,11 +645,16 @@ def _check_members(infos: list[zipfile.ZipInfo], size: int) -> dict[str, zipfile
         if match is None:
             raise _Invalid(
                 f"unexpected member {name!r} in the archive (a model file holds header.npy, "
-                "parameters.npy, optimizer.<name>.npy and metadata.<name>.npy only)"
+                "parameters.npy, optimizer.<name>.npy, history.<series>.npy and "
+                "metadata.<name>.npy only)"
             )
         key = name[: -len(".npy")]
         if match["group"] == "optimizer" and not _STATE_NAME.fullmatch(match["name"]):
             raise _Invalid(f"unexpected member {name!r} (not an optimizer state name)")
+        if match["group"] == "history" and match["name"] not in SERIES:
+            raise _Invalid(
+                f"unexpected member {name!r} (the history's series are {', '.join(SERIES)})"
+            )
         if key in members:
             raise _Invalid(f"the archive holds the member {name!r} twice")
         if info.flag_bits & 0x1:
@@ -789,7 +857,7 @@ class _Spec:
         if not any(self.random_state):
             raise _Invalid("random_state must not be all zeros (xoshiro256** would be stuck)")
         self._optimizer(header["optimizer"])
-        self.history = None if header["history"] is None else _history(header["history"])
+        self._history(header["history"])
         if not isinstance(header["metadata"], dict):
             raise _Invalid(f"metadata must be a JSON object, got {_json_type(header['metadata'])}")
         self.metadata: dict[str, Any] = header["metadata"]
@@ -874,12 +942,33 @@ class _Spec:
         self.optimizer = spec
         self.state_names = names
 
+    def _history(self, value: Any) -> None:
+        """The history's scalars (its series are the ``history.<series>`` members)."""
+        self.history: dict[str, Any] | None = None
+        self.epochs = 0
+        if value is None:
+            return
+        spec = _keys(value, _HISTORY_SCALARS, "history")
+        epochs = spec["epochs"]
+        if not _is_int(epochs) or not 0 <= epochs < _MAX_STEP:
+            raise _Invalid(f"history.epochs must be an integer in [0, 2**62), got {epochs!r:.60}")
+        if not isinstance(spec["stop_reason"], str) or spec["stop_reason"] not in STOP_REASONS:
+            raise _Invalid(f"history.stop_reason: unknown reason {spec['stop_reason']!r:.60}")
+        if not isinstance(spec["metric_name"], str):
+            raise _Invalid("history.metric_name must be a string")
+        best = spec["best_epoch"]
+        if best is not None and (not _is_int(best) or not 1 <= best <= epochs):
+            raise _Invalid(f"history.best_epoch must be null or in [1, {epochs}], got {best!r:.60}")
+        self.history = spec
+        self.epochs = epochs
+
     def _arrays(self, value: Any) -> None:
         if not isinstance(value, dict):
             raise _Invalid(f"arrays must be a JSON object, got {_json_type(value)}")
         if "parameters" not in value:
             raise _Invalid("arrays lacks 'parameters'")
-        expected = {"parameters", *(f"optimizer.{name}" for name in self.state_names)}
+        series = {} if self.history is None else {f"history.{name}": name for name in SERIES}
+        expected = {"parameters", *(f"optimizer.{name}" for name in self.state_names), *series}
         self.arrays: dict[str, tuple[np.dtype[Any], tuple[int, ...]]] = {}
         for name, entry in value.items():
             where = f"arrays[{name!r:.60}]"
@@ -888,7 +977,19 @@ class _Spec:
             if len(dims) > _MAX_NDIM or not all(_is_int(d) and 0 <= d < _MAX_STEP for d in dims):
                 raise _Invalid(f"{where}.shape must be at most {_MAX_NDIM} integers >= 0")
             shape = tuple(dims)
-            if name in expected:
+            if name in series:
+                # One value per epoch; the validation series may be empty (no validation data).
+                dtype = _SERIES_DTYPE
+                shapes = [(self.epochs,)]
+                if series[name].startswith("validation") and self.epochs:
+                    shapes.append((0,))
+                if entry["dtype"] != dtype.str or shape not in shapes:
+                    allowed = " or ".join(map(repr, shapes))
+                    raise _Invalid(
+                        f"{where} declares {entry['dtype']!r:.20} {shape!r:.60}, but "
+                        f"history.epochs implies {dtype.str!r} {allowed}"
+                    )
+            elif name in expected:
                 dtype = self.dtype
                 if entry["dtype"] != dtype.str or shape != (self.n_parameters,):
                     raise _Invalid(
@@ -910,7 +1011,11 @@ class _Spec:
             raise _Invalid(f"arrays lacks {', '.join(sorted(missing))}")
 
     def build(
-        self, parameters: Array, vectors: dict[str, Array], metadata_arrays: dict[str, Array]
+        self,
+        parameters: Array,
+        vectors: dict[str, Array],
+        series: dict[str, Array],
+        metadata_arrays: dict[str, Array],
     ) -> MLP:
         """The model (its arrays have been read and checked against this header)."""
         if not np.isfinite(parameters).all():
@@ -948,35 +1053,18 @@ class _Spec:
                 model.optimizer = optim.Optimizer.from_state_dict(state_dict)
             except (ValueError, TypeError) as error:
                 raise _Invalid(f"optimizer: {error}") from None
-        model.history = self.history
+        model.history = None if self.history is None else self._build_history(series)
         model.metadata = self.metadata
         model.metadata_arrays = metadata_arrays
         return model
 
-
-def _history(value: Any) -> History:
-    """A ``History`` from its ``to_dict()``, checked."""
-    spec = _keys(value, (*SERIES, *_HISTORY_SCALARS), "history")
-    epochs = spec["epochs"]
-    if not _is_int(epochs) or epochs < 0:
-        raise _Invalid(f"history.epochs must be an integer >= 0, got {epochs!r:.60}")
-    series = {}
-    for name in SERIES:
-        values = _list(spec[name], f"history.{name}")
-        if len(values) != epochs and not (name.startswith("validation") and not values):
-            raise _Invalid(f"history.{name} must have {epochs} entries, got {len(values)}")
-        if not all(_is_number(v) for v in values):
-            raise _Invalid(f"history.{name} must hold numbers only")
-        series[name] = values
-    if not isinstance(spec["stop_reason"], str) or spec["stop_reason"] not in STOP_REASONS:
-        raise _Invalid(f"history.stop_reason: unknown reason {spec['stop_reason']!r:.60}")
-    if not isinstance(spec["metric_name"], str):
-        raise _Invalid("history.metric_name must be a string")
-    best = spec["best_epoch"]
-    if best is not None and (not _is_int(best) or not 1 <= best <= epochs):
-        raise _Invalid(f"history.best_epoch must be null or in [1, {epochs}], got {best!r:.60}")
-    records = [
-        {name: values[epoch] for name, values in series.items() if len(values) > epoch}
-        for epoch in range(epochs)
-    ]
-    return History(records, spec["stop_reason"], spec["metric_name"], best)
+    def _build_history(self, series: dict[str, Array]) -> History:
+        """The ``History`` of the scalars in the header and the series members (checked)."""
+        assert self.history is not None
+        spec = self.history
+        history = History([], spec["stop_reason"], spec["metric_name"], spec["best_epoch"])
+        # The series are History's per-epoch lists of floats (SERIES), set directly rather than
+        # through per-epoch records: a quarter of the memory and time for a long history.
+        for name in SERIES:
+            setattr(history, name, series[name].tolist())
+        return history

@@ -40,6 +40,15 @@ PARAMETERS = np.linspace(-1.0, 1.0, N_PARAMETERS)
 EXP_AVG = np.linspace(-0.01, 0.01, N_PARAMETERS)
 EXP_AVG_SQ = np.linspace(1e-6, 1e-4, N_PARAMETERS)
 MEAN = np.array([0.5, -0.5])
+#: The history's series (2 epochs, no validation data).
+HISTORY = {
+    "loss": np.array([0.5, 0.25]),
+    "metric": np.array([0.1, 0.2]),
+    "validation_loss": np.array([], dtype="<f8"),
+    "validation_metric": np.array([], dtype="<f8"),
+    "gradient_norm": np.array([1.0, 0.5]),
+    "learning_rate": np.array([0.001, 0.001]),
+}
 
 
 def raw_npy(header: str, data: bytes, version: tuple[int, int] = (1, 0)) -> bytes:
@@ -115,12 +124,6 @@ def valid_header() -> dict[str, Any]:
             "state_names": ["exp_avg", "exp_avg_sq"],
         },
         "history": {
-            "loss": [0.5, 0.25],
-            "metric": [0.1, 0.2],
-            "validation_loss": [],
-            "validation_metric": [],
-            "gradient_norm": [1.0, 0.5],
-            "learning_rate": [0.001, 0.001],
             "stop_reason": "max_epochs",
             "epochs": 2,
             "best_epoch": None,
@@ -135,6 +138,7 @@ def valid_arrays() -> dict[str, Any]:
         "parameters": PARAMETERS,
         "optimizer.exp_avg": EXP_AVG,
         "optimizer.exp_avg_sq": EXP_AVG_SQ,
+        **{f"history.{name}": values for name, values in HISTORY.items()},
         "metadata.mean": MEAN,
     }
 
@@ -566,19 +570,77 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         "unknown reason",
     )
     add(
-        "history_length_mismatch",
-        model_file(setter("history.loss", [0.5])),
-        "history.loss must have 2 entries",
-    )
-    add(
         "history_best_epoch_out_of_range",
         model_file(setter("history.best_epoch", 5)),
         "best_epoch must be null or in [1, 2]",
     )
     add(
+        "history_epochs_negative",
+        model_file(setter("history.epochs", -1)),
+        "history.epochs must be an integer in [0, 2**62)",
+    )
+    add(
+        "history_series_in_header",  # the series belong in history.<series>.npy members
+        model_file(setter("history.loss", [0.5, 0.25])),
+        "history has unknown entries 'loss'",
+    )
+    add(
+        "history_length_mismatch",
+        model_file(arrays={**arrays, "history.loss": HISTORY["loss"][:1]}),
+        "arrays['history.loss'] declares '<f8' (1,), but history.epochs implies '<f8' (2,)",
+    )
+    add(
+        "history_member_length_differs",
+        model_file(members={"history.loss": npy(HISTORY["loss"][:1])}),
+        "history.loss: the array has shape (1,), the header declares (2,)",
+    )
+    add(
+        "history_validation_partial",
+        model_file(arrays={**arrays, "history.validation_loss": np.array([0.3])}),
+        "history.epochs implies '<f8' (2,) or (0,)",
+    )
+    add(
         "history_strings",
-        model_file(setter("history.metric", ["a", "b"])),
-        "history.metric must hold numbers",
+        model_file(arrays={**arrays, "history.metric": np.array(["a", "b"])}),
+        "arrays['history.metric'] declares '<U1' (2,)",
+    )
+    add(
+        "history_member_float32",
+        model_file(members={"history.gradient_norm": npy(HISTORY["gradient_norm"].astype("<f4"))}),
+        "history.gradient_norm: the array has dtype '<f4', the header declares '<f8'",
+    )
+    add(
+        "history_member_big_endian",
+        model_file(members={"history.metric": npy(HISTORY["metric"].astype(">f8"))}),
+        "history.metric: the array has dtype '>f8', the header declares '<f8'",
+    )
+    add(
+        "history_member_missing",
+        model_file(
+            arrays={k: v for k, v in arrays.items() if k != "history.learning_rate"},
+            declare={"history.learning_rate": {"dtype": "<f8", "shape": [2]}},
+        ),
+        "'history.learning_rate.npy' declared in the header are missing",
+    )
+    add(
+        "history_member_undeclared_and_missing",
+        model_file(arrays={k: v for k, v in arrays.items() if k != "history.learning_rate"}),
+        "arrays lacks history.learning_rate",
+    )
+    add(
+        "history_members_without_history",
+        model_file(setter("history", None)),
+        "arrays declares the unexpected member 'history.",
+    )
+    add(
+        "history_unknown_series",
+        model_file(members={"history.evil": npy(HISTORY["loss"])}),
+        "unexpected member 'history.evil.npy'",
+    )
+    add(
+        "history_consistent_huge_epochs",
+        _huge_history(),
+        "history.loss: the .npy header declares 8000000000000 bytes of data but the member holds",
     )
     add(
         "metadata_not_object",
@@ -713,12 +775,28 @@ def _consistent_huge() -> bytes:
         header["architecture"]["layer_sizes"] = [1, 10**6, 10**6]
         header["architecture"]["activations"] = ["tanh", "identity"]
         header["optimizer"] = None
+        header["history"] = None
 
     return model_file(
         edit,
         arrays={"parameters": PARAMETERS},
         declare={"parameters": {"dtype": "<f8", "shape": [n]}},
         members={"parameters": raw_npy(npy_header("<f8", (n,)), PARAMETERS.tobytes())},
+    )
+
+
+def _huge_history() -> bytes:
+    """Header, declarations and .npy headers agree on a history of 10**12 epochs; each series
+    member holds 2 values. Rejected from the sizes alone, before anything is allocated."""
+    epochs = 10**12
+    series = [f"history.{name}" for name in HISTORY if not name.startswith("validation")]
+    return model_file(
+        setter("history.epochs", epochs),
+        declare={name: {"dtype": "<f8", "shape": [epochs]} for name in series},
+        members={
+            name: raw_npy(npy_header("<f8", (epochs,)), HISTORY["loss"].tobytes())
+            for name in series
+        },
     )
 
 
