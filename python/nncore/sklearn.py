@@ -29,7 +29,6 @@ How the two libraries' training relate (the details are in the class docstrings)
 from __future__ import annotations
 
 import contextlib
-import io
 import itertools
 import math
 import numbers
@@ -67,7 +66,6 @@ from . import optim
 from ._core import DivergenceError
 from ._validation import ACTIVATION_ALIASES, ACTIVATIONS
 from .mlp import MLP
-from .serialization import load
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -600,32 +598,6 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             The fitted estimator.
         """
         return self._fit(X, y, sample_weight, incremental=False)
-
-    # ----------------------------------------------------------------- pickling
-    def __getstate__(self) -> dict[str, Any]:
-        """The fitted network travels as the bytes of its ``.nncore`` model file (``MLP.save``)
-        and its ``History`` beside it: the file format caps its JSON header at 1 MiB, which the
-        history of a long ``fit`` (some 15,000 epochs) exceeds."""
-        state: dict[str, Any] = dict(super().__getstate__())
-        model = state.get("model_")
-        if isinstance(model, MLP):
-            buffer = io.BytesIO()
-            history, model.history = model.history, None
-            try:
-                model.save(buffer)
-            finally:
-                model.history = history
-            state["model_"] = buffer.getvalue()
-            state["_model_history"] = history
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        if isinstance(state.get("model_"), bytes):
-            model = load(io.BytesIO(state["model_"]))
-            model.history = state.pop("_model_history", None)
-            state["model_"] = model
-        super().__setstate__(state)
 
 
 _PARAMETERS_DOC = """
