@@ -259,7 +259,7 @@ def bench_pure_python(problem: Problem, repeats: int, min_time: float) -> Measur
 
     note = ""
     if subset < wl.samples:
-        note = f"subset: first {subset} of {wl.samples} samples"
+        note = f"subset: first {subset:,} of {wl.samples:,} samples"
         if batch_size != wl.batch_size:
             note += f", batch {batch_size} (not {wl.batch_size})"
     return time_epochs(run_epochs, subset, batch_size, repeats, min_time, note)
@@ -631,7 +631,9 @@ def format_markdown(report: dict[str, Any]) -> str:
     env = ", ".join(f"{k}={v}" for k, v in machine["env"].items() if v is not None) or "none set"
     blas = machine.get("threadpools") or []
     blas_text = ", ".join(
-        f"{p['internal_api']} {p['version']} ({p['num_threads']} threads)" for p in blas
+        f"{p['internal_api']}{' ' + p['version'] if p['version'] else ''} "
+        f"({p['num_threads']} thread{'s' if p['num_threads'] != 1 else ''})"
+        for p in blas
     )
     lines += [
         "",
