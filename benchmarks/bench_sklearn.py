@@ -34,7 +34,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -45,6 +44,9 @@ from typing import Any
 import numpy as np
 
 import nncore
+
+# The machine description is shared with the training benchmark beside this script.
+from bench_training import cpu_model, git_commit, load_average, threadpools
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CONFIGS = ("digits", "diabetes", "digits+es", "diabetes+es")
@@ -121,54 +123,11 @@ def measure(config: str, library: str, seeds: int, repeats: int, dtype: str) -> 
 
 
 # --------------------------------------------------------------------- machine description
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _threadpools() -> Any:
-    try:
-        import threadpoolctl
-    except ImportError:
-        return None
-    return [
-        {key: pool.get(key) for key in ("user_api", "internal_api", "num_threads", "version")}
-        for pool in threadpoolctl.threadpool_info()
-    ]
-
-
 def machine_info() -> dict[str, Any]:
     import sklearn
 
     return {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "platform": platform.platform(),
         "python": sys.version.split()[0],
@@ -176,9 +135,9 @@ def machine_info() -> dict[str, Any]:
         "sklearn": sklearn.__version__,
         "nncore": nncore.__version__,
         "nncore_threads": 1,  # the core is single-threaded
-        "git": _git_commit(),
-        "threadpools": _threadpools(),
-        "load_average_at_start": _load_average(),
+        "git": git_commit(),
+        "threadpools": threadpools(),
+        "load_average_at_start": load_average(),
     }
 
 
@@ -311,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             if single is not None:
                 row["sklearn_1_thread"] = single
             report["rows"].append(row)
-    report["load_average_at_end"] = _load_average()
+    report["load_average_at_end"] = load_average()
     for path in (args.json, args.markdown):
         path.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -377,7 +377,7 @@ def make_problem(workload: Workload, scale: float, dtype: str, seed: int) -> Pro
     return Problem(wl, X, Y, weights, biases, seed)
 
 
-def _cpu_model() -> str | None:
+def cpu_model() -> str | None:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -409,7 +409,7 @@ def _numpy_blas() -> Any:
     return config.get("Build Dependencies", {}).get("blas")
 
 
-def _threadpools() -> Any:
+def threadpools() -> Any:
     try:
         import threadpoolctl
     except ImportError:
@@ -420,7 +420,7 @@ def _threadpools() -> Any:
     ]
 
 
-def _load_average() -> list[float] | None:
+def load_average() -> list[float] | None:
     """1-, 5- and 15-minute load averages: other work on the machine skews the timings."""
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -428,7 +428,7 @@ def _load_average() -> list[float] | None:
         return None
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
@@ -446,7 +446,7 @@ def _git_commit() -> str | None:
 def machine_info(peers: Sequence[str]) -> dict[str, Any]:
     """CPU, OS, versions and threading settings of this run."""
     info: dict[str, Any] = {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_flags": _cpu_flags(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
@@ -457,9 +457,9 @@ def machine_info(peers: Sequence[str]) -> dict[str, Any]:
         "numpy": np.__version__,
         "nncore": nncore.__version__,
         "nncore_threads": 1,  # the core is built with EIGEN_DONT_PARALLELIZE
-        "git": _git_commit(),
+        "git": git_commit(),
         "env": {name: os.environ.get(name) for name in THREAD_ENV},
-        "load_average_at_start": _load_average(),
+        "load_average_at_start": load_average(),
         "numpy_blas": _numpy_blas(),
     }
     if "torch" in peers:
@@ -477,7 +477,7 @@ def machine_info(peers: Sequence[str]) -> dict[str, Any]:
             info["sklearn"] = sklearn.__version__
         except ImportError:
             info["sklearn"] = None
-    info["threadpools"] = _threadpools()  # after the imports, so their pools show up too
+    info["threadpools"] = threadpools()  # after the imports, so their pools show up too
     return info
 
 
@@ -743,7 +743,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             problem, args.peers, args.repeats, args.min_time, log
         )
 
-    report["machine"]["load_average_at_end"] = _load_average()
+    report["machine"]["load_average_at_end"] = load_average()
     print(format_text_table(report))
     for path, text in (
         (args.json, json.dumps(report, indent=2) + "\n"),
