@@ -693,3 +693,10 @@ def test_demo_plot_writes_a_png(workdir: Path) -> None:
 
 def line_with(text: str, output: str) -> str:
     return next(line for line in output.splitlines() if text in line)
+
+
+def test_config_shows_the_chosen_level_and_threads() -> None:
+    result = run("config", env={**os.environ, "NNCORE_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert f"isa:                {nncore.config()['isa']}" in result.stdout
+    assert "num_threads:        1" in result.stdout

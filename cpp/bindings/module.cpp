@@ -1,8 +1,10 @@
-// nncore._core: the private native module. One bind_<concept> per file, all registered here.
+// nncore._core_<level>: the private native module, compiled once per instruction-set level
+// (CMakeLists.txt); nncore/_core.py imports the right one. One bind_<concept> per file, all
+// registered here.
 #include "common.hpp"
 #include "nncore/training.hpp"
 
-PYBIND11_MODULE(_core, m) {
+PYBIND11_MODULE(NNCORE_MODULE, m) {
   m.doc() = "nncore's native core (private; use the nncore package)";
   m.attr("__version__") = NNCORE_VERSION;
   py::register_exception<nncore::DivergenceError>(m, "DivergenceError", PyExc_FloatingPointError);
@@ -13,4 +15,5 @@ PYBIND11_MODULE(_core, m) {
   nncore::bindings::bind_network(m);
   nncore::bindings::bind_optimizer(m);
   nncore::bindings::bind_training(m);
+  nncore::bindings::bind_threads(m);
 }

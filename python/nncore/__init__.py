@@ -12,6 +12,7 @@
 from . import datasets, optim, reference, schedules
 from ._core import DivergenceError
 from ._core import __version__ as __version__
+from .config import config, get_num_threads, set_num_threads, show_config
 from .history import History
 from .mlp import MLP
 from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
@@ -27,9 +28,13 @@ __all__ = [
     "History",
     "RMSProp",
     "__version__",
+    "config",
     "datasets",
+    "get_num_threads",
     "load",
     "optim",
     "reference",
     "schedules",
+    "set_num_threads",
+    "show_config",
 ]

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from . import __version__
 from ._core import DivergenceError
 from ._validation import ACTIVATION_ALIASES, ACTIVATIONS
+from .config import show_config
 from .csv_data import (
     MAX_INTEGER_CLASSES,
     CSVError,
@@ -288,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("model", metavar="MODEL", help="a saved model")
     info.set_defaults(handler=info_command)
+
+    # ---- config
+    config = command(
+        "config",
+        "nncore config",
+        "show how nncore was built and runs here",
+        "Print the version, the instruction-set level chosen at import (and those built and "
+        "supported), the threads, the compiler and Eigen's configuration.",
+        "example:\n  NNCORE_ISA=avx2 nncore config",
+    )
+    config.set_defaults(handler=config_command)
 
     # ---- demo
     demo = command(
@@ -649,6 +661,11 @@ def evaluate_command(args: argparse.Namespace) -> int:
         y = table.numeric([target])
         lines.append(_metrics(model, task, X, y, _target_scaler(model)))
     print("\n".join(lines))
+    return 0
+
+
+def config_command(args: argparse.Namespace) -> int:
+    show_config()
     return 0
 
 

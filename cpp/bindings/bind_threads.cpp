@@ -1,0 +1,66 @@
+// Threads of the core (nncore/parallel.hpp) and what this variant was compiled for.
+#include <Eigen/Core>
+
+#include "common.hpp"
+#include "nncore/parallel.hpp"
+
+namespace nncore::bindings {
+namespace {
+
+// The vector instruction sets the compiler was allowed to use for this variant.
+std::string simd_in_use() {
+  std::string sets = "SSE2";
+#ifdef __SSE4_2__
+  sets += " SSE4.2";
+#endif
+#ifdef __AVX__
+  sets += " AVX";
+#endif
+#ifdef __AVX2__
+  sets += " AVX2";
+#endif
+#ifdef __FMA__
+  sets += " FMA";
+#endif
+#ifdef __AVX512F__
+  sets += " AVX-512F";
+#endif
+#ifdef __AVX512BW__
+  sets += " AVX-512BW";
+#endif
+#ifdef __ARM_NEON
+  sets = "NEON";
+#endif
+  return sets;
+}
+
+}  // namespace
+
+void bind_threads(py::module_& m) {
+  m.def("set_num_threads", &set_num_threads, py::arg("n"),
+        "Threads for the core's large products (the calling thread included); 1 = none.");
+  m.def("get_num_threads", &num_threads, "Threads the core uses for large products.");
+  m.def(
+      "build_info",
+      [] {
+        py::dict info;
+        info["isa"] = NNCORE_ISA;
+        info["simd"] = simd_in_use();
+        info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
+                        std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                        std::to_string(EIGEN_MINOR_VERSION);
+#if defined(__clang__)
+        info["compiler"] = "clang " __clang_version__;
+#elif defined(__GNUC__)
+        info["compiler"] = "gcc " __VERSION__;
+#else
+        info["compiler"] = "unknown";
+#endif
+        info["sanitized"] = static_cast<bool>(NNCORE_SANITIZED);
+        info["min_parallel_work"] = kMinParallelWork;
+        return info;
+      },
+      "How this variant of the module was compiled.");
+}
+
+}  // namespace nncore::bindings

@@ -1,0 +1,59 @@
+// Threads for the large products of a dense layer. One process-wide pool of workers splits a
+// product into blocks of output columns, C[:, block] = A · B[:, block]: every block is an
+// independent GEMM, so each entry of C is summed in the same order whatever the thread count.
+// Small products are not split: the hand-off (~1 µs) would cost more than the product.
+#pragma once
+
+#include <algorithm>
+#include <utility>
+
+#include "nncore/types.hpp"
+
+namespace nncore {
+
+// Threads used by the core (the calling thread included); 1 turns the pool off. n >= 1.
+void set_num_threads(int n);
+int num_threads();
+
+// A non-owning reference to a callable task(i) (no allocation, unlike std::function).
+struct TaskRef {
+  const void* callable;
+  void (*call)(const void* callable, int i);
+  void operator()(int i) const { call(callable, i); }
+};
+
+// Runs tasks 0..n_tasks−1 on the pool and the calling thread; see parallel_for.
+void run_on_pool(int n_tasks, TaskRef task);
+
+// Runs task(i) for every i in [0, n_tasks), on the pool and the calling thread, and returns when
+// all are done. Tasks must not throw. If the pool is busy (another thread's product), the tasks
+// run one after another on the calling thread: concurrent callers never wait for each other.
+template <class Task>
+void parallel_for(int n_tasks, const Task& task) {
+  if (n_tasks == 1) return task(0);
+  run_on_pool(n_tasks,
+              TaskRef{&task, [](const void* f, int i) { (*static_cast<const Task*>(f))(i); }});
+}
+
+// Multiply-adds below which a product stays on one thread (measured: benchmarks/README.md).
+inline constexpr double kMinParallelWork = 1 << 18;
+
+// How many column blocks to split an (rows × depth) · (depth × cols) product into.
+inline int column_blocks(Index rows, Index depth, Index cols) {
+  const int threads = num_threads();
+  if (threads <= 1) return 1;
+  const double work =
+      static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols);
+  if (work < kMinParallelWork || cols < 32) return 1;
+  return static_cast<int>(std::min<Index>(threads, cols / 16));
+}
+
+// The columns [begin, end) of block i out of k over `cols`, in multiples of 16 (whole SIMD
+// packets).
+inline std::pair<Index, Index> block_range(Index cols, int i, int k) {
+  const Index step = ((cols + k - 1) / k + 15) / 16 * 16;
+  const Index begin = std::min<Index>(cols, step * i);
+  return {begin, std::min<Index>(cols, begin + step)};
+}
+
+}  // namespace nncore

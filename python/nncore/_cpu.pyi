@@ -1,0 +1,3 @@
+"""Type stub of the private CPU-detection module ``nncore._cpu`` (cpp/bindings/cpu.cpp)."""
+
+def supported_levels() -> list[str]: ...

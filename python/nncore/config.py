@@ -1,0 +1,98 @@
+"""Threads and build configuration: ``set_num_threads``, ``get_num_threads``, ``config``,
+``show_config``.
+
+The core splits the large matrix products of a layer (forward, gradient and back-propagated
+error) into blocks of output columns run on a pool of threads; products below a fixed amount of
+work stay on the calling thread, so small networks are never slowed down by threading. The default
+thread count comes from ``NNCORE_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this
+process may run on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+import numpy as np
+
+from . import _core, _cpu, _dispatch
+from ._validation import check_int
+
+THREAD_VARIABLES = ("NNCORE_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def default_num_threads() -> int:
+    """The thread count at import: the first valid of NNCORE_NUM_THREADS, OMP_NUM_THREADS, else
+    the available CPUs."""
+    for name in THREAD_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if not value:
+            continue
+        # OMP_NUM_THREADS may be a list for nested levels ("4,2"): the first is ours.
+        first = value.split(",")[0].strip()
+        if first.isdigit() and int(first) >= 1:
+            return int(first)
+        warnings.warn(
+            f"nncore: ignoring {name}={value!r} (expected a positive integer)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return available_cpus()
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads (the calling one included) for the core's large products; 1 = none.
+
+    Applies to everything nncore computes from then on, in every thread of the process.
+    """
+    n = check_int(n, "n", minimum=1)
+    if n > 1024:
+        raise ValueError(f"n must be <= 1024, got {n}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """The number of threads the core uses for large products."""
+    return _core.get_num_threads()
+
+
+def config() -> dict[str, Any]:
+    """The version, the chosen instruction-set level and what else was possible, the threads, and
+    how the native module was compiled (compiler, Eigen version and SIMD, no BLAS: the products are
+    Eigen's own, single-threaded per block)."""
+    build = _core.build_info()
+    return {
+        "version": _core.__version__,
+        "isa": build["isa"],
+        "isa_supported": _cpu.supported_levels(),
+        "isa_built": _dispatch.built_levels(),
+        "isa_forced": os.environ.get(_dispatch.ENVIRONMENT_VARIABLE) or None,
+        "num_threads": get_num_threads(),
+        "available_cpus": available_cpus(),
+        "min_parallel_work": build["min_parallel_work"],
+        "simd": build["simd"],
+        "eigen": build["eigen"],
+        "blas": "none (Eigen's own matrix products)",
+        "compiler": build["compiler"],
+        "sanitized": build["sanitized"],
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+    }
+
+
+def show_config() -> None:
+    """Prints ``config()`` one item per line."""
+    for key, value in config().items():
+        print(f"{key + ':':<19} {value}")
+
+
+set_num_threads(default_num_threads())

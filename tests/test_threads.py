@@ -1,0 +1,183 @@
+"""Threads of the core: the setting, its environment variables, and that every thread count
+computes the same thing (to rounding: Eigen may block a narrower product differently; the same
+thread count repeats bit for bit), with concurrent callers and after fork."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import nncore
+from nncore.reference import numpy_reference
+
+# Big enough that every product of the first layers is split (above the core's minimum work).
+LAYERS = [300, 256, 96, 5]
+
+
+@pytest.fixture
+def restore_threads() -> Iterator[None]:
+    before = nncore.get_num_threads()
+    yield
+    nncore.set_num_threads(before)
+
+
+def problem(dtype: str, n: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((n, LAYERS[0])).astype(dtype)
+    Y = rng.standard_normal((n, LAYERS[-1])).astype(dtype)
+    return X, Y
+
+
+def train(threads: int, dtype: str, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, ...]:
+    nncore.set_num_threads(threads)
+    model = nncore.MLP(LAYERS, activation="tanh", dtype=dtype, seed=3)
+    model.fit(X, Y, loss="mse", learning_rate=0.01, epochs=2, batch_size=128, n_iter_no_change=None)
+    return (model._network.parameters.copy(), model.predict(X), model.backward(X, Y)[0][0])
+
+
+def test_products_are_large_enough_to_be_split() -> None:
+    work = 128 * LAYERS[0] * LAYERS[1]
+    assert work >= nncore.config()["min_parallel_work"]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "rtol", "atol"), [("float32", 1e-3, 1e-5), ("float64", 1e-10, 1e-13)]
+)
+def test_every_thread_count_gives_the_same_results(
+    dtype: str, rtol: float, atol: float, restore_threads: None
+) -> None:
+    X, Y = problem(dtype)
+    one = train(1, dtype, X, Y)
+    for threads in (2, 3, 4):
+        other = train(threads, dtype, X, Y)
+        for a, b in zip(one, other, strict=True):
+            np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
+        # and the same count again repeats bit for bit
+        for a, b in zip(other, train(threads, dtype, X, Y), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_threaded_fit_matches_the_numpy_reference(restore_threads: None) -> None:
+    X, Y = problem("float64", n=128)
+    nncore.set_num_threads(2)
+    model = nncore.MLP(LAYERS, activation="tanh", dtype="float64", seed=3)
+    weights = [w.copy() for w in model.weights]
+    biases = [b.copy() for b in model.biases]
+    model.fit(
+        X,
+        Y,
+        loss="mse",
+        learning_rate=0.01,
+        epochs=2,
+        batch_size=64,
+        shuffle=False,
+        n_iter_no_change=None,
+    )
+    ref_w, ref_b, _ = numpy_reference.fit(
+        weights,
+        biases,
+        X,
+        Y,
+        ["tanh", "tanh", "identity"],
+        "mean_squared_error",
+        learning_rate=0.01,
+        epochs=2,
+        batch_size=64,
+    )
+    assert ref_b is not None
+    for got, want in zip(model.weights + model.biases, ref_w + ref_b, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1025])
+def test_bad_thread_count_is_a_value_error(bad: int, restore_threads: None) -> None:
+    before = nncore.get_num_threads()
+    with pytest.raises(ValueError, match="n must be"):
+        nncore.set_num_threads(bad)
+    assert nncore.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [1.5, "2", True, None])
+def test_non_integer_thread_count_is_a_type_error(bad: object, restore_threads: None) -> None:
+    with pytest.raises(TypeError, match="n must be an integer"):
+        nncore.set_num_threads(bad)  # type: ignore[arg-type]
+
+
+def threads_in_subprocess(env: dict[str, str]) -> tuple[int, str]:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("NNCORE_NUM_THREADS", "OMP_NUM_THREADS")
+    }
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import nncore; print(nncore.get_num_threads())"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return int(result.stdout.strip()), result.stderr
+
+
+def test_environment_variables_set_the_default() -> None:
+    assert threads_in_subprocess({"NNCORE_NUM_THREADS": "3"})[0] == 3
+    assert threads_in_subprocess({"OMP_NUM_THREADS": "1"})[0] == 1
+    assert threads_in_subprocess({"OMP_NUM_THREADS": "2,1"})[0] == 2
+    assert threads_in_subprocess({"NNCORE_NUM_THREADS": "1", "OMP_NUM_THREADS": "4"})[0] == 1
+    assert threads_in_subprocess({})[0] == nncore.config()["available_cpus"]
+
+
+def test_bad_environment_variable_warns_and_is_ignored() -> None:
+    threads, stderr = threads_in_subprocess({"NNCORE_NUM_THREADS": "many"})
+    assert threads == nncore.config()["available_cpus"]
+    assert "ignoring NNCORE_NUM_THREADS='many'" in stderr
+
+
+def test_two_models_fit_concurrently_with_the_pool(restore_threads: None) -> None:
+    """Two threads share one pool: whichever finds it busy computes alone; both stay correct."""
+    X, Y = problem("float64")
+    nncore.set_num_threads(2)
+    results: list[np.ndarray] = [np.empty(0)] * 4
+
+    def run(i: int) -> None:
+        model = nncore.MLP(LAYERS, activation="tanh", dtype="float64", seed=3)
+        model.fit(
+            X, Y, loss="mse", learning_rate=0.01, epochs=2, batch_size=128, n_iter_no_change=None
+        )
+        results[i] = model._network.parameters.copy()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    # Whoever found the pool busy ran the same column blocks one after another: the blocks depend
+    # on the thread setting, never on contention, so every result is the 2-thread one exactly.
+    expected = train(2, "float64", X, Y)[0]
+    for r in results:
+        np.testing.assert_array_equal(r, expected)
+
+
+def _fit_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    X, Y = problem("float64", n=128)
+    queue.put(train(2, "float64", X, Y)[0])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method is Linux-only here")
+def test_pool_works_in_a_forked_child(restore_threads: None) -> None:
+    X, Y = problem("float64", n=128)
+    expected = train(2, "float64", X, Y)[0]  # the parent's pool now has a live worker
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fit_in_child, args=(queue,))
+    child.start()
+    got = queue.get(timeout=120)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    np.testing.assert_array_equal(got, expected)
