@@ -24,15 +24,16 @@ struct Dense {
   // Forward propagation:  Z = A_prev·W + b,  A = g(Z)
   void forward(const ConstMatrixRef<T>& A_prev, Eigen::Ref<Matrix<T>> Z,
                Eigen::Ref<Matrix<T>> A) const {
+    if (A_prev.rows() == 1 && small()) {
+      forward_one(A_prev.data(), Z.data());
+      return activate<T>(activation, Z, A);
+    }
     const bool row_wise = activation.kind == ActivationKind::softmax;  // needs whole rows
     const int k = column_blocks(A_prev.rows(), W.rows(), W.cols());
     parallel_for(k, [&](int i) {
       const auto [c0, c1] = block_range(W.cols(), i, k);
       auto Zb = Z.middleCols(c0, c1 - c0);
-      if (A_prev.rows() == 1)  // one sample: a matrix-vector product, no GEMM set-up
-        Zb.row(0).noalias() = A_prev.row(0) * W.middleCols(c0, c1 - c0);
-      else
-        Zb.noalias() = A_prev * W.middleCols(c0, c1 - c0);
+      Zb.noalias() = A_prev * W.middleCols(c0, c1 - c0);
       if (has_bias()) Zb.rowwise() += b.segment(c0, c1 - c0);
       if (!row_wise) activate<T>(activation, Zb, A.middleCols(c0, c1 - c0));
     });
@@ -42,14 +43,11 @@ struct Dense {
   // Backward propagation, given dZ = dL/dZ of this layer:
   //   dL/dW = A_prev^T · dZ      dL/db = Σ_rows dZ
   void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ) {
+    if (A_prev.rows() == 1 && small()) return accumulate_gradients_one(A_prev.data(), dZ.data());
     const int k = column_blocks(A_prev.cols(), A_prev.rows(), dZ.cols());
     parallel_for(k, [&](int i) {
       const auto [c0, c1] = block_range(dZ.cols(), i, k);
-      auto dWb = dW.middleCols(c0, c1 - c0);
-      if (A_prev.rows() == 1)  // one sample: an outer product
-        dWb.noalias() = A_prev.row(0).transpose() * dZ.row(0).segment(c0, c1 - c0);
-      else
-        dWb.noalias() = A_prev.transpose() * dZ.middleCols(c0, c1 - c0);
+      dW.middleCols(c0, c1 - c0).noalias() = A_prev.transpose() * dZ.middleCols(c0, c1 - c0);
       if (has_bias())
         db.segment(c0, c1 - c0).noalias() = dZ.middleCols(c0, c1 - c0).colwise().sum();
     });
@@ -57,15 +55,46 @@ struct Dense {
 
   // and the error passed to the layer below:  dL/dA_prev = dZ · W^T
   void propagate(const ConstMatrixRef<T>& dZ, Eigen::Ref<Matrix<T>> dA_prev) const {
+    if (dZ.rows() == 1 && small()) return propagate_one(dZ.data(), dA_prev.data());
     const int k = column_blocks(dZ.rows(), W.cols(), W.rows());
     parallel_for(k, [&](int i) {
       const auto [c0, c1] = block_range(W.rows(), i, k);
-      auto dAb = dA_prev.middleCols(c0, c1 - c0);
-      if (dZ.rows() == 1)
-        dAb.row(0).noalias() = dZ.row(0) * W.middleRows(c0, c1 - c0).transpose();
-      else
-        dAb.noalias() = dZ * W.middleRows(c0, c1 - c0).transpose();
+      dA_prev.middleCols(c0, c1 - c0).noalias() = dZ * W.middleRows(c0, c1 - c0).transpose();
     });
+  }
+
+  // One sample of a small layer (stochastic gradient descent, single-row predict): the same
+  // formulas as plain loops over the rows of W, without a matrix product's set-up.
+  bool small() const { return W.size() <= kSmallLayer; }
+  static constexpr Index kSmallLayer = 1 << 14;
+
+  // z = b + Σ_i a_i W[i, :]
+  void forward_one(const T* __restrict a, T* __restrict z) const {
+    const Index n_in = W.rows(), n_out = W.cols();
+    for (Index j = 0; j < n_out; ++j) z[j] = has_bias() ? b[j] : T(0);
+    for (Index i = 0; i < n_in; ++i) {
+      const T* __restrict w = W.data() + i * n_out;
+      for (Index j = 0; j < n_out; ++j) z[j] += a[i] * w[j];
+    }
+  }
+  // dW[i, j] = a_i dz_j,  db = dz
+  void accumulate_gradients_one(const T* __restrict a, const T* __restrict dz) {
+    const Index n_in = W.rows(), n_out = W.cols();
+    for (Index i = 0; i < n_in; ++i) {
+      T* __restrict dw = dW.data() + i * n_out;
+      for (Index j = 0; j < n_out; ++j) dw[j] = a[i] * dz[j];
+    }
+    for (Index j = 0; j < db.size(); ++j) db[j] = dz[j];
+  }
+  // dA_prev_i = Σ_j W[i, j] dz_j
+  void propagate_one(const T* __restrict dz, T* __restrict da) const {
+    const Index n_in = W.rows(), n_out = W.cols();
+    for (Index i = 0; i < n_in; ++i) {
+      const T* __restrict w = W.data() + i * n_out;
+      T sum = 0;
+      for (Index j = 0; j < n_out; ++j) sum += w[j] * dz[j];
+      da[i] = sum;
+    }
   }
 };
 
