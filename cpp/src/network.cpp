@@ -118,6 +118,10 @@ void Network<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>
     throw std::invalid_argument("Y must have shape (" + std::to_string(X.rows()) + ", " +
                                 std::to_string(n_outputs()) + "), got (" +
                                 std::to_string(Y->rows()) + ", " + std::to_string(Y->cols()) + ")");
+  if (!X.allFinite())
+    throw std::invalid_argument("X contains NaN or infinity; clean or scale it first");
+  if (Y != nullptr && !Y->allFinite())
+    throw std::invalid_argument("Y contains NaN or infinity; clean or scale it first");
   if (weights != nullptr && weights->size() != 0) {
     if (weights->size() != X.rows())
       throw std::invalid_argument("sample_weight must have " + std::to_string(X.rows()) +

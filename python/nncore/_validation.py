@@ -122,6 +122,12 @@ def _numeric_array(value: Any, name: str) -> npt.NDArray[Any]:
 
 def check_finite(array: npt.NDArray[Any], name: str) -> None:
     """``ValueError`` if any element is NaN or infinite (checked in chunks: no large temporary)."""
+    if array.size <= _FINITE_CHECK_ELEMENTS:
+        if np.isfinite(array).all():
+            return
+        raise ValueError(
+            f"{name} contains NaN or infinity (in {array.dtype}); clean or scale it first"
+        )
     flat = array.reshape(-1) if array.flags.c_contiguous else array
     if flat.ndim == 1:
         for start in range(0, flat.size, _FINITE_CHECK_ELEMENTS):
@@ -134,13 +140,27 @@ def check_finite(array: npt.NDArray[Any], name: str) -> None:
     raise ValueError(f"{name} contains NaN or infinity (in {array.dtype}); clean or scale it first")
 
 
-def as_float_array(value: Any, name: str, dtype: np.dtype[Any], ndim: int) -> npt.NDArray[Any]:
+def as_float_array(
+    value: Any, name: str, dtype: np.dtype[Any], ndim: int, check_values: bool = True
+) -> npt.NDArray[Any]:
     """``value`` as an aligned, C-contiguous array of ``dtype`` with ``ndim`` dimensions.
 
     An array that already is one is returned as it is (no copy); anything else is converted once.
     Raises ``TypeError`` for non-numeric data and ``ValueError`` for a wrong rank, an empty
-    dimension or a non-finite value (including values that overflow ``dtype``).
+    dimension or a non-finite value (including values that overflow ``dtype``). With
+    ``check_values=False`` the values are left to the native core, which checks them too.
     """
+    if (  # the common case, ready as it is: only the values need checking
+        type(value) is np.ndarray
+        and value.dtype == dtype
+        and value.ndim == ndim
+        and value.size != 0
+        and value.flags.c_contiguous
+        and value.flags.aligned
+    ):
+        if check_values:
+            check_finite(value, name)
+        return value
     array = _numeric_array(value, name)
     if array.ndim != ndim:
         raise ValueError(
@@ -154,9 +174,11 @@ def as_float_array(value: Any, name: str, dtype: np.dtype[Any], ndim: int) -> np
     return array
 
 
-def as_features(X: Any, dtype: np.dtype[Any], n_features: int, name: str = "X") -> npt.NDArray[Any]:
+def as_features(
+    X: Any, dtype: np.dtype[Any], n_features: int, name: str = "X", check_values: bool = True
+) -> npt.NDArray[Any]:
     """``X`` as a ``(n_samples, n_features)`` array of ``dtype`` (see ``as_float_array``)."""
-    array = as_float_array(X, name, dtype, ndim=2)
+    array = as_float_array(X, name, dtype, ndim=2, check_values=check_values)
     if array.shape[1] != n_features:
         raise ValueError(
             f"{name} must have {n_features} features (columns), got shape {array.shape}"

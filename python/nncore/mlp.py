@@ -170,6 +170,9 @@ class MLP:
         self._network: Any = network_type(
             sizes, [*hidden, output], slope, alpha, bool(use_bias), rates
         )
+        # Immutable descriptions, kept as Python tuples (predict reads them on every call).
+        self._layer_sizes = tuple(self._network.layer_sizes)
+        self._activations = tuple(self._network.activations)
         self._random = _core.Random(self._seed)
         self._network.initialize(init, self._random)
         self._init = init
@@ -189,12 +192,12 @@ class MLP:
     @property
     def layer_sizes(self) -> tuple[int, ...]:
         """``(n_features, hidden_1, ..., n_outputs)``."""
-        return tuple(self._network.layer_sizes)
+        return self._layer_sizes
 
     @property
     def activations(self) -> tuple[str, ...]:
         """The activation of each layer, output layer last."""
-        return tuple(self._network.activations)
+        return self._activations
 
     @property
     def n_features(self) -> int:
@@ -317,7 +320,7 @@ class MLP:
 
     # ----------------------------------------------------------------- propagation
     def _features(self, X: Any) -> Array:
-        return as_features(X, self.dtype, self.n_features)
+        return as_features(X, self._dtype, self._layer_sizes[0])
 
     def _targets(self, X: Array, y: Any, loss: str) -> Array:
         return as_targets(y, loss, self.n_outputs, X.shape[0], self.dtype)
@@ -328,7 +331,9 @@ class MLP:
         ``X`` has shape ``(n_samples, n_features)``; a C-contiguous array of the model's dtype is
         used in place, anything else is converted once.
         """
-        output: Array = self._network.forward(self._features(X))
+        # The native forward checks the values itself (one vectorised pass).
+        features = as_features(X, self._dtype, self._layer_sizes[0], check_values=False)
+        output: Array = self._network.forward(features)
         return output
 
     def predict_proba(self, X: Any) -> Array:
@@ -353,10 +358,11 @@ class MLP:
         - any other output: the output activations, shape ``(n_samples, n_outputs)``.
         """
         output = self.forward(X)
-        if self.activations[-1] == "softmax":
+        output_activation = self._activations[-1]
+        if output_activation == "softmax":
             indices: Array = np.argmax(output, axis=1)
             return indices
-        if self.activations[-1] == "sigmoid":
+        if output_activation == "sigmoid":
             labels = (output >= 0.5).astype(np.intp)
             return labels[:, 0] if self.n_outputs == 1 else labels
         return output
