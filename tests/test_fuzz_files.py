@@ -91,10 +91,15 @@ def mutated(draw: st.DrawFn, corpus: list[bytes]) -> bytes:
         elif kind == "delete":
             del data[at : at + draw(st.integers(1, 64))]
         elif kind == "integer" and len(data) >= at + 8:
-            value, width = draw(st.sampled_from(INTERESTING_INTEGERS)), draw(st.sampled_from([2, 4, 8]))
+            value, width = (
+                draw(st.sampled_from(INTERESTING_INTEGERS)),
+                draw(st.sampled_from([2, 4, 8])),
+            )
             data[at : at + width] = (value % (1 << (8 * width))).to_bytes(width, "little")
         elif kind == "digits":  # a number overwritten by a huge one (shapes, sizes, counts)
-            digits = draw(st.sampled_from([b"99999999999999999999", b"4294967296", b"-1", b"1e309"]))
+            digits = draw(
+                st.sampled_from([b"99999999999999999999", b"4294967296", b"-1", b"1e309"])
+            )
             data[at : at + len(digits)] = digits
     return bytes(data)
 

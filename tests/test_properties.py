@@ -388,7 +388,9 @@ def test_loss_and_backward_of_any_input_are_right_or_refused(data: st.DataObject
         scale = 1 + np.max(np.abs(dWs[layer]))
         assert np.allclose(dW, dWs[layer], rtol=0, atol=tolerance * scale), layer
         if model.use_bias:
-            assert np.allclose(db, dbs[layer], rtol=0, atol=tolerance * (1 + np.max(np.abs(dbs[layer]))))
+            assert np.allclose(
+                db, dbs[layer], rtol=0, atol=tolerance * (1 + np.max(np.abs(dbs[layer])))
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,9 +437,11 @@ def test_set_parameters_with_any_input_copies_or_refuses(data: st.DataObject) ->
 def test_step_with_any_gradients_updates_or_refuses(data: st.DataObject) -> None:
     model = data.draw(models())
     ws, bs = data.draw(per_layer_arrays(model))
-    pairs: Any = None if ws is None else [
-        (w, bs[i] if isinstance(bs, list) else None) for i, w in enumerate(ws)
-    ]
+    pairs: Any = (
+        None
+        if ws is None
+        else [(w, bs[i] if isinstance(bs, list) else None) for i, w in enumerate(ws)]
+    )
     lr = data.draw(st.one_of(st.floats(0, 1), st.sampled_from([-1.0, np.nan, "0.1", None, True])))
     before = model.get_parameters()
     done, _ = call_or_refuse(model, lambda: model.step(pairs, lr), ("gradients", "learning_rate"))
@@ -488,7 +492,9 @@ def test_fit_with_any_keyword_trains_or_refuses_leaving_the_model_as_it_was(
     y = data.draw(any_array((n, model.n_outputs), dtypes=["<f8"], finite_only=True, bound=3))
     kwargs = {key: data.draw(st.sampled_from(good)) for key, (good, _) in FIT_KEYWORDS.items()}
     kwargs["epochs"] = min(kwargs["epochs"], 2)
-    spoiled = data.draw(st.sampled_from([None, *[k for k, (_, bad) in FIT_KEYWORDS.items() if bad]]))
+    spoiled = data.draw(
+        st.sampled_from([None, *[k for k, (_, bad) in FIT_KEYWORDS.items() if bad]])
+    )
     if spoiled is not None:
         kwargs[spoiled] = data.draw(st.sampled_from(FIT_KEYWORDS[spoiled][1]))
     note(f"kwargs: {kwargs}")
@@ -512,12 +518,14 @@ def test_native_fit_matches_the_numpy_reference_for_any_valid_data(data: st.Data
     n = data.draw(st.integers(1, 9))
     X = data.draw(any_array((n, model.n_features), dtypes=["<f8", ">f4", "<i8"], finite_only=True))
     X = as_model_values(X, model.dtype) / 1e3
-    y = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).uniform(-1, 1, (n, model.n_outputs))
+    y = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).uniform(
+        -1, 1, (n, model.n_outputs)
+    )
     lr = data.draw(st.floats(0.0, 0.2))
     epochs, batch = data.draw(st.integers(1, 3)), data.draw(st.integers(1, n + 2))
     weights, biases = model.get_parameters()
     model.fit(X, y, learning_rate=lr, epochs=epochs, batch_size=batch, shuffle=False)
-    Ws, bs, _ = ref.fit(
+    Ws, _bs, _ = ref.fit(
         [w.astype(np.float64) for w in weights],
         [b.astype(np.float64) for b in biases] if model.use_bias else None,
         X.astype(model.dtype).astype(np.float64),
@@ -546,7 +554,7 @@ def test_optimizer_step_with_any_arrays_updates_or_refuses(data: st.DataObject) 
     parameters = data.draw(any_array((size,), dtypes=["<f8", "<f4"], finite_only=True))
     gradients = data.draw(any_array(data.draw(shapes_around(size).map(lambda s: s[-1:])), bound=9))
     before = np.array(parameters, copy=True)
-    done, error = call_or_refuse(
+    done, _error = call_or_refuse(
         None, lambda: optimizer.step(parameters, gradients), ("parameters", "gradients")
     )
     if not done:

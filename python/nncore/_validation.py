@@ -96,11 +96,12 @@ def check_int(value: Any, name: str, minimum: int, maximum: int | None = None) -
     """An integer (not a bool) ``>= minimum`` (and ``<= maximum`` when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
+    result = int(value)
+    if result < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
+    if maximum is not None and result > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
-    return int(value)
+    return result
 
 
 def check_float(value: Any, name: str, minimum: float | None = None, strict: bool = False) -> float:

@@ -133,9 +133,7 @@ class MLP:
             layer_sizes = layer_sizes.tolist()
         if not isinstance(layer_sizes, (list, tuple)):
             raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
-        sizes = [
-            check_int(size, "layer_sizes entry", 1, MAX_LAYER_SIZE) for size in layer_sizes
-        ]
+        sizes = [check_int(size, "layer_sizes entry", 1, MAX_LAYER_SIZE) for size in layer_sizes]
         if len(sizes) < 2:
             raise ValueError(f"layer_sizes needs at least 2 entries (inputs, outputs), got {sizes}")
         n_hidden = len(sizes) - 2
@@ -177,7 +175,9 @@ class MLP:
                 sizes, [*hidden, output], slope, alpha, bool(use_bias), rates
             )
         except MemoryError:
-            count = sum((n_in + bool(use_bias)) * n_out for n_in, n_out in itertools.pairwise(sizes))
+            count = sum(
+                (n_in + bool(use_bias)) * n_out for n_in, n_out in itertools.pairwise(sizes)
+            )
             raise MemoryError(
                 f"layer_sizes {sizes} need {count} parameters (twice {count * self._dtype.itemsize}"
                 " bytes with the gradients); there is not enough memory"
@@ -558,7 +558,9 @@ class MLP:
             target_loss = check_float(target_loss, "target_loss")
         tol = check_float(tol, "tol", minimum=0.0)
         no_change = (
-            0 if n_iter_no_change is None else check_int(n_iter_no_change, "n_iter_no_change", 1, INDEX_MAX)
+            0
+            if n_iter_no_change is None
+            else check_int(n_iter_no_change, "n_iter_no_change", 1, INDEX_MAX)
         )
         verbose = check_int(verbose, "verbose", 0)
         if verbose > 2:
