@@ -6,12 +6,35 @@ as fixtures of the same name, for tests that prefer fixtures.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 import nncore
+
+# Hypothesis budgets. "ci" (the default) keeps the property and fuzz tests to a few seconds each;
+# NNCORE_HYPOTHESIS=thorough runs 25x as many examples (a local hunt; see README, Reliability).
+# Examples are derandomised in CI so that a red run is reproducible; no deadline (the sanitizer
+# build is ~10x slower), the fuzz tests bound each input's time themselves.
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.register_profile(
+    "thorough",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("NNCORE_HYPOTHESIS", "ci"))
 
 Array = np.ndarray
 

@@ -7,6 +7,7 @@
 PYBIND11_MODULE(NNCORE_MODULE, m) {
   m.doc() = "nncore's native core (private; use the nncore package)";
   m.attr("__version__") = NNCORE_VERSION;
+  m.attr("_sanitized") = static_cast<bool>(NNCORE_SANITIZED);  // built with NNCORE_SANITIZE=ON
   py::register_exception<nncore::DivergenceError>(m, "DivergenceError", PyExc_FloatingPointError);
   m.def(
       "_last_input_address", [] { return nncore::bindings::last_input_address().load(); },

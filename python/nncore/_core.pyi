@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+_sanitized: bool
 
 _F = TypeVar("_F", np.float32, np.float64)
 

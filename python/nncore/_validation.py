@@ -86,13 +86,22 @@ def check_loss(loss: Any, output_activation: str) -> str:
     return name
 
 
-def check_int(value: Any, name: str, minimum: int) -> int:
-    """An integer (not a bool) ``>= minimum``."""
+#: The widest layer the native core builds (its bound keeps parameter counts from overflowing).
+MAX_LAYER_SIZE = 2**24
+#: The largest count the native core takes (its ``Index`` is a signed 64-bit integer).
+INDEX_MAX = 2**63 - 1
+
+
+def check_int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
+    """An integer (not a bool) ``>= minimum`` (and ``<= maximum`` when given)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
-    if value < minimum:
+    result = int(value)
+    if result < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return result
 
 
 def check_float(value: Any, name: str, minimum: float | None = None, strict: bool = False) -> float:

@@ -3,6 +3,7 @@ native core's; this class checks inputs, converts them once, and presents the re
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
 import sys
@@ -18,7 +19,9 @@ from ._core import DivergenceError
 from ._validation import (
     ACTIVATION_ALIASES,
     ACTIVATIONS,
+    INDEX_MAX,
     INITIALIZERS,
+    MAX_LAYER_SIZE,
     as_features,
     as_float_array,
     as_targets,
@@ -130,7 +133,7 @@ class MLP:
             layer_sizes = layer_sizes.tolist()
         if not isinstance(layer_sizes, (list, tuple)):
             raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
-        sizes = [check_int(size, "layer_sizes entry", 1) for size in layer_sizes]
+        sizes = [check_int(size, "layer_sizes entry", 1, MAX_LAYER_SIZE) for size in layer_sizes]
         if len(sizes) < 2:
             raise ValueError(f"layer_sizes needs at least 2 entries (inputs, outputs), got {sizes}")
         n_hidden = len(sizes) - 2
@@ -167,9 +170,18 @@ class MLP:
             init = "he_uniform" if hidden and hidden[0] in rectifiers else "glorot_uniform"
 
         network_type = _core.NetworkF32 if self._dtype == np.float32 else _core.NetworkF64
-        self._network: Any = network_type(
-            sizes, [*hidden, output], slope, alpha, bool(use_bias), rates
-        )
+        try:
+            self._network: Any = network_type(
+                sizes, [*hidden, output], slope, alpha, bool(use_bias), rates
+            )
+        except MemoryError:
+            count = sum(
+                (n_in + bool(use_bias)) * n_out for n_in, n_out in itertools.pairwise(sizes)
+            )
+            raise MemoryError(
+                f"layer_sizes {sizes} need {count} parameters (twice {count * self._dtype.itemsize}"
+                " bytes with the gradients); there is not enough memory"
+            ) from None
         # Immutable descriptions, kept as Python tuples (predict reads them on every call).
         self._layer_sizes = tuple(self._network.layer_sizes)
         self._activations = tuple(self._network.activations)
@@ -543,15 +555,18 @@ class MLP:
                     raise ValueError("sample_weight of the training part must not sum to 0")
         if learning_rate is not None:
             learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0)
-        epochs = check_int(epochs, "epochs", 1)
-        batch_size = check_int(batch_size, "batch_size", 1)
+        epochs = check_int(epochs, "epochs", 1, INDEX_MAX)
+        # A batch larger than the data is the whole data (so any size the core cannot take is).
+        batch_size = min(check_int(batch_size, "batch_size", 1), features.shape[0])
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
         if target_loss is not None:
             target_loss = check_float(target_loss, "target_loss")
         tol = check_float(tol, "tol", minimum=0.0)
         no_change = (
-            0 if n_iter_no_change is None else check_int(n_iter_no_change, "n_iter_no_change", 1)
+            0
+            if n_iter_no_change is None
+            else check_int(n_iter_no_change, "n_iter_no_change", 1, INDEX_MAX)
         )
         verbose = check_int(verbose, "verbose", 0)
         if verbose > 2:

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validation import check_dtype, check_float
+from ._validation import as_float_array, check_dtype, check_float
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSProp", "get_optimizer"]
 
@@ -176,21 +176,24 @@ class Optimizer:
     def step(self, parameters: npt.NDArray[Any], gradients: Any) -> None:
         """One update of ``parameters`` in place from ``gradients`` (for custom loops).
 
-        ``parameters``: a writeable C-contiguous 1-D float32 or float64 array (the optimizer's
-        dtype is fixed by the first call); ``gradients``: the same length, converted to that dtype
-        (copied only if needed; never modified). Raises ``ValueError``/``TypeError``.
+        ``parameters``: a writeable, aligned, C-contiguous, non-empty 1-D float32 or float64
+        array (the optimizer's dtype is fixed by the first call); ``gradients``: real numbers of
+        the same length, finite, converted to that dtype (copied only if needed; never modified).
+        Raises ``TypeError`` for a non-array or non-numeric input, ``ValueError`` for anything
+        else; the parameters and the state are then unchanged.
         """
         if not isinstance(parameters, np.ndarray):
             raise TypeError(f"parameters must be a NumPy array, got {type(parameters).__name__}")
-        if parameters.ndim != 1 or not parameters.flags.c_contiguous:
-            raise ValueError("parameters must be a C-contiguous 1-D array")
-        native = self._native(parameters.dtype)
-        grads = np.ascontiguousarray(gradients, dtype=parameters.dtype)
+        if parameters.ndim != 1 or not parameters.flags.c_contiguous or parameters.size == 0:
+            raise ValueError("parameters must be a non-empty C-contiguous 1-D array")
+        if not parameters.flags.writeable or not parameters.flags.aligned:
+            raise ValueError("parameters must be a writeable, aligned array (updated in place)")
+        if parameters.dtype not in (np.float32, np.float64):
+            raise ValueError(f"parameters must be float32 or float64, got {parameters.dtype}")
+        grads = as_float_array(gradients, "gradients", parameters.dtype, ndim=1)
         if grads.shape != parameters.shape:
-            raise ValueError(
-                f"gradients must have shape {parameters.shape}, got {np.shape(gradients)}"
-            )
-        native.step(parameters, grads)
+            raise ValueError(f"gradients must have shape {parameters.shape}, got {grads.shape}")
+        self._native(parameters.dtype).step(parameters, grads)
 
     def reset(self) -> None:
         """Forget the state (moments and ``t``), as before the first update. The dtype stays."""
