@@ -62,5 +62,6 @@ void bind_random(py::module_& m);
 void bind_network(py::module_& m);
 void bind_optimizer(py::module_& m);
 void bind_training(py::module_& m);
+void bind_batch_step(py::module_& m);
 
 }  // namespace nncore::bindings

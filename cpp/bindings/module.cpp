@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
   nncore::bindings::bind_network(m);
   nncore::bindings::bind_optimizer(m);
   nncore::bindings::bind_training(m);
+  nncore::bindings::bind_batch_step(m);
 }

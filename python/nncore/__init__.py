@@ -28,8 +28,19 @@ __all__ = [
     "RMSProp",
     "__version__",
     "datasets",
+    "distributed",
     "load",
     "optim",
     "reference",
     "schedules",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # nncore.distributed is imported on first use: it needs mpi4py (the optional extra "mpi"),
+    # and importing nncore must not start MPI.
+    if name == "distributed":
+        import importlib
+
+        return importlib.import_module(".distributed", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

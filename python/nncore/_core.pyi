@@ -224,3 +224,21 @@ def fit(
     n_iter_no_change: int,
     on_epoch_end: Callable[[dict[str, Any]], bool] | None,
 ) -> tuple[list[dict[str, Any]], str]: ...
+
+class _BatchStep(Generic[_F]):
+    def __init__(self, network: _Network[_F], capacity: int) -> None: ...
+    def run(
+        self,
+        network: _Network[_F],
+        X: npt.NDArray[_F],
+        Y: npt.NDArray[_F],
+        weights: npt.NDArray[_F],
+        loss: str,
+        delta: float,
+        global_weight: float,
+        random: Random | None,
+        outputs: npt.NDArray[_F],
+    ) -> float: ...
+
+class BatchStepF32(_BatchStep[np.float32]): ...
+class BatchStepF64(_BatchStep[np.float64]): ...
