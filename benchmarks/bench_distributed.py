@@ -321,7 +321,8 @@ def mpi_version() -> str:
     try:
         from mpi4py import MPI  # only to describe the run; the runs use mpiexec
 
-        return f"mpi4py {__import__('mpi4py').__version__}, {MPI.Get_library_version().strip()}"
+        library = MPI.Get_library_version().strip().splitlines()[0]
+        return f"mpi4py {__import__('mpi4py').__version__}, {library}"
     except ImportError:
         return "none"
 

@@ -36,15 +36,21 @@ def search(X, y):
     return GridSearchCV(model, GRID, cv=3, n_jobs=-1)
 
 
-if __name__ == "__main__":  # worker processes import this file: start the cluster only here
-    X, y = load_digits(return_X_y=True)
+def search_on_cluster(X, y, n_workers=2):
+    """The search, its fits run by a LocalCluster of single-threaded worker processes."""
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster,
+        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True) as cluster,
         Client(cluster) as client,
     ):
         print(f"Dask cluster: {len(client.scheduler_info()['workers'])} workers")
         grid = search(X, y)
         with joblib.parallel_backend("dask"):
             grid.fit(X, y)
+    return grid
+
+
+if __name__ == "__main__":  # worker processes import this file: start the cluster only here
+    X, y = load_digits(return_X_y=True)
+    grid = search_on_cluster(X, y)
     print(f"best parameters: {grid.best_params_}")
     print(f"best cross-validated accuracy: {grid.best_score_:.3f}")

@@ -1,7 +1,7 @@
 """A grid search over ``nncore.sklearn.MLPClassifier`` run by a Dask ``LocalCluster`` of two
 worker processes (joblib's Dask backend) gives the same result as the same search run
-sequentially; and the example script that shows it runs. Skipped when dask.distributed or
-scikit-learn is missing (``pip install ".[test]"`` installs both)."""
+sequentially. The search is the one of examples/dask_grid_search.py. Skipped when
+dask.distributed or scikit-learn is missing (``pip install ".[test]"`` installs both)."""
 
 from __future__ import annotations
 
@@ -29,24 +29,16 @@ def test_dask_grid_search_equals_the_sequential_search() -> None:
     code = f"""
 import sys, json, warnings
 warnings.filterwarnings("ignore", message=".*Stochastic Optimizer.*")
-import joblib, numpy as np
-from dask.distributed import Client, LocalCluster
 from sklearn.datasets import load_digits
 sys.path.insert(0, {str(EXAMPLE.parent)!r})
-from dask_grid_search import search
+from dask_grid_search import search, search_on_cluster
 
 if __name__ == "__main__":
     X, y = load_digits(return_X_y=True)
     X, y = X[:600], y[:600]
     sequential = search(X, y).set_params(n_jobs=1).fit(X, y)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        workers = len(client.scheduler_info()["workers"])
-        grid = search(X, y)
-        with joblib.parallel_backend("dask"):
-            grid.fit(X, y)
+    grid = search_on_cluster(X, y)
     print(json.dumps({{
-        "workers": workers,
         "best": [str(sequential.best_params_), str(grid.best_params_)],
         "scores": [sequential.cv_results_["mean_test_score"].tolist(),
                    grid.cv_results_["mean_test_score"].tolist()],
@@ -67,24 +59,8 @@ if __name__ == "__main__":
     import json
 
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out["workers"] == 2
+    assert "Dask cluster: 2 workers" in result.stdout
     assert out["best"][0] == out["best"][1]
     # Each fit is deterministic (random_state=0, float64): the same on a worker as here.
     np.testing.assert_allclose(out["scores"][1], out["scores"][0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(out["split0"][1], out["split0"][0], rtol=0, atol=1e-12)
-
-
-def test_dask_example_runs(tmp_path: Path) -> None:
-    env = {**os.environ, "NNCORE_EXAMPLE_EPOCHS": "3", "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Dask cluster: 2 workers" in result.stdout
-    assert "best parameters: {" in result.stdout

@@ -214,3 +214,34 @@ def test_an_error_on_one_rank_stops_every_rank(mode: str, ranks: int, expected: 
     assert sorted(int(rank) for rank, _ in reports) == list(range(ranks)), result.stdout
     for _, report in reports:
         assert expected in report, report
+
+
+# ----------------------------------------------------------------------------- benchmark
+
+
+@needs_mpi
+def test_benchmark_script_writes_json_and_markdown(tmp_path: Path) -> None:
+    # A smoke run on tiny sizes: only the structure of the output is checked, never timings.
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_distributed.py"
+    json_path, md_path = tmp_path / "d.json", tmp_path / "d.md"
+    command = [sys.executable, str(script), "--samples", "512", "--epochs", "1", "--repeats", "1"]
+    result = subprocess.run(
+        [*command, "--json", str(json_path), "--markdown", str(md_path)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    report = json.loads(json_path.read_text())
+    runs = report["runs"]
+    assert runs["mpiexec -n 2, 1 thread each"]["processes"] == 2
+    assert runs["mpiexec -n 2, 1 thread each"]["local_batch"] == 128
+    assert runs["1 process, 1 thread"]["samples_per_s"] > 0
+    paper = {row["workload"]: row for row in report["on_paper"]}
+    assert paper["M"]["parameters"] == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    # ring all-reduce: 2(K−1)/K of the float32 gradient per rank and step
+    assert paper["M"]["bytes_sent_per_rank_K8"] == pytest.approx(2 * 7 / 8 * 4 * 269_322)
+    assert "| mpiexec -n 2, 1 thread each | 128 |" in md_path.read_text()
