@@ -226,15 +226,16 @@ def communication_model(step_seconds_at: dict[str, float]) -> list[dict[str, Any
 
 
 def measured_rates(single: dict[str, Any]) -> dict[str, float]:
-    """Single-process samples/s per workload: M from this run, the others from the training
-    benchmark's stored results (their own batch sizes)."""
+    """Single-process samples/s per workload, from the training benchmark's stored results
+    (benchmarks/results/latest.json and L.json, measured on a quiet machine at each workload's
+    own batch size); M from this run when they are missing."""
     rates = {"M": float(single["samples_per_s"])}
     for path in (RESULTS_DIR / "latest.json", RESULTS_DIR / "L.json"):
         if path.exists():
             stored = json.loads(path.read_text())
             for name, workload in stored.get("workloads", {}).items():
                 nncore_result = workload.get("results", {}).get("nncore")
-                if name != "M" and nncore_result:
+                if nncore_result:
                     rates[name] = float(nncore_result["samples_per_s"])
     return rates
 
@@ -267,7 +268,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"On paper: ring all-reduce of the float32 gradient, latency {LATENCY_S * 1e6:g} µs "
         "per message, no overlap of communication and compute; compute per step from the "
-        "measured single-process samples/s (see `communication_model` in the script).",
+        "single-process samples/s of benchmarks/results/latest.json and L.json (see "
+        "`communication_model` and `measured_rates` in the script).",
         "",
         "| net | parameters | gradient | sent per rank and step (K=8 / 64) "
         "| comm per step 10 Gb/s K=8 / 64 | 100 Gb/s K=8 / 64 "
