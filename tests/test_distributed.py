@@ -203,7 +203,8 @@ def test_shuffled_training_is_reproducible_for_a_given_number_of_ranks() -> None
         ("setup", 2, "ValueError: on rank 1: X"),
         ("step", 3, "DivergenceError: on rank 1: training diverged: non-finite loss at epoch 2"),
         ("callback", 2, "KeyError: \"on rank 1: 'a callback failed'"),
-        ("architecture", 2, "ValueError: the models differ across ranks"),
+        ("architecture", 2, "ValueError: the models or fit arguments differ across ranks"),
+        ("arguments", 2, "ValueError: the models or fit arguments differ across ranks (epochs"),
     ],
 )
 def test_an_error_on_one_rank_stops_every_rank(mode: str, ranks: int, expected: str) -> None:
@@ -214,6 +215,38 @@ def test_an_error_on_one_rank_stops_every_rank(mode: str, ranks: int, expected: 
     assert sorted(int(rank) for rank, _ in reports) == list(range(ranks)), result.stdout
     for _, report in reports:
         assert expected in report, report
+
+
+@needs_mpi
+def test_bad_arguments_are_rejected_by_name_on_a_single_rank() -> None:
+    assert MPIEXEC is not None
+    code = textwrap.dedent(
+        """
+        import numpy as np, nncore
+        from nncore import distributed
+        model = nncore.MLP([2, 3, 1], seed=0)
+        before = model._network.parameters.copy()
+        X, y = np.zeros((6, 2)), np.zeros(6)
+        for kwargs, model_ in [({"epoch": 3}, model), ({"batch_size": 0}, model), ({}, "m")]:
+            try:
+                distributed.fit(model_, X, y, **kwargs)
+            except (TypeError, ValueError) as error:
+                print(type(error).__name__, error)
+        assert (model._network.parameters == before).all()
+        """
+    )
+    result = subprocess.run(
+        [MPIEXEC, "-n", "1", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "TypeError on rank 0: fit got unexpected keyword arguments: epoch"
+    assert lines[1].startswith("ValueError on rank 0: batch_size")
+    assert lines[2] == "TypeError on rank 0: model must be an nncore.MLP, got str"
 
 
 # ----------------------------------------------------------------------------- benchmark

@@ -1,7 +1,8 @@
 """Synchronous data-parallel training over MPI (``mpi4py``), across processes and machines.
 
-Run one process per rank (``mpiexec -n K python script.py``); every rank holds its own rows of the
-training data and calls ``fit`` with the same arguments. One step of training is, on every rank:
+Run one process per rank (``mpiexec -n K python -m mpi4py script.py``); every rank holds its own
+rows of the training data and calls ``fit`` with the same arguments. One step of training is, on
+every rank:
 
 1. forward and backward propagation of the rank's local mini-batch (the native core's), with the
    loss normalised by the weight of the *global* batch: ``g_r = Σ_{i∈B_r} w_i ∇ℓ_i / Σ_{i∈B} w_i``
@@ -233,7 +234,9 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
     gradient buffer non-finite before the all-reduce, so every rank sees it after the same step
     and raises that rank's error (``nncore.DivergenceError`` for divergence), the model keeping
     the weights from before the step; an exception in a callback stops every rank at that epoch's
-    end. Ctrl-C under ``mpiexec`` ends all processes (``mpiexec`` forwards the signal).
+    end. Run scripts as ``mpiexec -n K python -m mpi4py script.py``: an exception escaping on one
+    rank, or Ctrl-C (``KeyboardInterrupt``, noticed by each rank at a different moment), then
+    aborts every rank instead of leaving the others waiting in a collective.
 
     Raises ``ImportError`` without mpi4py, ``ValueError``/``TypeError`` for bad input.
     """
@@ -243,20 +246,23 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
     # -- setup: validate locally, then agree (one allgather) before anything changes
     plan: _FitPlan | None = None
     error: Exception | None = None
-    signature: tuple[Any, ...] | None = None
+    signature: dict[str, Any] | None = None
     try:
         if not isinstance(model, MLP):
             raise TypeError(f"model must be an nncore.MLP, got {type(model).__name__}")
         plan = model._fit_plan(X_local, y_local, **fit_kwargs)
-        signature = (model.layer_sizes, model.activations, model.dtype.name, model.use_bias)
+        signature = _signature(model, plan)
     except Exception as caught:
         error = caught
     signatures = _agree(comm, error, signature)
-    if any(other != signatures[0] for other in signatures):
-        raise ValueError(
-            "the models differ across ranks (layer_sizes, activations, dtype, use_bias): "
-            f"{signatures}"
-        )
+    differing = [
+        name
+        for name in signatures[0]
+        if any(other[name] != signatures[0][name] for other in signatures)
+    ]
+    if differing:
+        values = "; ".join(f"{name}: {[other[name] for other in signatures]}" for name in differing)
+        raise ValueError(f"the models or fit arguments differ across ranks ({values})")
     assert plan is not None
 
     # -- rank 0's state to everyone: parameters, generator, optimizer
@@ -291,6 +297,34 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
         )
 
     return model._run_fit(plan, loop, show_progress=rank == 0)
+
+
+def _signature(model: MLP, plan: _FitPlan) -> dict[str, Any]:
+    """What must be the same on every rank: the architecture and every argument that decides the
+    updates or the number of collective calls (the learning rate is rank 0's)."""
+    optimizer = plan.optimizer.hyperparameters()
+    return {
+        "layer_sizes": model.layer_sizes,
+        "activations": model.activations,
+        "dtype": model.dtype.name,
+        "use_bias": model.use_bias,
+        "dropout": model.dropout,
+        "loss": plan.loss,
+        "huber_delta": plan.huber_delta,
+        "optimizer": (
+            plan.optimizer.name,
+            {k: v for k, v in optimizer.items() if k != "learning_rate"},
+        ),
+        "lr_schedule": repr(plan.schedule),
+        "epochs": plan.epochs,
+        "batch_size": plan.batch_size,
+        "shuffle": plan.shuffle,
+        "target_loss": plan.target_loss,
+        "tol": plan.tol,
+        "n_iter_no_change": plan.n_iter_no_change,
+        "early_stopping": (plan.early_stopping, plan.patience, plan.min_delta),
+        "restore_best_weights": plan.restore_best_weights,
+    }
 
 
 def _train(

@@ -6,7 +6,8 @@ before the failing step and identical on all ranks.
 Modes: ``setup`` (non-finite values in rank 1's shard: rejected before training),
 ``step`` (a NaN appears in rank 1's shard after epoch 1: a non-finite loss in the first step
 of epoch 2), ``callback`` (a callback that raises on rank 1 at the end of epoch 2),
-``architecture`` (rank 1's model has another hidden size).
+``architecture`` (rank 1's model has another hidden size), ``arguments`` (rank 1 asks for
+another number of epochs: it would make a different number of collective calls).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if mode == "setup" and rank == 1:
     X[7, 1] = np.nan
 
 snapshots: list[bytes] = []
+initial = model._network.parameters.tobytes()
 
 
 def remember(record: dict[str, object]) -> bool:
@@ -49,7 +51,7 @@ try:
         model,
         X_shard,
         y,
-        epochs=5,
+        epochs=6 if mode == "arguments" and rank == 1 else 5,
         batch_size=8,
         shuffle=False,
         optimizer="sgd",
@@ -57,6 +59,8 @@ try:
     )
 except Exception as error:
     print(f"rank {rank} raised {type(error).__name__}: {error}", flush=True)
+    if mode == "arguments":  # rejected before anything changed: the initial weights
+        assert model._network.parameters.tobytes() == initial
     if mode != "architecture":
         digests = comm.allgather(hashlib.sha256(model._network.parameters.tobytes()).hexdigest())
         assert len(set(digests)) == 1, "weights differ across ranks after the error"
