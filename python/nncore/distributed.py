@@ -265,20 +265,21 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
         raise ValueError(f"the models or fit arguments differ across ranks ({values})")
     assert plan is not None
 
-    # -- rank 0's state to everyone: parameters, generator, optimizer
-    parameters = model._network.parameters
-    comm.Bcast(parameters, root=0)
-    model._random.state = comm.bcast(tuple(model._random.state), root=0)
-    optimizer_state = comm.bcast(plan.optimizer.state_dict(), root=0)
+    # -- rank 0's state to everyone: optimizer (state and learning rate), parameters, generator
+    optimizer_state, learning_rate = comm.bcast(
+        (plan.optimizer.state_dict(), plan.learning_rate), root=0
+    )
     error = None
     if rank != 0:
         try:
-            plan.optimizer.load_state_dict(optimizer_state)
+            plan.optimizer.load_state_dict(optimizer_state)  # restores rank 0's rate too
         except Exception as caught:
             error = caught
     _agree(comm, error)
-    if plan.learning_rate is None:  # rank 0's learning rate wins (load_state_dict restores it)
-        plan.learning_rate = plan.optimizer.learning_rate
+    plan.learning_rate = learning_rate
+    plan.native_optimizer = plan.optimizer._native(model.dtype)  # the object holding the state
+    comm.Bcast(model._network.parameters, root=0)
+    model._random.state = comm.bcast(tuple(model._random.state), root=0)
 
     # Each rank's generator (shuffling, dropout masks): seeded by rank 0's model generator and
     # the rank; the model generator advances by one draw on every rank, so that the next fit
