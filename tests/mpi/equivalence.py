@@ -134,3 +134,22 @@ run(
         "distributed": {"validation_data": (X_val[val_mine], labels_val[val_mine])},
     },
 )
+
+# A warm start: two distributed fits (the second continues the optimizer state, broadcast from
+# rank 0) train like one single-process fit with the epochs added.
+model = nncore.MLP([5, 8, 3], "tanh", "softmax", dtype="float64", seed=3)
+reference = nncore.MLP([5, 8, 3], "tanh", "softmax", dtype="float64", seed=3)
+common = {"shuffle": False, "n_iter_no_change": None}
+expected = reference.fit(
+    X, labels, batch_size=K * b, epochs=4, optimizer=nncore.Adam(0.01), **common
+)
+distributed.fit(
+    model, X[mine], labels[mine], batch_size=b, epochs=2, optimizer=nncore.Adam(0.01), **common
+)
+history = distributed.fit(model, X[mine], labels[mine], batch_size=b, epochs=2, **common)
+assert model.optimizer is not None and model.optimizer.step_count == reference.optimizer.step_count
+np.testing.assert_allclose(history.loss, expected.loss[2:], rtol=1e-9)
+difference = float(np.abs(model._network.parameters - reference._network.parameters).max())
+assert difference <= TOLERANCE, f"warm start: max |Δw| = {difference:.3g}"
+if rank == 0:
+    print(f"ok K={K} warm start: max |dw| = {difference:.2g}", flush=True)
