@@ -63,5 +63,6 @@ void bind_network(py::module_& m);
 void bind_optimizer(py::module_& m);
 void bind_training(py::module_& m);
 void bind_threads(py::module_& m);
+void bind_batch_step(py::module_& m);
 
 }  // namespace nncore::bindings

@@ -17,4 +17,5 @@ PYBIND11_MODULE(NNCORE_MODULE, m) {
   nncore::bindings::bind_optimizer(m);
   nncore::bindings::bind_training(m);
   nncore::bindings::bind_threads(m);
+  nncore::bindings::bind_batch_step(m);
 }

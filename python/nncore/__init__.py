@@ -30,6 +30,7 @@ __all__ = [
     "__version__",
     "config",
     "datasets",
+    "distributed",
     "get_num_threads",
     "load",
     "optim",
@@ -38,3 +39,13 @@ __all__ = [
     "set_num_threads",
     "show_config",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # nncore.distributed is imported on first use: it needs mpi4py (the optional extra "mpi"),
+    # and importing nncore must not start MPI.
+    if name == "distributed":
+        import importlib
+
+        return importlib.import_module(".distributed", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

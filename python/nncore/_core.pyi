@@ -226,6 +226,24 @@ def fit(
     on_epoch_end: Callable[[dict[str, Any]], bool] | None,
 ) -> tuple[list[dict[str, Any]], str]: ...
 
+class _BatchStep(Generic[_F]):
+    def __init__(self, network: _Network[_F], capacity: int) -> None: ...
+    def run(
+        self,
+        network: _Network[_F],
+        X: npt.NDArray[_F],
+        Y: npt.NDArray[_F],
+        weights: npt.NDArray[_F],
+        loss: str,
+        delta: float,
+        global_weight: float,
+        random: Random | None,
+        outputs: npt.NDArray[_F],
+    ) -> float: ...
+
+class BatchStepF32(_BatchStep[np.float32]): ...
+class BatchStepF64(_BatchStep[np.float64]): ...
+
 # Threads (cpp/bindings/bind_threads.cpp)
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

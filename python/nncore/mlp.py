@@ -3,12 +3,14 @@ native core's; this class checks inputs, converts them once, and presents the re
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import secrets
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,6 +43,34 @@ Gradients = list[tuple[Array, Array | None]]
 #: A callback receives the epoch's record (a dict, see ``MLP.fit``); a true return value stops
 #: training after that epoch.
 Callback = Callable[[dict[str, Any]], Any]
+
+
+@dataclass
+class _FitPlan:
+    """The arguments of one ``fit``, checked and converted (``MLP._fit_plan``)."""
+
+    features: Array
+    targets: Array
+    weights: Array  # empty: all ones
+    loss: str
+    huber_delta: float
+    validation: tuple[Array | None, Array | None, Array | None]
+    learning_rate: float | None
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    target_loss: float | None
+    tol: float
+    n_iter_no_change: int  # 0: never
+    verbose: int
+    callbacks: list[Callback]
+    optimizer: Optimizer
+    native_optimizer: Any
+    schedule: Schedule
+    early_stopping: bool
+    patience: int
+    min_delta: float
+    restore_best_weights: bool
 
 
 def _per_layer(value: Any, name: str, n_hidden: int) -> list[Any]:
@@ -540,11 +570,69 @@ class MLP:
         then keeps the weights from before that batch. An exception raised by a callback stops
         training and propagates; the model keeps the weights of the last completed epoch.
         """
+        plan = self._fit_plan(
+            X,
+            y,
+            loss=loss,
+            learning_rate=learning_rate,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            target_loss=target_loss,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            verbose=verbose,
+            callbacks=callbacks,
+            optimizer=optimizer,
+            lr_schedule=lr_schedule,
+            sample_weight=sample_weight,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            early_stopping=early_stopping,
+            patience=patience,
+            min_delta=min_delta,
+            restore_best_weights=restore_best_weights,
+            huber_delta=huber_delta,
+        )
+
+        def native_loop(
+            native_optimizer: Any, on_epoch_end: Callable[[dict[str, Any]], bool] | None
+        ) -> tuple[list[dict[str, Any]], str]:
+            records, stop_reason = _core.fit(
+                self._network,
+                native_optimizer,
+                self._random,
+                plan.features,
+                plan.targets,
+                plan.weights,
+                *plan.validation,
+                plan.loss,
+                plan.huber_delta,
+                plan.epochs,
+                plan.batch_size,
+                plan.shuffle,
+                plan.target_loss,
+                plan.tol,
+                plan.n_iter_no_change,
+                on_epoch_end,
+            )
+            return records, stop_reason
+
+        return self._run_fit(plan, native_loop, show_progress=True)
+
+    def _fit_plan(self, X: Any, y: Any, **options: Any) -> _FitPlan:
+        """Every argument of ``fit`` checked and converted (see ``fit``); the model is unchanged.
+        Shared by ``fit`` and ``nncore.distributed.fit``."""
+        unknown = set(options) - _FIT_OPTIONS
+        if unknown:
+            raise TypeError(f"fit got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        o = {**_FIT_DEFAULTS, **options}
+        sample_weight, validation_data = o["sample_weight"], o["validation_data"]
         features, targets, weights, name, delta = self._loss_inputs(
-            X, y, loss, sample_weight, huber_delta
+            X, y, o["loss"], sample_weight, o["huber_delta"]
         )
         validation = self._validation(
-            features, targets, weights, validation_data, validation_split, name
+            features, targets, weights, validation_data, o["validation_split"], name
         )
         if validation[0] is not None:
             n_train = features.shape[0] - validation[0].shape[0]
@@ -553,58 +641,105 @@ class MLP:
                 weights = weights[:n_train] if weights.size else weights
                 if weights.size and not weights.sum() > 0:
                     raise ValueError("sample_weight of the training part must not sum to 0")
+        learning_rate = o["learning_rate"]
         if learning_rate is not None:
             learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0)
-        epochs = check_int(epochs, "epochs", 1, INDEX_MAX)
-        # A batch larger than the data is the whole data (so any size the core cannot take is).
-        batch_size = min(check_int(batch_size, "batch_size", 1), features.shape[0])
+        epochs = check_int(o["epochs"], "epochs", 1, INDEX_MAX)
+        # A batch larger than the data is the whole data (the core clamps it), so any size is
+        # accepted; clamped here to what the core's index type holds (the same on every rank).
+        batch_size = min(check_int(o["batch_size"], "batch_size", 1), INDEX_MAX)
+        shuffle = o["shuffle"]
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+        target_loss = o["target_loss"]
         if target_loss is not None:
             target_loss = check_float(target_loss, "target_loss")
-        tol = check_float(tol, "tol", minimum=0.0)
+        tol = check_float(o["tol"], "tol", minimum=0.0)
+        n_iter_no_change = o["n_iter_no_change"]
         no_change = (
             0
             if n_iter_no_change is None
             else check_int(n_iter_no_change, "n_iter_no_change", 1, INDEX_MAX)
         )
-        verbose = check_int(verbose, "verbose", 0)
+        verbose = check_int(o["verbose"], "verbose", 0)
         if verbose > 2:
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
-        user_callbacks = _callbacks(callbacks)
+        user_callbacks = _callbacks(o["callbacks"])
+        optimizer = o["optimizer"]
         chosen = (
             self.optimizer
             if optimizer is None and self.optimizer is not None
             else (get_optimizer(optimizer or "sgd"))
         )
         native_optimizer = chosen._native(self.dtype)  # validates dtype before any change
-        schedule = get_schedule(lr_schedule)
+        schedule = get_schedule(o["lr_schedule"])
+        early_stopping = o["early_stopping"]
         if early_stopping is None:
             early_stopping = validation[0] is not None
         if not isinstance(early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be a bool or None, got {early_stopping!r}")
-        patience = check_int(patience, "patience", 1)
-        min_delta = check_float(min_delta, "min_delta", minimum=0.0)
+        patience = check_int(o["patience"], "patience", 1)
+        min_delta = check_float(o["min_delta"], "min_delta", minimum=0.0)
+        return _FitPlan(
+            features=features,
+            targets=targets,
+            weights=weights,
+            loss=name,
+            huber_delta=delta,
+            validation=validation,
+            learning_rate=learning_rate,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=bool(shuffle),
+            target_loss=target_loss,
+            tol=tol,
+            n_iter_no_change=no_change,
+            verbose=verbose,
+            callbacks=user_callbacks,
+            optimizer=chosen,
+            native_optimizer=native_optimizer,
+            schedule=schedule,
+            early_stopping=bool(early_stopping),
+            patience=patience,
+            min_delta=min_delta,
+            restore_best_weights=bool(o["restore_best_weights"]),
+        )
+
+    def _run_fit(
+        self,
+        plan: _FitPlan,
+        loop: Callable[
+            [Any, Callable[[dict[str, Any]], bool] | None], tuple[list[dict[str, Any]], str]
+        ],
+        show_progress: bool,
+    ) -> History:
+        """Train with ``loop(native_optimizer, on_epoch_end)``, which runs the epochs and returns
+        ``(records, stop_reason)``, around it: the fit lock, the optimizer and its learning rate,
+        the schedule, progress output (when ``show_progress``), early stopping, user callbacks,
+        best-weight restoring and the ``History``. ``on_epoch_end`` is None when nothing needs
+        it (the native loop then never takes the GIL)."""
+        chosen, native_optimizer, schedule = plan.optimizer, plan.native_optimizer, plan.schedule
+        epochs, verbose, user_callbacks = plan.epochs, plan.verbose, plan.callbacks
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError("fit is already running on this model in another thread")
         try:
             # Everything is checked: from here on the model changes.
-            if learning_rate is not None:
-                chosen.learning_rate = learning_rate
+            if plan.learning_rate is not None:
+                chosen.learning_rate = plan.learning_rate
             self.optimizer = chosen
             initial_learning_rate = chosen.learning_rate
             schedule.start(initial_learning_rate, epochs)
             native_optimizer.learning_rate = schedule.learning_rate(1)
             stopper = (
-                EarlyStopping(self._network.parameters, patience, min_delta)
-                if early_stopping
+                EarlyStopping(self._network.parameters, plan.patience, plan.min_delta)
+                if plan.early_stopping
                 else None
             )
             metric_name = "accuracy" if self.is_classifier else "r2"
             progress: EpochLines | ProgressBar | None = None
-            if verbose == 2:
+            if show_progress and verbose == 2:
                 progress = EpochLines(epochs, metric_name)
-            elif verbose == 1 and sys.stderr.isatty():
+            elif show_progress and verbose == 1 and sys.stderr.isatty():
                 progress = ProgressBar(epochs, metric_name)
             stopped_early = False
 
@@ -631,23 +766,8 @@ class MLP:
                 or not isinstance(schedule, Constant)
             )
             try:
-                records, stop_reason = _core.fit(
-                    self._network,
-                    native_optimizer,
-                    self._random,
-                    features,
-                    targets,
-                    weights,
-                    *validation,
-                    name,
-                    delta,
-                    epochs,
-                    batch_size,
-                    bool(shuffle),
-                    target_loss,
-                    tol,
-                    no_change,
-                    on_epoch_end if needs_callback else None,
+                records, stop_reason = loop(
+                    native_optimizer, on_epoch_end if needs_callback else None
                 )
             finally:
                 if progress is not None:
@@ -657,7 +777,11 @@ class MLP:
                 # schedule starts.
                 native_optimizer.learning_rate = chosen.learning_rate
             best_epoch = None
-            if stopper is not None and restore_best_weights and stopper.best_parameters is not None:
+            if (
+                stopper is not None
+                and plan.restore_best_weights
+                and stopper.best_parameters is not None
+            ):
                 stopper.restore()
                 best_epoch = stopper.best_epoch
             if stopped_early and stop_reason == "callback":
@@ -750,3 +874,13 @@ def _callbacks(callbacks: Any) -> list[Callback]:
         if not callable(callback):
             raise TypeError(f"callbacks must be callables, got {callback!r}")
     return list(callbacks)
+
+
+# The keyword arguments of MLP.fit beyond X and y, with their defaults (read off its signature,
+# so that MLP.fit stays the one place where they are written).
+_FIT_DEFAULTS: dict[str, Any] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(MLP.fit).parameters.items()
+    if name not in ("self", "X", "y")
+}
+_FIT_OPTIONS = frozenset(_FIT_DEFAULTS)
