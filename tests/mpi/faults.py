@@ -4,8 +4,8 @@ every rank with that error (naming rank 1) instead of hanging the others. Every 
 before the failing step and identical on all ranks.
 
 Modes: ``setup`` (non-finite values in rank 1's shard: rejected before training),
-``step`` (a NaN appears in rank 1's shard after epoch 1: a non-finite loss in the first step
-of epoch 2), ``callback`` (a callback that raises on rank 1 at the end of epoch 2),
+``step`` (a NaN appears in rank 1's shard after epoch 1: the core refuses that batch in the
+first step of epoch 2), ``callback`` (a callback that raises on rank 1 at the end of epoch 2),
 ``architecture`` (rank 1's model has another hidden size), ``arguments`` (rank 1 asks for
 another number of epochs: it would make a different number of collective calls).
 """
