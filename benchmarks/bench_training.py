@@ -832,12 +832,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    command = " ".join(["python", "benchmarks/bench_training.py", *sys.argv[1:]])
+    # The command line that reproduces this run, also when called as main(argv) (run_all.py).
+    command = " ".join(
+        ["python", "benchmarks/bench_training.py", *(sys.argv[1:] if argv is None else argv)]
+    )
     report: dict[str, Any] = {
         "benchmark": "nncore training throughput",
         "schema_version": 2,
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command": command if argv is None else " ".join(["bench_training.main", *argv]),
+        "command": command,
         "config": {
             "sizes": args.sizes,
             "repeats": args.repeats,

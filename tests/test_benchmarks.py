@@ -261,3 +261,76 @@ def test_best_of_threads_targets_and_flops() -> None:
     assert bench.target_for("S", "float32") == (2.5, "best_other")
     assert bench.target_for("L", "float64") == (1.0, "numpy_peer_best")
     assert bench.target_for("X", "float32") is None
+
+
+def test_run_all_quick_writes_every_report(tmp_path: Path) -> None:
+    """run_all.py --quick runs training (float32, float64), inference and memory end to end."""
+    run_all = load_module("run_all")
+    reports = run_all.main(
+        ["--quick", "--sizes", "T", "--peers", "none", "--out-dir", str(tmp_path)]
+    )
+    assert set(reports) == {"training", "float64", "inference", "memory"}
+    assert reports["float64"]["config"]["dtype"] == "float64"
+    float64_ratios = reports["float64"]["workloads"]["T"]["ratios"]
+    assert float64_ratios["target"] == {
+        "ratio": 1.0,
+        "against": "numpy_peer_best",
+        "met": float64_ratios["nncore_over_numpy_peer_best"] >= 1.0,
+    }
+    stems = ["latest", "float64", "inference", "memory"]
+    for stem in stems:
+        report = json.loads((tmp_path / f"{stem}.json").read_text())
+        assert report["command"].startswith("python benchmarks/bench_")
+        assert (tmp_path / f"{stem}.md").read_text().strip()
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.count("\n## ") == 4 and "python benchmarks/run_all.py --quick" in summary
+    if importlib.util.find_spec("matplotlib") is not None:
+        for stem in stems[:3]:
+            assert (tmp_path / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
+            assert f"]({stem}.png)" in summary
+
+    inference = reports["inference"]
+    entry = inference["throughput"]["T"]
+    assert {"nncore_1_thread", "nncore_best", "numpy_peer_best"} <= set(entry["results"])
+    assert entry["results"]["nncore_best"]["samples_per_s"] > 0
+    latency = inference["latency"]
+    assert latency["size"] == "S" and latency["target_us"] == 10.0
+    assert {"nncore_predict", "nncore_forward", "nncore_native_forward", "numpy_peer"} == set(
+        latency["results"]
+    )
+    for result in latency["results"].values():
+        assert 0 < result["p10_us"] <= result["median_us"] <= result["p90_us"]
+
+    memory = reports["memory"]
+    fit = memory["fit"]
+    parts = fit["budget_parts_bytes"]
+    assert parts["training_data"] == 500 * (784 + 10) * 4
+    assert parts["parameters"] == (784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10) * 4
+    assert fit["budget_bytes"] == sum(parts.values())
+    assert fit["peak_bytes"] >= fit["rss_before_fit_bytes"] > parts["baseline_after_import"] > 0
+    assert fit["peak_over_budget"] == fit["peak_bytes"] / fit["budget_bytes"]
+    for case in ("bare_interpreter", "numpy_already_imported"):
+        assert memory["import"][case]["seconds"] > 0
+        assert memory["import"][case]["rss_added_mb"] > 0
+
+
+def test_inference_peers(tmp_path: Path) -> None:
+    """With the peers asked for, each is measured, or skipped with a reason when missing."""
+    inference = load_module("bench_inference")
+    files = ["--json", str(tmp_path / "i.json"), "--markdown", str(tmp_path / "i.md")]
+    files += ["--png", str(tmp_path / "i.png")]
+    tiny = ["--sizes", "T", "--rows", "10", "--repeats", "1", "--min-time", "0", "--calls", "4"]
+    report = inference.main([*tiny, *files])
+    entry = report["throughput"]["T"]
+    for peer in ("torch", "sklearn"):
+        module = "torch" if peer == "torch" else "sklearn.neural_network"
+        keys = {f"{peer}_1_thread", f"{peer}_2_threads"}
+        if importlib.util.find_spec(module.split(".")[0]) is not None:
+            assert keys | {f"{peer}_best"} <= set(entry["results"])
+        else:
+            assert keys <= set(entry["skipped"])
+    if "torch_best" in entry["results"]:
+        ratio = entry["ratios"]["nncore_over_torch_best"]
+        assert entry["ratios"]["meets_target"] == (ratio >= 1.0)
+        assert "torch_1_thread" in report["latency"]["results"]
+    assert "nncore / torch best" in (tmp_path / "i.md").read_text()
