@@ -22,10 +22,7 @@ in at most 10 µs. Results go to ``benchmarks/results/inference.{json,md,png}`` 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -43,24 +40,28 @@ from bench_training import (
     Problem,
     Skip,
     best_other,
+    finish,
     import_torch,
+    log,
     make_problem,
     parse_peers,
+    parse_sizes,
     rate_text,
+    report_header,
+    require_nncore_threads,
     sklearn_model,
+    text_table,
     time_epochs,
     torch_model,
     with_threads,
-    write_outputs,
 )
-from charts import bar_chart
-from machine import describe_machine, load_average, machine_info
+from charts import size_chart
+from machine import describe_machine, machine_info
 from numpy_peer import NumpyMLP
 from thread_control import (
     THREAD_COUNTS,
     add_best_of_threads,
     blas_threads,
-    nncore_can_set_threads,
     nncore_threads,
     thread_suffix,
 )
@@ -116,8 +117,7 @@ def predict_nncore(
     problem: Problem, X: Array, repeats: int, min_time: float, threads: int
 ) -> Measurement:
     """``MLP.predict(X)`` on ``threads`` threads."""
-    if threads != 1 and not nncore_can_set_threads():
-        raise Skip("this nncore build has no set_num_threads (single-threaded core)")
+    require_nncore_threads(threads)
     model = nncore_model(problem)
     with nncore_threads(threads):
         measurement = time_calls(partial(model.predict, X), len(X), repeats, min_time)
@@ -399,28 +399,19 @@ def format_markdown(report: dict[str, Any]) -> str:
 
 
 def format_text(report: dict[str, Any]) -> str:
-    blocks = []
-    for rows in (throughput_table(report), latency_table(report) if report["latency"] else []):
-        if not rows:
-            continue
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        blocks += ["  ".join(c.rjust(widths[i]) for i, c in enumerate(r)) for r in rows]
-        blocks.append("")
-    return "\n".join(blocks)
+    lines = text_table(throughput_table(report))
+    if report["latency"]:
+        lines += ["", *text_table(latency_table(report))]
+    return "\n".join(lines)
 
 
 def write_chart(report: dict[str, Any], path: Path) -> str:
-    sizes = list(report["throughput"])
-    series = {
-        label: [report["throughput"][s]["results"].get(key, {}).get(METRIC) for s in sizes]
-        for key, label in CHART_SERIES
-    }
-    groups = [f"{s}\n{'-'.join(map(str, report['throughput'][s]['layers']))}" for s in sizes]
     title = (
         f"MLP inference, predict on {report['config']['rows']:,} rows, {report['config']['dtype']}"
         f" — {report['machine']['cpu_model']}, {report['created']}"
     )
-    return bar_chart(path, groups, series, title, "rows / s (log scale)")
+    ylabel = "rows / s (log scale)"
+    return size_chart(path, report["throughput"], CHART_SERIES, METRIC, title, ylabel)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -439,10 +430,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", type=Path, default=RESULTS_DIR / "inference.md")
     parser.add_argument("--png", type=Path, default=RESULTS_DIR / "inference.png")
     args = parser.parse_args(argv)
-    sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
-    if not sizes or any(s not in WORKLOADS for s in sizes):
-        parser.error(f"--sizes: choose among {','.join(WORKLOADS)}")
-    args.sizes = sizes
+    args.sizes = parse_sizes(parser, args.sizes)
     args.peers = parse_peers(parser, args.peers)
     if args.rows < 1 or args.repeats < 1 or args.min_time < 0 or args.calls < 0:
         parser.error("--rows and --repeats must be >= 1, --min-time and --calls >= 0")
@@ -453,19 +441,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    # The command line that reproduces this run, also when called as main(argv) (run_all.py).
-    command = " ".join(
-        ["python", "benchmarks/bench_inference.py", *(sys.argv[1:] if argv is None else argv)]
-    )
     report: dict[str, Any] = {
-        "benchmark": "nncore inference",
-        "schema_version": 1,
-        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command": command,
+        **report_header("bench_inference.py", "nncore inference", 1, argv),
         "config": {
             "sizes": args.sizes,
             "rows": args.rows,
@@ -490,15 +467,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         log("  single-row latency on S ...")
         problem = make_problem(WORKLOADS["S"], 0.0, args.dtype, args.seed)
         report["latency"] = run_latency(problem, args.peers, args.calls)
-    report["machine"]["load_average_at_end"] = load_average()
-    print(format_text(report))
-    write_outputs(
-        [
-            (args.json, json.dumps(report, indent=2) + "\n"),
-            (args.markdown, format_markdown(report)),
-        ]
-    )
-    log(write_chart(report, args.png))
+    finish(report, args, format_text, format_markdown, write_chart)
     return report
 
 

@@ -24,7 +24,6 @@ Results go to ``benchmarks/results/memory.{json,md}`` and stdout.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
 import subprocess
@@ -236,18 +235,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     # Imported here, not at the top: the children must start from a bare interpreter.
     import nncore
-    from bench_training import write_outputs
+    from bench_training import report_header, write_outputs
     from machine import load_average
 
-    # The command line that reproduces this run, also when called as main(argv) (run_all.py).
-    command = " ".join(
-        ["python", "benchmarks/bench_memory.py", *(sys.argv[1:] if argv is None else argv)]
-    )
     report: dict[str, Any] = {
-        "benchmark": "nncore memory",
-        "schema_version": 1,
-        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command": command,
+        **report_header("bench_memory.py", "nncore memory", 1, argv),
         "config": {"samples": args.samples, "epochs": args.epochs, "runs": args.runs},
         "python": sys.version.split()[0],
         "nncore": nncore.__version__,

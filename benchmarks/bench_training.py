@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 import nncore
-from charts import bar_chart
+from charts import size_chart
 from machine import describe_machine, load_average, machine_info, numpy_matmul_gflops
 from nncore.reference import numpy_reference, pure_python
 from numpy_peer import NumpyMLP
@@ -202,10 +202,15 @@ def with_threads(measurement: Measurement, threads: int) -> Measurement:
     return measurement
 
 
-def bench_nncore(problem: Problem, repeats: int, min_time: float, threads: int = 1) -> Measurement:
-    """nncore's native training loop, ``MLP.fit(..., epochs=k)``, on ``threads`` threads."""
+def require_nncore_threads(threads: int) -> None:
+    """:class:`Skip` unless this nncore build can run on ``threads`` threads."""
     if threads != 1 and not nncore_can_set_threads():
         raise Skip("this nncore build has no set_num_threads (single-threaded core)")
+
+
+def bench_nncore(problem: Problem, repeats: int, min_time: float, threads: int = 1) -> Measurement:
+    """nncore's native training loop, ``MLP.fit(..., epochs=k)``, on ``threads`` threads."""
+    require_nncore_threads(threads)
     wl = problem.workload
     model = nncore.MLP(
         wl.layers,
@@ -681,11 +686,17 @@ def gemm_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def text_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Right-aligned plain-text lines of ``rows`` (the first is the header, ruled off)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(widths[i]) for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
 def format_text_table(report: dict[str, Any]) -> str:
     header, rows, notes = table_rows(report)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(widths[i]) for i, cell in enumerate(r)) for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table([header, *rows])
     lines.append("")
     lines.append("samples/s, median of the repeats (higher is better); T = threads.")
     lines += [f"* {note}" for note in notes]
@@ -728,17 +739,12 @@ def format_markdown(report: dict[str, Any]) -> str:
 
 def write_chart(report: dict[str, Any], path: Path) -> str:
     """The PNG bar chart of samples/s by size (log scale); returns what was done."""
-    sizes = list(report["workloads"])
-    series = {
-        label: [report["workloads"][s]["results"].get(key, {}).get(METRIC) for s in sizes]
-        for key, label in CHART_SERIES
-    }
-    groups = [f"{s}\n{'-'.join(map(str, report['workloads'][s]['layers']))}" for s in sizes]
     title = (
         f"MLP training, {report['config']['dtype']}, samples/s (higher is better) — "
         f"{report['machine']['cpu_model']}, {report['created']}"
     )
-    return bar_chart(path, groups, series, title, "training samples / s (log scale)")
+    ylabel = "training samples / s (log scale)"
+    return size_chart(path, report["workloads"], CHART_SERIES, METRIC, title, ylabel)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -782,11 +788,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
 
-    sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
-    unknown = [s for s in sizes if s not in WORKLOADS]
-    if unknown or not sizes:
-        parser.error(f"--sizes: unknown size(s) {unknown}; choose among {','.join(WORKLOADS)}")
-    args.sizes = sizes
+    args.sizes = parse_sizes(parser, args.sizes)
     args.peers = parse_peers(parser, args.peers)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
@@ -797,6 +799,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.matmul_size < 0:
         parser.error("--matmul-size must be >= 0")
     return args
+
+
+def parse_sizes(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """``--sizes``: comma-separated names of ``WORKLOADS`` (any case)."""
+    sizes = [s.strip().upper() for s in text.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in WORKLOADS]
+    if unknown or not sizes:
+        parser.error(f"--sizes: unknown size(s) {unknown}; choose among {','.join(WORKLOADS)}")
+    return sizes
 
 
 def parse_peers(parser: argparse.ArgumentParser, text: str) -> list[str]:
@@ -826,21 +837,49 @@ def write_outputs(outputs: Sequence[tuple[Path, str]]) -> None:
         print(f"wrote {path}", file=sys.stderr, flush=True)
 
 
+def log(message: str) -> None:
+    """Progress goes to stderr; the tables go to stdout."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def report_header(
+    script: str, benchmark: str, schema_version: int, argv: Sequence[str] | None
+) -> dict[str, Any]:
+    """The first keys of every report: what, when, and the command line that reproduces it
+    (also when the script's ``main(argv)`` is called from Python, as ``run_all.py`` does)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    return {
+        "benchmark": benchmark,
+        "schema_version": schema_version,
+        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command": " ".join(["python", f"benchmarks/{script}", *arguments]),
+    }
+
+
+def finish(
+    report: dict[str, Any],
+    args: argparse.Namespace,
+    format_text: Callable[[dict[str, Any]], str],
+    format_markdown: Callable[[dict[str, Any]], str],
+    write_chart: Callable[[dict[str, Any], Path], str],
+) -> None:
+    """Close a report: the load average at the end, the table to stdout, then the JSON, the
+    Markdown and the chart to ``args.json``, ``args.markdown`` and ``args.png``."""
+    report["machine"]["load_average_at_end"] = load_average()
+    print(format_text(report))
+    write_outputs(
+        [
+            (args.json, json.dumps(report, indent=2) + "\n"),
+            (args.markdown, format_markdown(report)),
+        ]
+    )
+    log(write_chart(report, args.png))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    # The command line that reproduces this run, also when called as main(argv) (run_all.py).
-    command = " ".join(
-        ["python", "benchmarks/bench_training.py", *(sys.argv[1:] if argv is None else argv)]
-    )
     report: dict[str, Any] = {
-        "benchmark": "nncore training throughput",
-        "schema_version": 2,
-        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command": command,
+        **report_header("bench_training.py", "nncore training throughput", 2, argv),
         "config": {
             "sizes": args.sizes,
             "repeats": args.repeats,
@@ -871,15 +910,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             problem, args.peers, args.repeats, args.min_time, log, gemm
         )
 
-    report["machine"]["load_average_at_end"] = load_average()
-    print(format_text_table(report))
-    write_outputs(
-        [
-            (args.json, json.dumps(report, indent=2) + "\n"),
-            (args.markdown, format_markdown(report)),
-        ]
-    )
-    log(write_chart(report, args.png))
+    finish(report, args, format_text_table, format_markdown, write_chart)
     return report
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def bar_chart(
@@ -49,3 +50,25 @@ def bar_chart(
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return f"wrote {path}"
+
+
+def size_chart(
+    path: Path,
+    entries: Mapping[str, Any],
+    series: Sequence[tuple[str, str]],
+    metric: str,
+    title: str,
+    ylabel: str,
+) -> str:
+    """:func:`bar_chart` of benchmark entries by size.
+
+    ``entries`` maps a size name to its JSON entry (``layers`` and ``results``); ``series`` lists
+    ``(result key, legend label)``; the bar height is ``results[key][metric]``.
+    """
+    sizes = list(entries)
+    values = {
+        label: [entries[s]["results"].get(key, {}).get(metric) for s in sizes]
+        for key, label in series
+    }
+    groups = [f"{s}\n{'-'.join(map(str, entries[s]['layers']))}" for s in sizes]
+    return bar_chart(path, groups, values, title, ylabel)
