@@ -117,7 +117,7 @@ class NumpyMLP:
             delta = buf.deltas[layer]
             a_prev = buf.activations[layer - 1] if layer > 0 else buf.x
             np.matmul(a_prev.T, delta, out=self.weight_gradients[layer])  # lr·dW = A_prevᵀ·D
-            np.sum(delta, axis=0, out=self.bias_gradients[layer])  # lr·db = Σ_rows D
+            np.add.reduce(delta, axis=0, out=self.bias_gradients[layer])  # lr·db = Σ_rows D
             if layer > 0:
                 below = buf.deltas[layer - 1]
                 np.matmul(delta, self.weights[layer].T, out=below)  # D·Wᵀ
