@@ -266,9 +266,8 @@ def test_best_of_threads_targets_and_flops() -> None:
 def test_run_all_quick_writes_every_report(tmp_path: Path) -> None:
     """run_all.py --quick runs training (float32, float64), inference and memory end to end."""
     run_all = load_module("run_all")
-    reports = run_all.main(
-        ["--quick", "--sizes", "T", "--peers", "none", "--out-dir", str(tmp_path)]
-    )
+    quick = ["--quick", "--sizes", "T", "--peers", "none", "--out-dir", str(tmp_path)]
+    reports = run_all.main(quick)
     assert set(reports) == {"training", "float64", "inference", "memory"}
     assert reports["float64"]["config"]["dtype"] == "float64"
     float64_ratios = reports["float64"]["workloads"]["T"]["ratios"]
@@ -288,6 +287,12 @@ def test_run_all_quick_writes_every_report(tmp_path: Path) -> None:
         for stem in stems[:3]:
             assert (tmp_path / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
             assert f"]({stem}.png)" in summary
+
+    # A part left out keeps its earlier report in the summary, marked as such.
+    run_all.main([*quick, "--skip", "training,float64,memory"])
+    summary = (tmp_path / "summary.md").read_text()
+    headings = [line for line in summary.splitlines() if line.startswith("## ")]
+    assert len(headings) == 4 and sum("not rerun" in line for line in headings) == 3
 
     inference = reports["inference"]
     entry = inference["throughput"]["T"]
