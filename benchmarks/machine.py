@@ -88,18 +88,22 @@ def load_average() -> list[float] | None:
 
 
 def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+    """``git describe --always``, with ``-dirty`` when a tracked file outside
+    ``benchmarks/results/`` has changes (a run rewrites the results it is part of)."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=here, capture_output=True, text=True, timeout=10, check=True
         )
+        return done.stdout.strip()
+
+    try:
+        revision = git("describe", "--always")
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":!results")
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None
+    return f"{revision}-dirty" if changed else revision or None
 
 
 def machine_info(peers: Sequence[str]) -> dict[str, Any]:

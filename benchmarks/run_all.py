@@ -16,6 +16,7 @@ left out with ``--skip`` keeps its earlier report there, marked as not rerun).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,6 +54,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def outputs(out_dir: Path, stem: str, png: bool = True) -> list[str]:
+    """``--json/--markdown[/--png] out_dir/stem.*``, relative to the working directory when
+    inside it (the commands recorded in the reports stay short and reproducible)."""
+    with contextlib.suppress(ValueError):
+        out_dir = out_dir.resolve().relative_to(Path.cwd())
     paths = ["--json", str(out_dir / f"{stem}.json"), "--markdown", str(out_dir / f"{stem}.md")]
     return paths + (["--png", str(out_dir / f"{stem}.png")] if png else [])
 
