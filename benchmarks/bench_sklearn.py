@@ -45,8 +45,8 @@ import numpy as np
 
 import nncore
 
-# The machine description is shared with the training benchmark beside this script.
-from bench_training import cpu_model, git_commit, load_average, threadpools
+# The machine description is shared with the other benchmarks beside this script.
+from machine import cpu_model, git_commit, load_average, threadpools
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CONFIGS = ("digits", "diabetes", "digits+es", "diabetes+es")

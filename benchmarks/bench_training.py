@@ -7,11 +7,17 @@ implementation the benchmark runs one warm-up epoch, then ``--repeats`` timed re
 epochs (``time.perf_counter``); a repeat runs enough epochs to last at least ``--min-time``
 seconds. The reported figure is the median over the repeats of samples per second.
 
+nncore, the careful NumPy peer (``numpy_peer.py``), PyTorch and scikit-learn are each measured
+with 1 and with 2 threads (``nncore.set_num_threads``, ``threadpoolctl``, ``torch.set_num_threads``)
+and the best of the two is what the ratios use. NumPy's float32 2048×2048 matmul is timed too, so
+that the GEMM-bound sizes can be put against the machine's GEMM speed (``--matmul-size``).
+
 The pure-Python reference is timed on a subset of the samples (the first few hundred rows, fewer
 on the big sizes) so that it finishes in seconds; the output says so wherever that applies.
 
 Run ``python benchmarks/bench_training.py --help`` for the options; results go to a JSON file and
-a Markdown table (by default ``benchmarks/results/latest.{json,md}``) and to stdout.
+a Markdown table and a PNG chart (by default ``benchmarks/results/latest.{json,md,png}``; the chart
+needs matplotlib) and to stdout.
 """
 
 from __future__ import annotations
@@ -20,10 +26,7 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +39,18 @@ import numpy as np
 import numpy.typing as npt
 
 import nncore
+from charts import size_chart
+from machine import describe_machine, load_average, machine_info, numpy_matmul_gflops
 from nncore.reference import numpy_reference, pure_python
+from numpy_peer import NumpyMLP
+from thread_control import (
+    THREAD_COUNTS,
+    add_best_of_threads,
+    blas_threads,
+    nncore_can_set_threads,
+    nncore_threads,
+    thread_suffix,
+)
 
 Array = npt.NDArray[Any]
 
@@ -44,15 +58,12 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOSS = "mean_squared_error"
 LEARNING_RATE = 0.01
 PEERS = ("torch", "sklearn")
-#: Environment variables that change how the numerical libraries run; recorded in the JSON.
-THREAD_ENV = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_CORETYPE",
-    "OPENBLAS_L2_SIZE",
-    "OPENBLAS_VERBOSE",
-)
+#: nncore's required speed-up over the best other implementation, per size (issue 5), float32.
+TARGETS = {"T": 60.0, "S": 2.5, "M": 1.5, "L": 1.0}
+#: In float64 nncore must be at least as fast as NumPy (the careful peer) at every size.
+FLOAT64_TARGET = 1.0
+#: ... and on L reach this fraction of the GFLOP/s of NumPy's 2048² matmul of the same dtype.
+GEMM_FRACTION_TARGET = 0.85
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,15 @@ class Workload:
     @property
     def label(self) -> str:
         return "-".join(str(n) for n in self.layers)
+
+    @property
+    def flops_per_sample(self) -> int:
+        """Training flops per sample: 2·Σ n_in·n_out forward, ×3 with the backward pass.
+
+        (The backward pass is two products per layer, dW = Aᵀ·D and D·Wᵀ, each as costly as the
+        forward one; biases, activations and the update are lower-order and left out.)
+        """
+        return 3 * 2 * sum(a * b for a, b in zip(self.layers[:-1], self.layers[1:], strict=True))
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -175,8 +195,22 @@ def time_epochs(
 # --------------------------------------------------------------------------------------------
 
 
-def bench_nncore(problem: Problem, repeats: int, min_time: float) -> Measurement:
-    """nncore's native training loop: ``MLP.fit(..., epochs=k)``."""
+def with_threads(measurement: Measurement, threads: int) -> Measurement:
+    """Record the thread count of a measurement (in its JSON entry and its note)."""
+    measurement.extra["threads"] = threads
+    measurement.note = f"{threads} thread{'s' if threads > 1 else ''}"
+    return measurement
+
+
+def require_nncore_threads(threads: int) -> None:
+    """:class:`Skip` unless this nncore build can run on ``threads`` threads."""
+    if threads != 1 and not nncore_can_set_threads():
+        raise Skip("this nncore build has no set_num_threads (single-threaded core)")
+
+
+def bench_nncore(problem: Problem, repeats: int, min_time: float, threads: int = 1) -> Measurement:
+    """nncore's native training loop, ``MLP.fit(..., epochs=k)``, on ``threads`` threads."""
+    require_nncore_threads(threads)
     wl = problem.workload
     model = nncore.MLP(
         wl.layers,
@@ -199,7 +233,28 @@ def bench_nncore(problem: Problem, repeats: int, min_time: float) -> Measurement
             n_iter_no_change=None,
         )
 
-    return time_epochs(run_epochs, wl.samples, wl.batch_size, repeats, min_time)
+    with nncore_threads(threads):
+        measurement = time_epochs(run_epochs, wl.samples, wl.batch_size, repeats, min_time)
+    return with_threads(measurement, threads)
+
+
+def bench_numpy_peer(
+    problem: Problem, repeats: int, min_time: float, threads: int = 1
+) -> Measurement:
+    """The careful NumPy implementation (``numpy_peer.NumpyMLP``), BLAS limited to ``threads``."""
+    wl = problem.workload
+    model = NumpyMLP(problem.weights, problem.biases, problem.X.dtype)
+    rng = np.random.default_rng(problem.seed)
+
+    def run_epochs(epochs: int) -> None:
+        model.fit_epochs(problem.X, problem.Y, epochs, wl.batch_size, LEARNING_RATE, rng)
+
+    with blas_threads(threads) as limited:
+        measurement = time_epochs(run_epochs, wl.samples, wl.batch_size, repeats, min_time)
+    measurement = with_threads(measurement, threads)
+    if not limited:
+        measurement.note = "BLAS threads as configured (threadpoolctl is not installed)"
+    return measurement
 
 
 def bench_numpy_reference(problem: Problem, repeats: int, min_time: float) -> Measurement:
@@ -265,27 +320,40 @@ def bench_pure_python(problem: Problem, repeats: int, min_time: float) -> Measur
     return time_epochs(run_epochs, subset, batch_size, repeats, min_time, note)
 
 
-def bench_torch(problem: Problem, repeats: int, min_time: float, threads: int) -> Measurement:
-    """PyTorch, CPU eager: ``nn.Sequential`` of ``Linear``+``Tanh``, ``MSELoss``, ``optim.SGD``."""
+def import_torch() -> Any:
+    """The ``torch`` module, or :class:`Skip` when it is not importable."""
     try:
         import torch
     except ImportError as error:
         raise Skip(f"torch is not importable ({error})") from None
+    return torch
+
+
+def torch_model(problem: Problem) -> Any:
+    """``nn.Sequential`` of ``Linear`` + ``Tanh`` (identity last) holding the problem's weights."""
+    torch = import_torch()
+    dtype = torch.float32 if problem.X.dtype == np.float32 else torch.float64
+    layers: list[Any] = []
+    for i, (W, b) in enumerate(zip(problem.weights, problem.biases, strict=True)):
+        linear = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))  # torch keeps W as (out, in)
+            linear.bias.copy_(torch.from_numpy(b))
+        layers.append(linear)
+        if i < len(problem.weights) - 1:
+            layers.append(torch.nn.Tanh())
+    return torch.nn.Sequential(*layers)
+
+
+def bench_torch(problem: Problem, repeats: int, min_time: float, threads: int) -> Measurement:
+    """PyTorch, CPU eager: ``nn.Sequential`` of ``Linear``+``Tanh``, ``MSELoss``, ``optim.SGD``."""
+    torch = import_torch()
     wl = problem.workload
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        dtype = torch.float32 if problem.X.dtype == np.float32 else torch.float64
-        layers: list[torch.nn.Module] = []
-        for i, (W, b) in enumerate(zip(problem.weights, problem.biases, strict=True)):
-            linear = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(W.T.copy()))
-                linear.bias.copy_(torch.from_numpy(b))
-            layers.append(linear)
-            if i < len(problem.weights) - 1:
-                layers.append(torch.nn.Tanh())
-        model = torch.nn.Sequential(*layers)
+        model = torch_model(problem)
+        dtype = next(model.parameters()).dtype
         loss_fn = torch.nn.MSELoss()
         optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.0)
         X = torch.from_numpy(problem.X)
@@ -311,20 +379,19 @@ def bench_torch(problem: Problem, repeats: int, min_time: float, threads: int) -
         measurement = time_epochs(run_epochs, n, batch_size, repeats, min_time)
     finally:
         torch.set_num_threads(previous_threads)
-    measurement.extra["threads"] = threads
-    measurement.note = f"{threads} thread{'s' if threads > 1 else ''}"
-    return measurement
+    return with_threads(measurement, threads)
 
 
-def bench_sklearn(problem: Problem, repeats: int, min_time: float) -> Measurement:
-    """scikit-learn's ``MLPRegressor`` (solver='sgd', no momentum, no L2), one ``partial_fit``
-    call per epoch."""
+def sklearn_model(problem: Problem, batch_size: int) -> Any:
+    """An ``MLPRegressor`` (solver='sgd', no momentum, no L2) holding the problem's weights.
+
+    One ``partial_fit`` on the first rows creates its parameters; they are then replaced.
+    """
     try:
         from sklearn.neural_network import MLPRegressor
     except ImportError as error:
         raise Skip(f"scikit-learn is not importable ({error})") from None
     wl = problem.workload
-    batch_size = min(wl.batch_size, wl.samples)  # sklearn warns about a batch larger than n
     model = MLPRegressor(
         hidden_layer_sizes=wl.layers[1:-1],
         activation="tanh",
@@ -341,21 +408,40 @@ def bench_sklearn(problem: Problem, repeats: int, min_time: float) -> Measuremen
         n_iter_no_change=10**9,
         early_stopping=False,
     )
-    X = problem.X
-    Y = problem.Y[:, 0] if problem.Y.shape[1] == 1 else problem.Y  # 1-D y for one output
-    model.partial_fit(X, Y)  # creates the parameters; then start from the shared weights
+    rows = slice(0, batch_size)
+    model.partial_fit(problem.X[rows], sklearn_targets(problem.Y[rows]))
     model.coefs_ = [W.copy() for W in problem.weights]
     model.intercepts_ = [b.copy() for b in problem.biases]
+    return model
+
+
+def sklearn_targets(Y: Array) -> Array:
+    """``Y`` as scikit-learn wants it: 1-D for one output."""
+    return Y[:, 0] if Y.shape[1] == 1 else Y
+
+
+def bench_sklearn(problem: Problem, repeats: int, min_time: float, threads: int = 1) -> Measurement:
+    """scikit-learn's ``MLPRegressor`` (solver='sgd', no momentum, no L2), one ``partial_fit``
+    call per epoch, its BLAS limited to ``threads``."""
+    wl = problem.workload
+    batch_size = min(wl.batch_size, wl.samples)  # sklearn warns about a batch larger than n
+    model = sklearn_model(problem, batch_size)
+    X, Y = problem.X, sklearn_targets(problem.Y)
 
     def run_epochs(epochs: int) -> None:
         for _ in range(epochs):
             model.partial_fit(X, Y)
 
-    return time_epochs(run_epochs, wl.samples, batch_size, repeats, min_time)
+    with blas_threads(threads) as limited:
+        measurement = time_epochs(run_epochs, wl.samples, batch_size, repeats, min_time)
+    measurement = with_threads(measurement, threads)
+    if not limited:
+        measurement.note = "BLAS threads as configured (threadpoolctl is not installed)"
+    return measurement
 
 
 # --------------------------------------------------------------------------------------------
-# Problem set-up and machine description
+# Problem set-up
 # --------------------------------------------------------------------------------------------
 
 
@@ -377,123 +463,58 @@ def make_problem(workload: Workload, scale: float, dtype: str, seed: int) -> Pro
     return Problem(wl, X, Y, weights, biases, seed)
 
 
-def cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
-                return [flag for flag in wanted if flag in flags]
-    except OSError:
-        pass
-    return []
-
-
-def _numpy_blas() -> Any:
-    try:
-        config = np.show_config(mode="dicts")  # numpy >= 1.26
-    except TypeError:
-        return None
-    if not isinstance(config, dict):
-        return None
-    return config.get("Build Dependencies", {}).get("blas")
-
-
-def threadpools() -> Any:
-    try:
-        import threadpoolctl
-    except ImportError:
-        return None
-    return [
-        {key: pool.get(key) for key in ("user_api", "internal_api", "num_threads", "version")}
-        for pool in threadpoolctl.threadpool_info()
-    ]
-
-
-def load_average() -> list[float] | None:
-    """1-, 5- and 15-minute load averages: other work on the machine skews the timings."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def machine_info(peers: Sequence[str]) -> dict[str, Any]:
-    """CPU, OS, versions and threading settings of this run."""
-    info: dict[str, Any] = {
-        "cpu_model": cpu_model(),
-        "cpu_flags": _cpu_flags(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": sys.version.split()[0],
-        "python_implementation": platform.python_implementation(),
-        "numpy": np.__version__,
-        "nncore": nncore.__version__,
-        "nncore_threads": 1,  # the core is built with EIGEN_DONT_PARALLELIZE
-        "git": git_commit(),
-        "env": {name: os.environ.get(name) for name in THREAD_ENV},
-        "load_average_at_start": load_average(),
-        "numpy_blas": _numpy_blas(),
-    }
-    if "torch" in peers:
-        try:
-            import torch
-
-            info["torch"] = torch.__version__
-            info["torch_default_threads"] = torch.get_num_threads()
-        except ImportError:
-            info["torch"] = None
-    if "sklearn" in peers:
-        try:
-            import sklearn
-
-            info["sklearn"] = sklearn.__version__
-        except ImportError:
-            info["sklearn"] = None
-    info["threadpools"] = threadpools()  # after the imports, so their pools show up too
-    return info
-
-
 # --------------------------------------------------------------------------------------------
 # Running and reporting
 # --------------------------------------------------------------------------------------------
 
 #: Column order of the tables: (key in the JSON results, column header).
 COLUMNS = (
-    ("nncore", "nncore"),
+    ("nncore_1_thread", "nncore 1T"),
+    ("nncore_2_threads", "nncore 2T"),
+    ("numpy_peer_best", "NumPy best 1-2T"),
     ("numpy_reference", "NumPy ref"),
     ("pure_python", "pure Python"),
-    ("torch_1_thread", "torch 1T"),
     ("torch_best", "torch best 1-2T"),
-    ("sklearn", "sklearn"),
+    ("sklearn_best", "sklearn best 1-2T"),
 )
+#: Implementations measured at every thread count of ``THREAD_COUNTS``; "<name>_best" sums up.
+THREADED = ("nncore", "numpy_peer", "torch", "sklearn")
+#: The bars of the chart: (key in the JSON results, legend label).
+CHART_SERIES = (
+    ("nncore_best", "nncore (best 1-2T)"),
+    ("numpy_peer_best", "NumPy, careful (best 1-2T)"),
+    ("numpy_reference", "NumPy reference"),
+    ("pure_python", "pure Python"),
+    ("torch_best", "PyTorch (best 1-2T)"),
+    ("sklearn_best", "scikit-learn (best 1-2T)"),
+)
+METRIC = "samples_per_s"
+
+
+def best_other(results: dict[str, Any], metric: str) -> tuple[str, float] | None:
+    """The fastest implementation other than nncore: ``(key, value)``, or None.
+
+    Thread variants count through their "_best" summary only.
+    """
+    others = {
+        key: value[metric]
+        for key, value in results.items()
+        if not key.startswith("nncore")
+        and not any(key.startswith(f"{name}_") and not key.endswith("_best") for name in THREADED)
+    }
+    if not others:
+        return None
+    key = max(others, key=lambda k: others[k])
+    return key, others[key]
+
+
+def target_for(size: str, dtype: str) -> tuple[float, str] | None:
+    """The required ratio for ``size`` and what it is measured against (None: no target)."""
+    if dtype == "float64":
+        return FLOAT64_TARGET, "numpy_peer_best"
+    if size in TARGETS:
+        return TARGETS[size], "best_other"
+    return None
 
 
 def run_workload(
@@ -502,20 +523,42 @@ def run_workload(
     repeats: int,
     min_time: float,
     log: Callable[[str], None],
+    gemm_gflops: float | None = None,
 ) -> dict[str, Any]:
-    """All implementations on one problem; returns the workload's JSON entry."""
+    """All implementations on one problem; returns the workload's JSON entry.
+
+    ``gemm_gflops`` (NumPy's square matmul in this run, same dtype) is the yardstick for the
+    GFLOP/s ratio reported for nncore.
+    """
     wl = problem.workload
-    benches: list[tuple[str, Callable[[], Measurement]]] = [
-        ("nncore", lambda: bench_nncore(problem, repeats, min_time)),
-        ("numpy_reference", lambda: bench_numpy_reference(problem, repeats, min_time)),
-        ("pure_python", lambda: bench_pure_python(problem, repeats, min_time)),
+    benches: list[tuple[str, Callable[[], Measurement]]] = []
+    for threads in THREAD_COUNTS:
+        benches.append(
+            (
+                f"nncore_{thread_suffix(threads)}",
+                partial(bench_nncore, problem, repeats, min_time, threads),
+            )
+        )
+    for threads in THREAD_COUNTS:
+        benches.append(
+            (
+                f"numpy_peer_{thread_suffix(threads)}",
+                partial(bench_numpy_peer, problem, repeats, min_time, threads),
+            )
+        )
+    benches += [
+        ("numpy_reference", partial(bench_numpy_reference, problem, repeats, min_time)),
+        ("pure_python", partial(bench_pure_python, problem, repeats, min_time)),
     ]
-    if "torch" in peers:
-        for threads in (1, 2):
-            name = f"torch_{threads}_thread{'s' if threads > 1 else ''}"
-            benches.append((name, partial(bench_torch, problem, repeats, min_time, threads)))
-    if "sklearn" in peers:
-        benches.append(("sklearn", lambda: bench_sklearn(problem, repeats, min_time)))
+    for peer, bench in (("torch", bench_torch), ("sklearn", bench_sklearn)):
+        if peer in peers:
+            for threads in THREAD_COUNTS:
+                benches.append(
+                    (
+                        f"{peer}_{thread_suffix(threads)}",
+                        partial(bench, problem, repeats, min_time, threads),
+                    )
+                )
 
     results: dict[str, Any] = {}
     skipped: dict[str, str] = {}
@@ -527,46 +570,66 @@ def run_workload(
             skipped[name] = str(reason)
             log(f"    skipped: {reason}")
             continue
-        results[name] = measurement.as_dict()
+        entry = measurement.as_dict()
+        entry["gflops"] = measurement.samples_per_s * wl.flops_per_sample / 1e9
+        results[name] = entry
         log(f"    {measurement.samples_per_s:,.0f} samples/s  {measurement.note}".rstrip())
-
-    torch_runs = [results[k] for k in ("torch_1_thread", "torch_2_threads") if k in results]
-    if torch_runs:
-        best = max(torch_runs, key=lambda r: r["samples_per_s"])
-        results["torch_best"] = {"samples_per_s": best["samples_per_s"], "threads": best["threads"]}
+    for name in THREADED:
+        add_best_of_threads(results, name, METRIC)
 
     ratios: dict[str, Any] = {}
-    if "nncore" in results:
-        ours = results["nncore"]["samples_per_s"]
-        others = {
-            k: v["samples_per_s"] for k, v in results.items() if k not in ("nncore", "torch_best")
-        }
-        if "numpy_reference" in others:
-            ratios["nncore_over_numpy_reference"] = ours / others["numpy_reference"]
-        if others:
-            best_name = max(others, key=lambda k: others[k])
-            ratios["best_other"] = best_name
-            ratios["nncore_over_best_other"] = ours / others[best_name]
+    ours = results.get("nncore_best")
+    if ours is not None:
+        rate = ours[METRIC]
+        for key in ("numpy_reference", "numpy_peer_best"):
+            if key in results:
+                ratios[f"nncore_over_{key}"] = rate / results[key][METRIC]
+        fastest = best_other(results, METRIC)
+        if fastest is not None:
+            ratios["best_other"] = fastest[0]
+            ratios["nncore_over_best_other"] = rate / fastest[1]
+        ratios["nncore_gflops"] = rate * wl.flops_per_sample / 1e9
+        if gemm_gflops:
+            ratios["nncore_gflops_over_numpy_matmul"] = ratios["nncore_gflops"] / gemm_gflops
+        target = target_for(wl.name, str(problem.X.dtype))
+        if target is not None:
+            required, against = target
+            achieved = ratios.get(
+                "nncore_over_best_other" if against == "best_other" else f"nncore_over_{against}"
+            )
+            ratios["target"] = {"ratio": required, "against": against, "met": None}
+            if achieved is not None:
+                ratios["target"]["met"] = achieved >= required
     return {
         "layers": list(wl.layers),
         "batch_size": wl.batch_size,
         "samples": wl.samples,
         "dtype": str(problem.X.dtype),
+        "flops_per_sample": wl.flops_per_sample,
         "results": results,
         "skipped": skipped,
         "ratios": ratios,
     }
 
 
-def _rate(value: float) -> str:
+def rate_text(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def target_text(ratios: dict[str, Any]) -> str:
+    """``≥ 2.5× ✓`` / ``≥ 2.5× ✗`` / ``–``."""
+    target = ratios.get("target")
+    if target is None:
+        return "–"
+    mark = {True: " ✓", False: " ✗", None: ""}[target["met"]]
+    return f"≥ {target['ratio']:g}×{mark}"
 
 
 def table_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]], list[str]]:
     """Header, rows and footnotes shared by the stdout and Markdown tables."""
     header = ["size", "layers", "batch", "samples"]
     header += [title for _, title in COLUMNS]
-    header += ["nncore / NumPy ref", "nncore / best other"]
+    header += ["nncore / NumPy best", "nncore / best other", "target"]
     rows: list[list[str]] = []
     notes: list[str] = []
     for name, entry in report["workloads"].items():
@@ -578,30 +641,66 @@ def table_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]], list
             if result is None:
                 row.append("–")
                 continue
-            cell = _rate(result["samples_per_s"])
-            if key == "torch_best":
+            cell = rate_text(result[METRIC])
+            if key.endswith("_best"):
                 cell += f" ({result['threads']}T)"
             if result.get("note") and key == "pure_python":
                 cell += "*"
                 notes.append(f"{name}: pure Python timed on a {result['note']}.")
             row.append(cell)
         ratios = entry["ratios"]
-        numpy_ratio = ratios.get("nncore_over_numpy_reference")
-        row.append(f"{numpy_ratio:.1f}×" if numpy_ratio is not None else "–")
+        numpy_ratio = ratios.get("nncore_over_numpy_peer_best")
+        row.append(f"{numpy_ratio:.2f}×" if numpy_ratio is not None else "–")
         best_ratio = ratios.get("nncore_over_best_other")
         row.append(f"{best_ratio:.2f}× ({ratios['best_other']})" if best_ratio is not None else "–")
+        row.append(target_text(ratios))
         rows.append(row)
     return header, rows, notes
 
 
+def gemm_lines(report: dict[str, Any]) -> list[str]:
+    """Sentences on NumPy's matmul speed and nncore's GFLOP/s on the GEMM-bound sizes."""
+    gemm = report.get("numpy_matmul")
+    if not gemm:
+        return []
+    per_thread = ", ".join(
+        f"{run['gflops']:.1f} at {run['threads']}T"
+        + ("" if run["threads_limited"] else " (unlimited)")
+        for run in gemm["runs"]
+    )
+    lines = [
+        f"NumPy {gemm['dtype']} {gemm['n']}×{gemm['n']} matmul: {per_thread} GFLOP/s "
+        f"(best {gemm['best_gflops']:.1f})."
+    ]
+    for name, entry in report["workloads"].items():
+        ratios = entry["ratios"]
+        if name in ("M", "L") and "nncore_gflops" in ratios:
+            fraction = ratios.get("nncore_gflops_over_numpy_matmul")
+            line = f"{name}: nncore trains at {ratios['nncore_gflops']:.1f} GFLOP/s"
+            if fraction is not None:
+                line += f" = {fraction:.0%} of that matmul"
+                if name == "L":
+                    mark = "✓" if fraction >= GEMM_FRACTION_TARGET else "✗"
+                    line += f" (target ≥ {GEMM_FRACTION_TARGET:.0%} {mark})"
+            lines.append(line + ".")
+    return lines
+
+
+def text_table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Right-aligned plain-text lines of ``rows`` (the first is the header, ruled off)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(widths[i]) for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
 def format_text_table(report: dict[str, Any]) -> str:
     header, rows, notes = table_rows(report)
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(widths[i]) for i, cell in enumerate(r)) for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table([header, *rows])
     lines.append("")
     lines.append("samples/s, median of the repeats (higher is better); T = threads.")
     lines += [f"* {note}" for note in notes]
+    lines += gemm_lines(report)
     for name, entry in report["workloads"].items():
         for impl, reason in entry["skipped"].items():
             lines.append(f"{name}: {impl} skipped: {reason}")
@@ -610,11 +709,12 @@ def format_text_table(report: dict[str, Any]) -> str:
 
 def format_markdown(report: dict[str, Any]) -> str:
     header, rows, notes = table_rows(report)
-    machine = report["machine"]
     config = report["config"]
     lines = [
         f"Training throughput, samples/s (median of {config['repeats']} repeats; higher is "
-        f"better), {config['dtype']}.",
+        f'better), {config["dtype"]}. T = threads; "best other" is the fastest implementation '
+        "that is not nncore; the target is the issue's required ratio"
+        + (" (against NumPy, careful)." if config["dtype"] == "float64" else "."),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header))) + "|",
@@ -622,35 +722,29 @@ def format_markdown(report: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
     lines += [f"\\* {note}" for note in notes]
-    skipped = [
-        f"{name}: {impl} skipped ({reason})"
+    lines += [f"- {line}" for line in gemm_lines(report)]
+    lines += [
+        f"- {name}: {impl} skipped ({reason})"
         for name, entry in report["workloads"].items()
         for impl, reason in entry["skipped"].items()
     ]
-    lines += skipped
-    env = ", ".join(f"{k}={v}" for k, v in machine["env"].items() if v is not None) or "none set"
-    blas = machine.get("threadpools") or []
-    blas_text = ", ".join(
-        f"{p['internal_api']}{' ' + p['version'] if p['version'] else ''} "
-        f"({p['num_threads']} thread{'s' if p['num_threads'] != 1 else ''})"
-        for p in blas
-    )
     lines += [
         "",
         f"- Command: `{report['command']}`",
         f"- Date: {report['created']}",
-        f"- Machine: {machine['cpu_model']}, {machine['cpus_usable']} usable CPUs "
-        f"({', '.join(machine['cpu_flags'])}), {machine['platform']}",
-        f"- Versions: Python {machine['python']}, NumPy {machine['numpy']}, "
-        f"nncore {machine['nncore']} ({machine['git']})"
-        + (f", torch {machine['torch']}" if machine.get("torch") else "")
-        + (f", scikit-learn {machine['sklearn']}" if machine.get("sklearn") else ""),
-        f"- Threads: nncore 1 (single-threaded core); BLAS pools: {blas_text or 'unknown'}",
-        f"- Threading/BLAS environment: {env}",
-        f"- Load average (1, 5, 15 min) at start: {machine['load_average_at_start']}, "
-        f"at end: {machine.get('load_average_at_end')}",
+        *describe_machine(report["machine"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def write_chart(report: dict[str, Any], path: Path) -> str:
+    """The PNG bar chart of samples/s by size (log scale); returns what was done."""
+    title = (
+        f"MLP training, {report['config']['dtype']}, samples/s (higher is better) — "
+        f"{report['machine']['cpu_model']}, {report['created']}"
+    )
+    ylabel = "training samples / s (log scale)"
+    return size_chart(path, report["workloads"], CHART_SERIES, METRIC, title, ylabel)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -681,43 +775,111 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated peer libraries to include when importable: torch, sklearn; "
         "'none' for neither (default torch,sklearn)",
     )
+    parser.add_argument(
+        "--matmul-size",
+        type=int,
+        default=2048,
+        help="n of NumPy's n×n matmul timed as the GEMM yardstick; 0 skips it (default 2048)",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json")
     parser.add_argument("--markdown", type=Path, default=RESULTS_DIR / "latest.md")
+    parser.add_argument(
+        "--png", type=Path, default=RESULTS_DIR / "latest.png", help="the chart (needs matplotlib)"
+    )
     args = parser.parse_args(argv)
 
-    sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
-    unknown = [s for s in sizes if s not in WORKLOADS]
-    if unknown or not sizes:
-        parser.error(f"--sizes: unknown size(s) {unknown}; choose among {','.join(WORKLOADS)}")
-    args.sizes = sizes
-    peers = [p.strip().lower() for p in args.peers.split(",") if p.strip()]
-    if peers == ["none"]:
-        peers = []
-    bad = [p for p in peers if p not in PEERS]
-    if bad:
-        parser.error(f"--peers: unknown peer(s) {bad}; choose among {','.join(PEERS)} or none")
-    args.peers = peers
+    args.sizes = parse_sizes(parser, args.sizes)
+    args.peers = parse_peers(parser, args.peers)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     if args.samples_scale <= 0:
         parser.error("--samples-scale must be > 0")
     if args.min_time < 0:
         parser.error("--min-time must be >= 0")
+    if args.matmul_size < 0:
+        parser.error("--matmul-size must be >= 0")
     return args
+
+
+def parse_sizes(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """``--sizes``: comma-separated names of ``WORKLOADS`` (any case)."""
+    sizes = [s.strip().upper() for s in text.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in WORKLOADS]
+    if unknown or not sizes:
+        parser.error(f"--sizes: unknown size(s) {unknown}; choose among {','.join(WORKLOADS)}")
+    return sizes
+
+
+def parse_peers(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """``--peers``: a comma-separated subset of ``PEERS``, or ``none``."""
+    peers = [p.strip().lower() for p in text.split(",") if p.strip()]
+    if peers == ["none"]:
+        return []
+    bad = [p for p in peers if p not in PEERS]
+    if bad:
+        parser.error(f"--peers: unknown peer(s) {bad}; choose among {','.join(PEERS)} or none")
+    return peers
+
+
+def measure_matmul(n: int, dtype: str) -> dict[str, Any] | None:
+    """NumPy's n×n matmul GFLOP/s at each thread count, and the best (None for n = 0)."""
+    if n == 0:
+        return None
+    runs = [numpy_matmul_gflops(n, dtype, threads) for threads in THREAD_COUNTS]
+    return {"n": n, "dtype": dtype, "runs": runs, "best_gflops": max(r["gflops"] for r in runs)}
+
+
+def write_outputs(outputs: Sequence[tuple[Path, str]]) -> None:
+    """Write each ``(path, text)`` of ``outputs``, saying so on stderr."""
+    for path, text in outputs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr, flush=True)
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr; the tables go to stdout."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def report_header(
+    script: str, benchmark: str, schema_version: int, argv: Sequence[str] | None
+) -> dict[str, Any]:
+    """The first keys of every report: what, when, and the command line that reproduces it
+    (also when the script's ``main(argv)`` is called from Python, as ``run_all.py`` does)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    return {
+        "benchmark": benchmark,
+        "schema_version": schema_version,
+        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "command": " ".join(["python", f"benchmarks/{script}", *arguments]),
+    }
+
+
+def finish(
+    report: dict[str, Any],
+    args: argparse.Namespace,
+    format_text: Callable[[dict[str, Any]], str],
+    format_markdown: Callable[[dict[str, Any]], str],
+    write_chart: Callable[[dict[str, Any], Path], str],
+) -> None:
+    """Close a report: the load average at the end, the table to stdout, then the JSON, the
+    Markdown and the chart to ``args.json``, ``args.markdown`` and ``args.png``."""
+    report["machine"]["load_average_at_end"] = load_average()
+    print(format_text(report))
+    write_outputs(
+        [
+            (args.json, json.dumps(report, indent=2) + "\n"),
+            (args.markdown, format_markdown(report)),
+        ]
+    )
+    log(write_chart(report, args.png))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-    command = " ".join(["python", "benchmarks/bench_training.py", *sys.argv[1:]])
     report: dict[str, Any] = {
-        "benchmark": "nncore training throughput",
-        "schema_version": 1,
-        "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "command": command if argv is None else " ".join(["bench_training.main", *argv]),
+        **report_header("bench_training.py", "nncore training throughput", 2, argv),
         "config": {
             "sizes": args.sizes,
             "repeats": args.repeats,
@@ -726,6 +888,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "dtype": args.dtype,
             "seed": args.seed,
             "peers": args.peers,
+            "thread_counts": list(THREAD_COUNTS),
             "loss": LOSS,
             "learning_rate": LEARNING_RATE,
             "hidden_activation": "tanh",
@@ -733,25 +896,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "shuffle": True,
             "timing": "one warm-up epoch, then median over repeats of whole epochs "
             "(time.perf_counter), one process",
+            "flops_per_sample": "3 · 2·Σ n_in·n_out (forward, then twice that backward)",
         },
         "machine": machine_info(args.peers),
         "workloads": {},
     }
+    log(f"NumPy {args.dtype} {args.matmul_size}² matmul ...")
+    report["numpy_matmul"] = measure_matmul(args.matmul_size, args.dtype)
+    gemm = report["numpy_matmul"]["best_gflops"] if report["numpy_matmul"] else None
     for size in args.sizes:
         problem = make_problem(WORKLOADS[size], args.samples_scale, args.dtype, args.seed)
         report["workloads"][size] = run_workload(
-            problem, args.peers, args.repeats, args.min_time, log
+            problem, args.peers, args.repeats, args.min_time, log, gemm
         )
 
-    report["machine"]["load_average_at_end"] = load_average()
-    print(format_text_table(report))
-    for path, text in (
-        (args.json, json.dumps(report, indent=2) + "\n"),
-        (args.markdown, format_markdown(report)),
-    ):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        log(f"wrote {path}")
+    finish(report, args, format_text_table, format_markdown, write_chart)
     return report
 
 

@@ -1,11 +1,13 @@
-"""The training benchmark runs end to end on tiny sizes and writes the expected JSON/Markdown.
+"""The benchmarks run end to end on tiny sizes and write the expected JSON/Markdown/PNG.
 
-Only the structure of the output is checked: timings are never asserted on.
+Only the structure of the output is checked: timings are never asserted on. The careful NumPy
+peer, which the benchmarks time, is checked for correctness against the NumPy reference.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import subprocess
 import sys
@@ -15,7 +17,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPT = BENCHMARKS / "bench_training.py"
 MEASUREMENT_KEYS = {
     "samples_per_s",
     "repeats_samples_per_s",
@@ -28,8 +31,11 @@ MEASUREMENT_KEYS = {
 }
 
 
-def load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_training", SCRIPT)
+def load_module(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module (its folder on sys.path, as when run as a script)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))  # the scripts import their sibling modules
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -37,9 +43,27 @@ def load_benchmark() -> ModuleType:
     return module
 
 
+def load_benchmark() -> ModuleType:
+    return load_module("bench_training")
+
+
+def expected_results(bench: ModuleType) -> set[str]:
+    """The result keys of a run without peers (nncore's 2 threads only where it can)."""
+    keys = {"nncore_1_thread", "nncore_best", "numpy_reference", "pure_python"}
+    keys |= {"numpy_peer_1_thread", "numpy_peer_2_threads", "numpy_peer_best"}
+    if bench.nncore_can_set_threads():
+        keys.add("nncore_2_threads")
+    return keys
+
+
+def expected_skips(bench: ModuleType) -> set[str]:
+    return set() if bench.nncore_can_set_threads() else {"nncore_2_threads"}
+
+
 def test_script_writes_json_and_markdown(tmp_path: Path) -> None:
     json_path = tmp_path / "out.json"
     md_path = tmp_path / "out.md"
+    png_path = tmp_path / "out.png"
     command = [
         sys.executable,
         str(SCRIPT),
@@ -53,10 +77,14 @@ def test_script_writes_json_and_markdown(tmp_path: Path) -> None:
         "0",
         "--peers",
         "none",
+        "--matmul-size",
+        "64",
         "--json",
         str(json_path),
         "--markdown",
         str(md_path),
+        "--png",
+        str(png_path),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
@@ -70,22 +98,41 @@ def test_script_writes_json_and_markdown(tmp_path: Path) -> None:
         assert key in machine
     assert {"OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"} <= machine["env"].keys()
 
+    assert "nncore_config" in machine and "nncore_isa" in machine
+    assert report["numpy_matmul"]["n"] == 64
+    assert [run["threads"] for run in report["numpy_matmul"]["runs"]] == [1, 2]
+    assert report["numpy_matmul"]["best_gflops"] > 0
+
+    bench = load_benchmark()
     assert list(report["workloads"]) == ["T", "S"]
     for entry in report["workloads"].values():
         results, skipped = entry["results"], entry["skipped"]
-        for name in ("nncore", "numpy_reference", "pure_python"):
-            assert results[name].keys() >= MEASUREMENT_KEYS
-            assert len(results[name]["repeats_samples_per_s"]) == 2
-            assert results[name]["samples_per_s"] > 0
-        assert skipped == {}
-        assert set(results) == {"nncore", "numpy_reference", "pure_python"}
-        assert entry["ratios"]["nncore_over_numpy_reference"] > 0
-        assert entry["ratios"]["best_other"] in results
+        assert set(results) == expected_results(bench)
+        assert set(skipped) == expected_skips(bench)
+        for name, result in results.items():
+            if name.endswith("_best"):
+                assert result.keys() == {"samples_per_s", "threads"}
+                continue
+            assert result.keys() >= MEASUREMENT_KEYS | {"gflops"}
+            assert len(result["repeats_samples_per_s"]) == 2
+            assert result["samples_per_s"] > 0
+        ratios = entry["ratios"]
+        assert ratios["nncore_over_numpy_reference"] > 0
+        assert ratios["nncore_over_numpy_peer_best"] > 0
+        assert ratios["best_other"] in results and not ratios["best_other"].startswith("nncore")
+        assert ratios["nncore_gflops_over_numpy_matmul"] > 0
+        assert ratios["target"]["against"] == "best_other"
+        assert ratios["target"]["met"] in (True, False)
+    assert report["workloads"]["T"]["ratios"]["target"]["ratio"] == 60
 
     markdown = md_path.read_text()
     assert "| T |" in markdown and "| S |" in markdown
-    assert "nncore / NumPy ref" in markdown
-    assert "nncore / NumPy ref" in done.stdout  # the table also goes to stdout
+    assert "nncore / best other" in markdown and "NumPy best 1-2T" in markdown
+    assert "nncore / best other" in done.stdout  # the table also goes to stdout
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert png_path.read_bytes().startswith(b"\x89PNG")
+    else:
+        assert not png_path.exists() and "matplotlib" in done.stderr
 
 
 def test_peers_none_and_pure_python_subset() -> None:
@@ -100,8 +147,9 @@ def test_peers_none_and_pure_python_subset() -> None:
     assert measurement.samples_per_epoch == 5
     assert "subset" in measurement.note
     entry = bench.run_workload(problem, [], repeats=1, min_time=0.0, log=lambda _: None)
-    assert set(entry["results"]) == {"nncore", "numpy_reference", "pure_python"}
-    assert entry["skipped"] == {}
+    assert set(entry["results"]) == expected_results(bench)
+    assert set(entry["skipped"]) == expected_skips(bench)
+    assert "target" not in entry["ratios"]  # size "X" has none
 
 
 def tiny_problem(bench: ModuleType, outputs: int) -> object:
@@ -121,8 +169,9 @@ def test_torch_peer(outputs: int) -> None:
 def test_sklearn_peer(outputs: int) -> None:
     pytest.importorskip("sklearn.neural_network")
     bench = load_benchmark()
-    measurement = bench.bench_sklearn(tiny_problem(bench, outputs), 1, 0.0)
+    measurement = bench.bench_sklearn(tiny_problem(bench, outputs), 1, 0.0, threads=2)
     assert measurement.samples_per_epoch == 12 and measurement.batch_size == 4
+    assert measurement.extra["threads"] == 2
 
 
 def test_missing_peer_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,8 +182,9 @@ def test_missing_peer_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(bench.Skip):
         bench.bench_torch(problem, 1, 0.0, threads=1)
     entry = bench.run_workload(problem, ["torch", "sklearn"], 1, 0.0, log=lambda _: None)
-    assert set(entry["skipped"]) == {"torch_1_thread", "torch_2_threads", "sklearn"}
-    assert "torch_best" not in entry["results"]
+    peers = {"torch_1_thread", "torch_2_threads", "sklearn_1_thread", "sklearn_2_threads"}
+    assert set(entry["skipped"]) == peers | expected_skips(bench)
+    assert "torch_best" not in entry["results"] and "sklearn_best" not in entry["results"]
 
 
 def test_toolkit_benchmark_runs_on_a_tiny_size() -> None:
@@ -148,3 +198,144 @@ def test_toolkit_benchmark_runs_on_a_tiny_size() -> None:
     assert set(report["adam"]) == {"T", "S"}
     assert all(rate > 0 for rates in report["adam"].values() for rate in rates.values())
     assert report["overhead"]["plain_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("dtype", "layers", "batch_size", "n", "tolerance"),
+    [
+        ("float64", (5, 7, 6, 3), 4, 18, 1e-12),  # last batch short (18 = 4·4 + 2)
+        ("float64", (2, 16, 1), 1, 20, 1e-12),  # the T shape: batch of one
+        ("float32", (8, 16, 16, 4), 5, 23, 1e-5),
+    ],
+)
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_numpy_peer_trains_like_the_reference(
+    dtype: str, layers: tuple[int, ...], batch_size: int, n: int, tolerance: float, shuffle: bool
+) -> None:
+    """The careful NumPy peer gives the reference's weights and losses after two epochs."""
+    from nncore.reference import numpy_reference
+
+    numpy_peer = load_module("numpy_peer")
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((n, layers[0])).astype(dtype)
+    Y = rng.standard_normal((n, layers[-1])).astype(dtype)
+    weights = [rng.uniform(-0.5, 0.5, (a, b)).astype(dtype) for a, b in itertools.pairwise(layers)]
+    biases = [rng.uniform(-0.1, 0.1, b).astype(dtype) for b in layers[1:]]
+    activations = ["tanh"] * (len(layers) - 2) + ["identity"]
+    expected_W, expected_b, expected_losses = numpy_reference.fit(
+        weights, biases, X, Y, activations, "mean_squared_error", 0.05, 2, batch_size,
+        shuffle=shuffle, seed=3,
+    )  # fmt: skip
+    model = numpy_peer.NumpyMLP(weights, biases, dtype)
+    losses = model.fit_epochs(
+        X, Y, 2, batch_size, 0.05, np.random.default_rng(3) if shuffle else None
+    )
+    assert model.parameters.dtype == np.dtype(dtype)
+    assert expected_b is not None
+    for got, want in zip(model.weights + model.biases, expected_W + expected_b, strict=True):
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(losses, expected_losses, rtol=tolerance)
+    assert any(
+        not np.array_equal(W, W0) for W, W0 in zip(model.weights, weights, strict=True)
+    )  # it trained
+    # predict is the reference's forward pass on the trained weights
+    _, As = numpy_reference.forward(expected_W, expected_b, X, activations)
+    np.testing.assert_allclose(model.predict(X), As[-1], rtol=tolerance, atol=tolerance)
+
+
+def test_best_of_threads_targets_and_flops() -> None:
+    bench = load_benchmark()
+    assert bench.WORKLOADS["L"].flops_per_sample == 6 * (1024 * 2048 + 2048 * 2048 + 2048 * 1024)
+    results = {
+        "nncore_1_thread": {"samples_per_s": 50.0, "threads": 1},
+        "numpy_peer_1_thread": {"samples_per_s": 30.0, "threads": 1},
+        "numpy_peer_2_threads": {"samples_per_s": 40.0, "threads": 2},
+        "numpy_reference": {"samples_per_s": 35.0},
+        "torch_2_threads": {"samples_per_s": 45.0, "threads": 2},  # counted via torch_best only
+    }
+    bench.add_best_of_threads(results, "numpy_peer", "samples_per_s")
+    assert results["numpy_peer_best"] == {"samples_per_s": 40.0, "threads": 2}
+    assert bench.best_other(results, "samples_per_s") == ("numpy_peer_best", 40.0)
+    bench.add_best_of_threads(results, "torch", "samples_per_s")
+    assert bench.best_other(results, "samples_per_s") == ("torch_best", 45.0)
+    assert bench.target_for("S", "float32") == (2.5, "best_other")
+    assert bench.target_for("L", "float64") == (1.0, "numpy_peer_best")
+    assert bench.target_for("X", "float32") is None
+
+
+def test_run_all_quick_writes_every_report(tmp_path: Path) -> None:
+    """run_all.py --quick runs training (float32, float64), inference and memory end to end."""
+    run_all = load_module("run_all")
+    quick = ["--quick", "--sizes", "T", "--peers", "none", "--out-dir", str(tmp_path)]
+    reports = run_all.main(quick)
+    assert set(reports) == {"training", "float64", "inference", "memory"}
+    assert reports["float64"]["config"]["dtype"] == "float64"
+    float64_ratios = reports["float64"]["workloads"]["T"]["ratios"]
+    assert float64_ratios["target"] == {
+        "ratio": 1.0,
+        "against": "numpy_peer_best",
+        "met": float64_ratios["nncore_over_numpy_peer_best"] >= 1.0,
+    }
+    stems = ["latest", "float64", "inference", "memory"]
+    for stem in stems:
+        report = json.loads((tmp_path / f"{stem}.json").read_text())
+        assert report["command"].startswith("python benchmarks/bench_")
+        assert (tmp_path / f"{stem}.md").read_text().strip()
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.count("\n## ") == 4 and "python benchmarks/run_all.py --quick" in summary
+    if importlib.util.find_spec("matplotlib") is not None:
+        for stem in stems[:3]:
+            assert (tmp_path / f"{stem}.png").read_bytes().startswith(b"\x89PNG")
+            assert f"]({stem}.png)" in summary
+
+    # A part left out keeps its earlier report in the summary, marked as such.
+    run_all.main([*quick, "--skip", "training,float64,memory"])
+    summary = (tmp_path / "summary.md").read_text()
+    headings = [line for line in summary.splitlines() if line.startswith("## ")]
+    assert len(headings) == 4 and sum("not rerun" in line for line in headings) == 3
+
+    inference = reports["inference"]
+    entry = inference["throughput"]["T"]
+    assert {"nncore_1_thread", "nncore_best", "numpy_peer_best"} <= set(entry["results"])
+    assert entry["results"]["nncore_best"]["samples_per_s"] > 0
+    latency = inference["latency"]
+    assert latency["size"] == "S" and latency["target_us"] == 10.0
+    assert {"nncore_predict", "nncore_forward", "nncore_native_forward", "numpy_peer"} == set(
+        latency["results"]
+    )
+    for result in latency["results"].values():
+        assert 0 < result["p10_us"] <= result["median_us"] <= result["p90_us"]
+
+    memory = reports["memory"]
+    fit = memory["fit"]
+    parts = fit["budget_parts_bytes"]
+    assert parts["training_data"] == 500 * (784 + 10) * 4
+    assert parts["parameters"] == (784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10) * 4
+    assert fit["budget_bytes"] == sum(parts.values())
+    assert fit["peak_bytes"] >= fit["rss_before_fit_bytes"] > parts["baseline_after_import"] > 0
+    assert fit["peak_over_budget"] == fit["peak_bytes"] / fit["budget_bytes"]
+    for case in ("bare_interpreter", "numpy_already_imported"):
+        assert memory["import"][case]["seconds"] > 0
+        assert memory["import"][case]["rss_added_mb"] > 0
+
+
+def test_inference_peers(tmp_path: Path) -> None:
+    """With the peers asked for, each is measured, or skipped with a reason when missing."""
+    inference = load_module("bench_inference")
+    files = ["--json", str(tmp_path / "i.json"), "--markdown", str(tmp_path / "i.md")]
+    files += ["--png", str(tmp_path / "i.png")]
+    tiny = ["--sizes", "T", "--rows", "10", "--repeats", "1", "--min-time", "0", "--calls", "4"]
+    report = inference.main([*tiny, *files])
+    entry = report["throughput"]["T"]
+    for peer in ("torch", "sklearn"):
+        module = "torch" if peer == "torch" else "sklearn.neural_network"
+        keys = {f"{peer}_1_thread", f"{peer}_2_threads"}
+        if importlib.util.find_spec(module.split(".")[0]) is not None:
+            assert keys | {f"{peer}_best"} <= set(entry["results"])
+        else:
+            assert keys <= set(entry["skipped"])
+    if "torch_best" in entry["results"]:
+        ratio = entry["ratios"]["nncore_over_torch_best"]
+        assert entry["ratios"]["meets_target"] == (ratio >= 1.0)
+        assert "torch_1_thread" in report["latency"]["results"]
+    assert "nncore / torch best" in (tmp_path / "i.md").read_text()
