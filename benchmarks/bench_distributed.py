@@ -34,7 +34,8 @@ import numpy as np
 import nncore
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_training import WORKLOADS, cpu_model, git_commit, load_average
+from bench_training import WORKLOADS
+from machine import cpu_model, git_commit, load_average
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LAYERS = (784, 256, 256, 10)

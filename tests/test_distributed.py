@@ -148,7 +148,7 @@ def test_load_shard_reads_only_its_slice(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         growth[mode] = int(result.stdout.strip())
     file_bytes = path.stat().st_size
-    assert growth["whole"] >= file_bytes  # the control
+    assert growth["whole"] >= 0.9 * file_bytes  # the control (RSS counts whole pages, roughly)
     assert growth["shard"] < file_bytes / 3  # slice (16 MB) + its mapped pages, not the file
 
 
