@@ -35,8 +35,10 @@ void parallel_for(int n_tasks, const Task& task) {
               TaskRef{&task, [](const void* f, int i) { (*static_cast<const Task*>(f))(i); }});
 }
 
-// Multiply-adds below which a product stays on one thread (measured: benchmarks/README.md).
-inline constexpr double kMinParallelWork = 1 << 18;
+// Multiply-adds below which a product stays on one thread: at 2^18 the S network (64-128-128-10,
+// batch 32) ran from 13% faster to 21% slower with 2 threads on the shared 2-core machine, so its
+// products (at most 2^19) stay single; M's large ones (8-26 million) are split.
+inline constexpr double kMinParallelWork = 1 << 20;
 
 // How many column blocks to split an (rows × depth) · (depth × cols) product into.
 inline int column_blocks(Index rows, Index depth, Index cols) {
