@@ -1,7 +1,9 @@
 // Threads for the large products of a dense layer. One process-wide pool of workers splits a
 // product into blocks of output columns, C[:, block] = A · B[:, block]: every block is an
-// independent GEMM, so each entry of C is summed in the same order whatever the thread count.
-// Small products are not split: the hand-off (~1 µs) would cost more than the product.
+// independent GEMM. The blocks depend only on the thread setting (never on which thread runs them),
+// so a given setting repeats bit for bit; different settings agree to rounding (Eigen may order a
+// narrower product's sums differently). Small products are not split: the hand-off would cost
+// more than the product.
 #pragma once
 
 #include <algorithm>
