@@ -74,7 +74,6 @@ void bind_network_for(py::module_& m) {
           "forward",
           [](const Net& self, const Array<T>& X) {
             const auto x = as_matrix<T>(X, "X");
-            self.check_batch(x);  // before allocating the output
             Array<T> out({x.rows(), self.n_outputs()});
             MatrixMap<T> result(out.mutable_data(), x.rows(), self.n_outputs());
             py::gil_scoped_release release;
