@@ -1,7 +1,9 @@
-// Threads of the core (nncore/parallel.hpp) and what this variant was compiled for.
+// Threads of the core (nncore/parallel.hpp), the external BLAS hook (nncore/blas.hpp) and what
+// this variant was compiled for.
 #include <Eigen/Core>
 
 #include "common.hpp"
+#include "nncore/blas.hpp"
 #include "nncore/parallel.hpp"
 
 namespace nncore::bindings {
@@ -40,6 +42,26 @@ void bind_threads(py::module_& m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"),
         "Threads for the core's large products (the calling thread included); 1 = none.");
   m.def("get_num_threads", &num_threads, "Threads the core uses for large products.");
+  m.def(
+      "_set_blas",
+      [](std::uintptr_t sgemm, std::uintptr_t dgemm, std::uintptr_t set_threads_local,
+         std::string name) {
+        Blas lib{reinterpret_cast<Blas::Gemm<float>>(sgemm),
+                 reinterpret_cast<Blas::Gemm<double>>(dgemm),
+                 reinterpret_cast<int (*)(int)>(set_threads_local), std::move(name)};
+        set_blas(&lib);
+      },
+      py::arg("sgemm"), py::arg("dgemm"), py::arg("set_threads_local"), py::arg("name"),
+      "Registers an ILP64 CBLAS (function addresses, e.g. from ctypes) for the large products. "
+      "Private: nncore/_blas.py finds NumPy's OpenBLAS and calls this.");
+  m.def("_clear_blas", [] { set_blas(nullptr); }, "Back to Eigen's own products.");
+  m.def(
+      "blas_name",
+      [] {
+        const Blas* lib = blas();
+        return lib ? lib->name : std::string();
+      },
+      "The registered BLAS, or '' when the products are Eigen's.");
   m.def(
       "build_info",
       [] {

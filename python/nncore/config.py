@@ -1,11 +1,12 @@
 """Threads and build configuration: ``set_num_threads``, ``get_num_threads``, ``config``,
 ``show_config``.
 
-The core splits the large matrix products of a layer (forward, gradient and back-propagated
-error) into blocks of output columns run on a pool of threads; products below a fixed amount of
-work stay on the calling thread, so small networks are never slowed down by threading. The default
-thread count comes from ``NNCORE_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs this
-process may run on.
+The large matrix products of a layer (forward, gradient and back-propagated error) run on the
+OpenBLAS that NumPy bundles, threaded by it (``_blas``; ``NNCORE_BLAS=eigen`` turns it off), or,
+without one, on Eigen split into blocks of output columns on nncore's own pool of threads. Products
+below a fixed amount of work stay on Eigen on the calling thread, so small networks are never
+slowed down by threading. The default thread count comes from ``NNCORE_NUM_THREADS``, else
+``OMP_NUM_THREADS``, else the CPUs this process may run on.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, _cpu, _dispatch
+from . import _blas, _core, _cpu, _dispatch
 from ._validation import check_int
 
 THREAD_VARIABLES = ("NNCORE_NUM_THREADS", "OMP_NUM_THREADS")
@@ -66,9 +67,9 @@ def get_num_threads() -> int:
 
 
 def config() -> dict[str, Any]:
-    """The version, the chosen instruction-set level and what else was possible, the threads, and
-    how the native module was compiled (compiler, Eigen version and SIMD, no BLAS: the products are
-    Eigen's own, single-threaded per block)."""
+    """The version, the chosen instruction-set level and what else was possible, the threads, the
+    BLAS of the large products, and how the native module was compiled (compiler, Eigen version
+    and SIMD)."""
     build = _core.build_info()
     return {
         "version": _core.__version__,
@@ -81,7 +82,8 @@ def config() -> dict[str, Any]:
         "min_parallel_work": build["min_parallel_work"],
         "simd": build["simd"],
         "eigen": build["eigen"],
-        "blas": "none (Eigen's own matrix products)",
+        "blas": _core.blas_name() or "none (Eigen's own matrix products)",
+        "blas_forced": os.environ.get(_blas.ENVIRONMENT_VARIABLE) or None,
         "compiler": build["compiler"],
         "sanitized": build["sanitized"],
         "python": sys.version.split()[0],
@@ -95,4 +97,14 @@ def show_config() -> None:
         print(f"{key + ':':<19} {value}")
 
 
+def _use_blas_from_environment() -> None:
+    value = os.environ.get(_blas.ENVIRONMENT_VARIABLE, "")
+    try:
+        _blas.use(value)
+    except ValueError as error:
+        warnings.warn(f"nncore: ignoring {error}", RuntimeWarning, stacklevel=2)
+        _blas.use("auto")
+
+
 set_num_threads(default_num_threads())
+_use_blas_from_environment()

@@ -1,11 +1,13 @@
 // A dense (fully connected) layer: a view of its weights and biases inside the network's flat
 // parameter buffer, and of their gradients inside the flat gradient buffer. Shapes, for a batch of
 // n samples:  A_prev (n, n_in)   W (n_in, n_out)   b (n_out)   Z, A, dZ (n, n_out)
-// Large products are split into blocks of output columns [c0, c1) run on the thread pool
-// (nncore/parallel.hpp); each block does its whole share: product, bias and activation.
+// Large products run on the registered BLAS when there is one (nncore/blas.hpp), else are split
+// into blocks of output columns [c0, c1) on the thread pool (nncore/parallel.hpp); the bias and
+// activation passes are split into the same blocks.
 #pragma once
 
 #include "nncore/activation.hpp"
+#include "nncore/blas.hpp"
 #include "nncore/parallel.hpp"
 #include "nncore/types.hpp"
 
@@ -29,11 +31,14 @@ struct Dense {
       return activate<T>(activation, Z, A);
     }
     const bool row_wise = activation.kind == ActivationKind::softmax;  // needs whole rows
-    const int k = column_blocks(A_prev.rows(), W.rows(), W.cols());
+    const bool done = blas_product<T>(A_prev, false, W, false, Z);
+    // After a BLAS product the pool stays asleep: its spinning workers would compete with the
+    // BLAS's own for the cores.
+    const int k = done ? 1 : column_blocks(A_prev.rows(), W.rows(), W.cols());
     parallel_for(k, [&](int i) {
       const auto [c0, c1] = block_range(W.cols(), i, k);
       auto Zb = Z.middleCols(c0, c1 - c0);
-      Zb.noalias() = A_prev * W.middleCols(c0, c1 - c0);
+      if (!done) Zb.noalias() = A_prev * W.middleCols(c0, c1 - c0);
       if (has_bias()) Zb.rowwise() += b.segment(c0, c1 - c0);
       if (!row_wise) activate<T>(activation, Zb, A.middleCols(c0, c1 - c0));
     });
@@ -44,10 +49,12 @@ struct Dense {
   //   dL/dW = A_prev^T · dZ      dL/db = Σ_rows dZ
   void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ) {
     if (A_prev.rows() == 1 && small()) return accumulate_gradients_one(A_prev.data(), dZ.data());
-    const int k = column_blocks(A_prev.cols(), A_prev.rows(), dZ.cols());
+    const bool done = blas_product<T>(A_prev, true, dZ, false, dW);
+    const int k = done ? 1 : column_blocks(A_prev.cols(), A_prev.rows(), dZ.cols());
     parallel_for(k, [&](int i) {
       const auto [c0, c1] = block_range(dZ.cols(), i, k);
-      dW.middleCols(c0, c1 - c0).noalias() = A_prev.transpose() * dZ.middleCols(c0, c1 - c0);
+      if (!done)
+        dW.middleCols(c0, c1 - c0).noalias() = A_prev.transpose() * dZ.middleCols(c0, c1 - c0);
       if (has_bias())
         db.segment(c0, c1 - c0).noalias() = dZ.middleCols(c0, c1 - c0).colwise().sum();
     });
@@ -56,6 +63,7 @@ struct Dense {
   // and the error passed to the layer below:  dL/dA_prev = dZ · W^T
   void propagate(const ConstMatrixRef<T>& dZ, Eigen::Ref<Matrix<T>> dA_prev) const {
     if (dZ.rows() == 1 && small()) return propagate_one(dZ.data(), dA_prev.data());
+    if (blas_product<T>(dZ, false, W, true, dA_prev)) return;
     const int k = column_blocks(dZ.rows(), W.cols(), W.rows());
     parallel_for(k, [&](int i) {
       const auto [c0, c1] = block_range(W.rows(), i, k);

@@ -1,0 +1,89 @@
+"""The BLAS behind the large matrix products: the OpenBLAS that NumPy's wheels already carry.
+
+NumPy's wheels bundle OpenBLAS (the ``scipy-openblas64`` build: 64-bit integers, symbols named
+``scipy_cblas_sgemm64_`` and so on) in ``numpy.libs/`` (Linux, Windows) or ``numpy/.dylibs/``
+(macOS), and NumPy has loaded it by the time nncore is imported. nncore takes the addresses of its
+``sgemm``/``dgemm`` and registers them with the core, which then runs every product of at least
+2^20 multiply-adds on it, with nncore's thread count (``openblas_set_num_threads_local``, so
+NumPy's own setting is left alone); smaller products stay on Eigen, where a call into a threaded
+BLAS would cost more than it saves. Nothing is installed, built or downloaded for this: without
+such a library (a NumPy built against another BLAS) the products are Eigen's own.
+
+``NNCORE_BLAS`` chooses: ``auto`` (default: NumPy's OpenBLAS when found, else Eigen), ``openblas``
+(required: import fails without it) or ``eigen`` (never a BLAS).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+from . import _core
+
+ENVIRONMENT_VARIABLE = "NNCORE_BLAS"
+CHOICES = ("auto", "openblas", "eigen")
+
+# ILP64 names of the scipy-openblas64 build; openblas_set_num_threads_local is unprefixed there.
+SGEMM, DGEMM = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"
+SET_THREADS_LOCAL = "openblas_set_num_threads_local"
+GET_CONFIG = "scipy_openblas_get_config64_"
+
+
+def numpy_openblas() -> Path | None:
+    """The OpenBLAS library bundled with this NumPy, if there is one."""
+    package = Path(np.__file__).resolve().parent
+    for folder in (package.parent / "numpy.libs", package / ".dylibs"):
+        for path in sorted(folder.glob("libscipy_openblas64_*")):
+            if path.suffix in (".so", ".dylib", ".dll") or ".so." in path.name:
+                return path
+    return None
+
+
+def _describe(library: ctypes.CDLL, path: Path) -> str:
+    config = "OpenBLAS"
+    function = getattr(library, GET_CONFIG, None)
+    if function is not None:  # e.g. "OpenBLAS 0.3.31 USE64BITINT DYNAMIC_ARCH ... Haswell ..."
+        function.restype = ctypes.c_char_p
+        config = " ".join((function() or b"OpenBLAS").decode(errors="replace").split())
+    return f"{config} (bundled with NumPy: {path.name})"
+
+
+def register(path: Path) -> str:
+    """Registers the OpenBLAS at ``path`` with the core; returns its description.
+
+    Raises ``OSError`` if it cannot be loaded and ``AttributeError`` if it lacks a function.
+    """
+    library = ctypes.CDLL(str(path))  # already loaded by NumPy: the same handle, kept for good
+
+    def address(name: str) -> int:
+        value = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+        if not value:
+            raise AttributeError(f"{path.name} has no {name}")
+        return value
+
+    name = _describe(library, path)
+    _core._set_blas(address(SGEMM), address(DGEMM), address(SET_THREADS_LOCAL), name)
+    return name
+
+
+def use(choice: str) -> str:
+    """Applies an ``NNCORE_BLAS`` choice; returns the registered BLAS's description, or ''."""
+    choice = choice.strip().lower() or "auto"
+    if choice not in CHOICES:
+        raise ValueError(
+            f"{ENVIRONMENT_VARIABLE} must be one of {', '.join(CHOICES)}, got {choice!r}"
+        )
+    _core._clear_blas()
+    if choice == "eigen":
+        return ""
+    path = numpy_openblas()
+    try:
+        if path is None:
+            raise OSError("this NumPy does not bundle OpenBLAS (scipy-openblas64)")
+        return register(path)
+    except (OSError, AttributeError) as error:
+        if choice == "openblas":
+            raise ImportError(f"{ENVIRONMENT_VARIABLE}=openblas: {error}") from error
+        return ""

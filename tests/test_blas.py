@@ -1,0 +1,213 @@
+"""The external BLAS of the large products (nncore/_blas.py, cpp/src/blas.cpp): NumPy's bundled
+OpenBLAS is found and registered, every product it takes (A·W, Aᵀ·dZ, dZ·Wᵀ, one row) agrees
+with NumPy's reference and with Eigen's own products, a thread setting repeats bit for bit,
+NumPy's own BLAS threads are left alone, and ``NNCORE_BLAS`` chooses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import nncore
+from nncore import _blas, _core
+from nncore.reference import numpy_reference
+
+BUNDLED = _blas.numpy_openblas()
+needs_openblas = pytest.mark.skipif(
+    BUNDLED is None, reason="this NumPy does not bundle OpenBLAS (built against another BLAS)"
+)
+
+# Every product of these (forward A·W, gradient Aᵀ·dZ, error dZ·Wᵀ) at batch 64 has
+# 64·256·256 ≈ 4.2 million multiply-adds, above the core's minimum for the BLAS.
+LAYERS = [256, 256, 256, 3]
+ACTIVATIONS = ["tanh", "relu", "identity"]
+
+
+@pytest.fixture
+def restore() -> Iterator[None]:
+    threads = nncore.get_num_threads()
+    yield
+    nncore.set_num_threads(threads)
+    _blas.use(os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto"))
+
+
+def problem(dtype: str, n: int = 64) -> tuple[nncore.MLP, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((n, LAYERS[0])).astype(dtype)
+    Y = rng.standard_normal((n, LAYERS[-1])).astype(dtype)
+    model = nncore.MLP(LAYERS, activation=ACTIVATIONS[:-1], dtype=dtype, seed=5)
+    return model, X, Y
+
+
+def outputs(model: nncore.MLP, X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
+    gradients = model.backward(X, Y, loss="mse")
+    return [model.forward(X), *[array for pair in gradients for array in pair]]
+
+
+def reference(model: nncore.MLP, X: np.ndarray, Y: np.ndarray) -> list[np.ndarray]:
+    weights, biases = model.get_parameters()
+    W = [w.astype(np.float64) for w in weights]
+    b = [v.astype(np.float64) for v in biases]
+    X64, Y64 = X.astype(np.float64), Y.astype(np.float64)
+    _, As = numpy_reference.forward(W, b, X64, ACTIVATIONS)
+    dW, db = numpy_reference.backward(W, b, X64, Y64, ACTIVATIONS, "mean_squared_error")
+    return [As[-1], *[array for pair in zip(dW, db, strict=True) for array in pair]]
+
+
+def test_products_are_large_enough_for_the_blas() -> None:
+    assert 64 * LAYERS[0] * LAYERS[1] >= nncore.config()["min_parallel_work"]
+
+
+@needs_openblas
+def test_numpy_openblas_is_registered_by_default() -> None:
+    if os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto") == "eigen":
+        pytest.skip("NNCORE_BLAS=eigen is set for this run")
+    assert "OpenBLAS" in nncore.config()["blas"]
+    assert BUNDLED is not None and BUNDLED.name in _core.blas_name()
+
+
+@pytest.mark.parametrize("blas", ["openblas", "eigen"])
+@pytest.mark.parametrize(
+    ("dtype", "rtol", "atol"), [("float32", 2e-4, 2e-6), ("float64", 1e-11, 1e-13)]
+)
+def test_products_match_the_reference(
+    blas: str, dtype: str, rtol: float, atol: float, restore: None
+) -> None:
+    if blas == "openblas" and BUNDLED is None:
+        pytest.skip("this NumPy does not bundle OpenBLAS")
+    _blas.use(blas)
+    assert ("OpenBLAS" in _core.blas_name()) == (blas == "openblas")
+    model, X, Y = problem(dtype)
+    for ours, expected in zip(outputs(model, X, Y), reference(model, X, Y), strict=True):
+        scale = float(np.abs(expected).max())
+        np.testing.assert_allclose(ours, expected, rtol=rtol, atol=atol * max(scale, 1.0))
+
+
+@needs_openblas
+@pytest.mark.parametrize(("dtype", "rtol"), [("float32", 1e-4), ("float64", 1e-12)])
+def test_openblas_and_eigen_agree_on_training(dtype: str, rtol: float, restore: None) -> None:
+    results = {}
+    for blas in ("openblas", "eigen"):
+        _blas.use(blas)
+        model, X, Y = problem(dtype, n=256)
+        model.fit(X, Y, loss="mse", learning_rate=0.01, epochs=2, batch_size=64, shuffle=False)
+        results[blas] = model._network.parameters.copy()
+    np.testing.assert_allclose(results["openblas"], results["eigen"], rtol=rtol, atol=rtol * 1e-2)
+
+
+@needs_openblas
+def test_one_row_through_a_large_layer(restore: None) -> None:
+    # 1·2048·1024 multiply-adds: a product of one row on the BLAS, whose leading dimensions must
+    # still be valid (BLAS refuses lda < n_cols even for one row).
+    _blas.use("openblas")
+    model = nncore.MLP([2048, 1024], activation="identity", dtype="float64", seed=1)
+    X = np.random.default_rng(2).standard_normal((3, 2048))
+    (W,), (b,) = model.get_parameters()
+    for row in range(3):
+        np.testing.assert_allclose(
+            model.forward(X[row : row + 1]), X[row : row + 1] @ W + b, rtol=1e-10
+        )
+
+
+@needs_openblas
+def test_a_thread_setting_repeats_bit_for_bit_and_settings_agree(restore: None) -> None:
+    _blas.use("openblas")
+    runs: dict[int, list[np.ndarray]] = {}
+    for threads in (1, 2, 1, 2):
+        nncore.set_num_threads(threads)
+        model, X, Y = problem("float32", n=128)
+        model.fit(X, Y, loss="mse", learning_rate=0.01, epochs=1, batch_size=64, shuffle=False)
+        result = [model._network.parameters.copy(), model.predict(X)]
+        if threads in runs:
+            for a, b in zip(runs[threads], result, strict=True):
+                np.testing.assert_array_equal(a, b)
+        runs[threads] = result
+    for a, b in zip(runs[1], runs[2], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@needs_openblas
+def test_numpy_blas_threads_are_left_alone(restore: None) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl", reason="reads NumPy's BLAS thread count")
+    _blas.use("openblas")
+
+    def numpy_blas_threads() -> list[int]:
+        return [
+            pool["num_threads"]
+            for pool in threadpoolctl.threadpool_info()
+            if pool.get("internal_api") == "openblas"
+        ]
+
+    before = numpy_blas_threads()
+    for threads in (1, 2):
+        nncore.set_num_threads(threads)
+        model, X, Y = problem("float32")
+        model.fit(X, Y, loss="mse", epochs=1, batch_size=64)
+        assert numpy_blas_threads() == before
+
+
+def run_with(value: str) -> subprocess.CompletedProcess[str]:
+    code = "import warnings, nncore; print(repr(nncore.config()['blas']))"
+    env = dict(os.environ, **{_blas.ENVIRONMENT_VARIABLE: value})
+    return subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_environment_variable_eigen_turns_the_blas_off() -> None:
+    result = run_with("eigen")
+    assert result.returncode == 0, result.stderr
+    assert "Eigen" in result.stdout and "OpenBLAS" not in result.stdout
+
+
+@needs_openblas
+def test_environment_variable_openblas_and_auto() -> None:
+    for value in ("openblas", "auto", "OpenBLAS", ""):
+        result = run_with(value)
+        assert result.returncode == 0, result.stderr
+        assert "OpenBLAS" in result.stdout
+
+
+def test_environment_variable_with_a_bad_value_warns_and_uses_auto() -> None:
+    result = run_with("mkl")
+    assert result.returncode == 0, result.stderr
+    assert "NNCORE_BLAS must be one of auto, openblas, eigen" in result.stderr
+    assert ("OpenBLAS" in result.stdout) == (BUNDLED is not None)
+
+
+def test_forced_openblas_without_one_is_an_import_error(tmp_path: os.PathLike[str]) -> None:
+    # A NumPy without a bundled OpenBLAS is simulated by pointing the search at an empty folder.
+    code = (
+        "import numpy, sys\n"
+        "from nncore import _blas\n"
+        "_blas.numpy_openblas = lambda: None\n"
+        "try:\n"
+        "    _blas.use('openblas')\n"
+        "except ImportError as error:\n"
+        "    print('ImportError:', error)\n"
+        "print('auto ->', repr(_blas.use('auto')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, **{_blas.ENVIRONMENT_VARIABLE: "eigen"}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ImportError: NNCORE_BLAS=openblas: this NumPy does not bundle OpenBLAS" in result.stdout
+    assert "auto -> ''" in result.stdout
+
+
+def test_a_bad_choice_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="NNCORE_BLAS must be one of"):
+        _blas.use("cublas")
