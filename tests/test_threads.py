@@ -181,3 +181,44 @@ def test_pool_works_in_a_forked_child(restore_threads: None) -> None:
     child.join(timeout=60)
     assert child.exitcode == 0
     np.testing.assert_array_equal(got, expected)
+
+
+# 1,050,625 parameters: the passes over the whole parameter vector in fit (gradient norm, the copy
+# kept for an overflowing update, the finiteness check) are split into ranges across threads.
+BIG = [1024, 1024, 1]
+
+
+def test_big_networks_split_the_parameter_passes() -> None:
+    size = BIG[0] * BIG[1] + BIG[1] + BIG[1] * BIG[2] + BIG[2]
+    assert size >= 1 << 20
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gradient_norm_of_big_networks_matches_numpy(threads: int, restore_threads: None) -> None:
+    nncore.set_num_threads(threads)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((32, BIG[0]))
+    Y = rng.standard_normal((32, 1))
+    model = nncore.MLP(BIG, activation="tanh", dtype="float64", seed=2)
+    gradients = model.backward(X, Y, loss="mse")
+    expected = np.sqrt(sum(float(np.sum(g**2)) for pair in gradients for g in pair))
+    history = model.fit(
+        X, Y, loss="mse", learning_rate=1e-3, epochs=1, batch_size=32, shuffle=False
+    )
+    np.testing.assert_allclose(history.gradient_norm[0], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_an_overflowing_update_of_a_big_network_restores_every_range(
+    threads: int, restore_threads: None
+) -> None:
+    nncore.set_num_threads(threads)
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((16, BIG[0])).astype(np.float32)
+    Y = np.full((16, 1), 1e18, dtype=np.float32)
+    model = nncore.MLP(BIG, activation="identity", dtype="float32", seed=1)
+    before = model._network.parameters.copy()
+    message = r"the update made parameters non-finite.*keeps the weights from before"
+    with pytest.raises(nncore.DivergenceError, match=message):
+        model.fit(X, Y, loss="mse", learning_rate=1e30, epochs=1, batch_size=16)
+    np.testing.assert_array_equal(model._network.parameters, before)

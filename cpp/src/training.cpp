@@ -40,11 +40,17 @@ double weight_sum(const ConstVectorRef<T>& weights, Index n) {
   return weights.size() == 0 ? static_cast<double>(n) : weights.template cast<double>().sum();
 }
 
-// ‖v‖₂ by a vectorised sum of squares in T; only when that overflows (or v holds inf/NaN) is it
-// redone in double, where a finite vector's norm is always finite.
+// ‖v‖₂ by a vectorised sum of squares in T (partial sums per range of parallel_ranges, added in
+// order); only when that overflows (or v holds inf/NaN) is it redone in double, where a finite
+// vector's norm is always finite.
 template <class T>
 double euclidean_norm(const Vector<T>& v) {
-  const T fast = v.squaredNorm();
+  T partial[kMaxRanges] = {};
+  parallel_ranges(v.size(), [&](int i, Index begin, Index end) {
+    partial[i] = v.segment(begin, end - begin).squaredNorm();
+  });
+  T fast = 0;
+  for (const T sum : partial) fast += sum;  // the unused ones are 0
   if (std::isfinite(fast)) return std::sqrt(static_cast<double>(fast));
   return std::sqrt(v.template cast<double>().squaredNorm());
 }
@@ -53,7 +59,21 @@ double euclidean_norm(const Vector<T>& v) {
 // sum overflows, and only the latter (rare) case needs the entry-by-entry check.
 template <class T>
 bool all_finite(const Vector<T>& v) {
-  return std::isfinite(v.sum()) || v.allFinite();
+  bool finite[kMaxRanges];
+  std::fill(finite, finite + kMaxRanges, true);
+  parallel_ranges(v.size(), [&](int i, Index begin, Index end) {
+    const auto piece = v.segment(begin, end - begin);
+    finite[i] = std::isfinite(piece.sum()) || piece.allFinite();
+  });
+  return std::all_of(finite, finite + kMaxRanges, [](bool f) { return f; });
+}
+
+// to = from, in parallel ranges (the parameters' copy kept for an update that overflows).
+template <class T>
+void copy(const Vector<T>& from, Vector<T>& to) {
+  parallel_ranges(from.size(), [&](int, Index begin, Index end) {
+    to.segment(begin, end - begin) = from.segment(begin, end - begin);
+  });
 }
 
 std::string where(Index epoch, Index batch) {
@@ -141,7 +161,7 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
       const double gradient_norm = euclidean_norm<T>(network.gradients());
       if (!std::isfinite(gradient_norm))
         throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
-      previous_parameters = network.parameters();  // restored if the update overflows
+      copy<T>(network.parameters(), previous_parameters);  // restored if the update overflows
       optimizer.step(network.parameters(), network.gradients());
       if (!all_finite<T>(network.parameters())) {
         network.parameters() = previous_parameters;

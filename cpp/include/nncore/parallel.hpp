@@ -42,6 +42,10 @@ void parallel_for(int n_tasks, const Task& task) {
 // products (at most 2^19) stay single; M's large ones (8-26 million) are split.
 inline constexpr double kMinParallelWork = 1 << 20;
 
+// Elements below which a pass over a vector (the parameters, the gradient) stays on one thread:
+// such a pass is bound by memory bandwidth, and a hand-off costs about as much as 2^16 elements.
+inline constexpr Index kMinParallelElements = 1 << 20;
+
 // How many column blocks to split an (rows × depth) · (depth × cols) product into.
 inline int column_blocks(Index rows, Index depth, Index cols) {
   const int threads = num_threads();
@@ -58,6 +62,23 @@ inline std::pair<Index, Index> block_range(Index cols, int i, int k) {
   const Index step = ((cols + k - 1) / k + 15) / 16 * 16;
   const Index begin = std::min<Index>(cols, step * i);
   return {begin, std::min<Index>(cols, begin + step)};
+}
+
+// How many ranges parallel_ranges splits n elements into: one per thread, at most kMaxRanges.
+inline constexpr int kMaxRanges = 64;
+inline int range_count(Index n) {
+  return n < kMinParallelElements ? 1 : std::min(num_threads(), kMaxRanges);
+}
+
+// Runs task(i, begin, end) for the ranges i = 0..range_count(n)−1 that split [0, n) into
+// contiguous pieces, on the pool. The ranges depend only on n and the thread setting.
+template <class Task>
+void parallel_ranges(Index n, const Task& task) {
+  const int k = range_count(n);
+  parallel_for(k, [&](int i) {
+    const auto [begin, end] = block_range(n, i, k);
+    task(i, begin, end);
+  });
 }
 
 }  // namespace nncore
