@@ -731,3 +731,32 @@ def test_defaults_match_torch(name: str) -> None:
     for key, value in ours.items():
         if key in defaults:
             assert defaults[key] == value, key
+
+
+# ------------------------------------------------------------------------------------------------
+# From 2^20 parameters the rule runs on ranges of entries across threads (nncore/parallel.hpp).
+BIG_N = (1 << 20) + 37  # not a multiple of the range granularity: the last range has a tail
+
+
+@pytest.mark.parametrize(("name", "hyperparameters"), CASES, ids=CASE_IDS)
+def test_big_vectors_split_across_threads_match_the_reference(
+    name: str, hyperparameters: dict[str, Any]
+) -> None:
+    import nncore
+
+    rng = np.random.default_rng(3)
+    theta0 = rng.normal(size=BIG_N)
+    gradients = rng.normal(size=(2, BIG_N)) * np.array([[0.5], [2.0]])
+    expected, _ = reference_run(name, hyperparameters, theta0, gradients)
+    before = nncore.get_num_threads()
+    try:
+        results = {}
+        for threads in (1, 2, 3):
+            nncore.set_num_threads(threads)
+            results[threads] = nncore_run(make(name, hyperparameters), theta0, gradients)
+    finally:
+        nncore.set_num_threads(before)
+    assert_relative(results[1], expected, 1e-12, "parameters")
+    # Each entry's update depends on that entry alone: the split changes nothing, bit for bit.
+    np.testing.assert_array_equal(results[2], results[1])
+    np.testing.assert_array_equal(results[3], results[1])

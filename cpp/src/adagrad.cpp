@@ -25,10 +25,10 @@ Adagrad<T>::Adagrad(const AdagradOptions& options)
       eps_(options.eps) {}
 
 template <class T>
-void Adagrad<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+void Adagrad<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) {
   const double t = static_cast<double>(this->step_count());
   const T learning_rate = static_cast<T>(this->learning_rate() / (1.0 + (t - 1.0) * lr_decay_));
-  Vector<T>& s = this->state_vector("sum");
+  VectorRef<T> s = this->state_vector("sum", offset, parameters.size());
   s += gradients.cwiseAbs2();  // s ← s + g²
   // θ ← θ − η_t · g / (√s + ε)
   parameters.array() -=

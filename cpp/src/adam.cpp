@@ -29,9 +29,9 @@ Adam<T>::Adam(const AdamOptions& options, WeightDecay weight_decay_kind)
       eps_(options.eps) {}
 
 template <class T>
-void Adam<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
-  Vector<T>& m = this->state_vector("exp_avg");
-  Vector<T>& v = this->state_vector("exp_avg_sq");
+void Adam<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) {
+  VectorRef<T> m = this->state_vector("exp_avg", offset, parameters.size());
+  VectorRef<T> v = this->state_vector("exp_avg_sq", offset, parameters.size());
   m = static_cast<T>(beta1_) * m + static_cast<T>(1.0 - beta1_) * gradients;  // m ← β₁m + (1−β₁)g
   v = static_cast<T>(beta2_) * v +
       static_cast<T>(1.0 - beta2_) * gradients.cwiseAbs2();  // v ← β₂v + (1−β₂)g²

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "hyperparameter_checks.hpp"
+#include "nncore/parallel.hpp"
 
 namespace nncore {
 
@@ -50,9 +51,14 @@ void Optimizer<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradie
 
   ++step_;
   const ConstVectorRef<T> g = preprocess(parameters, gradients);
-  if (weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0)
-    parameters *= static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
-  update(parameters, g);
+  const bool decoupled_decay =
+      weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0;
+  const T decay = static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
+  parallel_ranges(n, [&](int, Index begin, Index end) {
+    auto theta = parameters.segment(begin, end - begin);
+    if (decoupled_decay) theta *= decay;  // θ ← (1 − η·λ)·θ
+    update(theta, g.segment(begin, end - begin), begin);
+  });
 }
 
 template <class T>
@@ -132,8 +138,8 @@ void Optimizer<T>::reset() {
 }
 
 template <class T>
-Vector<T>& Optimizer<T>::state_vector(const std::string& name) {
-  return vectors_.at(name);
+VectorRef<T> Optimizer<T>::state_vector(const std::string& name, Index offset, Index size) {
+  return vectors_.at(name).segment(offset, size);
 }
 
 template class Optimizer<float>;

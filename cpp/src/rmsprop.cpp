@@ -1,5 +1,7 @@
 #include "nncore/rmsprop.hpp"
 
+#include <optional>
+
 #include "exact_sqrt.hpp"
 #include "hyperparameter_checks.hpp"
 
@@ -21,11 +23,12 @@ std::vector<StateVectorSpec> layout(const RMSPropOptions& options) {
   return vectors;
 }
 
-// The last line of the rule, for a denominator d (an array expression); buffer is b, or null
+// The last line of the rule, for a denominator d (an array expression); buffer is b, or none
 // without momentum.
 template <class T, class Denominator>
 void descend(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
-             const Denominator& denominator, T learning_rate, T momentum, Vector<T>* buffer) {
+             const Denominator& denominator, T learning_rate, T momentum,
+             std::optional<VectorRef<T>>& buffer) {
   if (buffer) {
     buffer->array() = momentum * buffer->array() + gradients.array() / denominator;
     parameters.noalias() -= learning_rate * *buffer;  // b ← μb + g/d,  θ ← θ − ηb
@@ -45,17 +48,19 @@ RMSProp<T>::RMSProp(const RMSPropOptions& options)
       centered_(options.centered) {}
 
 template <class T>
-void RMSProp<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+void RMSProp<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) {
   const T alpha = static_cast<T>(alpha_);
   const T one_minus_alpha = static_cast<T>(1.0 - alpha_);
   const T eps = static_cast<T>(eps_);
   const T learning_rate = static_cast<T>(this->learning_rate());
   const T momentum = static_cast<T>(momentum_);
-  Vector<T>* buffer = momentum_ > 0.0 ? &this->state_vector("momentum_buffer") : nullptr;
-  Vector<T>& v = this->state_vector("square_avg");
+  const Index n = parameters.size();
+  std::optional<VectorRef<T>> buffer;  // b, without momentum none
+  if (momentum_ > 0.0) buffer.emplace(this->state_vector("momentum_buffer", offset, n));
+  VectorRef<T> v = this->state_vector("square_avg", offset, n);
   v = alpha * v + one_minus_alpha * gradients.cwiseAbs2();  // v ← αv + (1−α)g²
   if (centered_) {
-    Vector<T>& g_avg = this->state_vector("grad_avg");
+    VectorRef<T> g_avg = this->state_vector("grad_avg", offset, n);
     g_avg = alpha * g_avg + one_minus_alpha * gradients;  // ḡ ← αḡ + (1−α)g
     descend<T>(parameters, gradients, exact_sqrt(v.array() - g_avg.array().square()) + eps,
                learning_rate, momentum, buffer);

@@ -31,14 +31,14 @@ SGD<T>::SGD(const SGDOptions& options)
       nesterov_(options.nesterov) {}
 
 template <class T>
-void SGD<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+void SGD<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) {
   const T learning_rate = static_cast<T>(this->learning_rate());
   if (momentum_ == 0.0) {
     parameters.noalias() -= learning_rate * gradients;  // θ ← θ − η·g
     return;
   }
   const T momentum = static_cast<T>(momentum_);
-  Vector<T>& buffer = this->state_vector("momentum_buffer");
+  VectorRef<T> buffer = this->state_vector("momentum_buffer", offset, parameters.size());
   if (this->step_count() == 1)
     buffer = gradients;  // b ← g
   else

@@ -29,7 +29,7 @@ class Adagrad final : public Optimizer<T> {
   double eps() const { return eps_; }
 
  private:
-  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) override;
+  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
 
   double lr_decay_;
   double initial_accumulator_value_;

@@ -39,7 +39,7 @@ class Adam : public Optimizer<T> {
   Adam(const AdamOptions& options, WeightDecay weight_decay_kind);
 
  private:
-  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) override;
+  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
 
   double beta1_;
   double beta2_;

@@ -89,10 +89,14 @@ class Optimizer {
   Optimizer(const OptimizerOptions& options, WeightDecay weight_decay_kind,
             std::vector<StateVectorSpec> layout);
 
-  // Step 5 on the preprocessed gradient; step_count() already counts this step.
-  virtual void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) = 0;
-  // A state vector by its name in the layout (created by the time update runs).
-  Vector<T>& state_vector(const std::string& name);
+  // Step 5 on the preprocessed gradient, for the entries [offset, offset + parameters.size()) of
+  // the whole vector: step runs it on ranges of entries across threads (nncore/parallel.hpp), so
+  // every entry's update must depend on that entry alone. step_count() already counts this step.
+  virtual void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
+                      Index offset) = 0;
+  // Entries [offset, offset + size) of a state vector, by its name in the layout (created by the
+  // time update runs).
+  VectorRef<T> state_vector(const std::string& name, Index offset, Index size);
 
  private:
   // Steps 2–4: returns g itself when there is nothing to do, else a view of scratch_.

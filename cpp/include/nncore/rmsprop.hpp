@@ -35,7 +35,7 @@ class RMSProp final : public Optimizer<T> {
   bool centered() const { return centered_; }
 
  private:
-  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) override;
+  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
 
   double alpha_;
   double eps_;

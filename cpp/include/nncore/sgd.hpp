@@ -32,7 +32,7 @@ class SGD final : public Optimizer<T> {
   bool nesterov() const { return nesterov_; }
 
  private:
-  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) override;
+  void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
 
   double momentum_;
   double dampening_;
