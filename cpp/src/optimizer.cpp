@@ -54,7 +54,7 @@ void Optimizer<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradie
   const bool decoupled_decay =
       weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0;
   const T decay = static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
-  parallel_ranges(n, [&](int, Index begin, Index end) {
+  parallel_ranges(n, range_count(n), [&](int, Index begin, Index end) {
     auto theta = parameters.segment(begin, end - begin);
     if (decoupled_decay) theta *= decay;  // θ ← (1 − η·λ)·θ
     update(theta, g.segment(begin, end - begin), begin);

@@ -45,12 +45,12 @@ double weight_sum(const ConstVectorRef<T>& weights, Index n) {
 // vector's norm is always finite.
 template <class T>
 double euclidean_norm(const Vector<T>& v) {
-  T partial[kMaxRanges] = {};
-  parallel_ranges(v.size(), [&](int i, Index begin, Index end) {
+  const int k = range_count(v.size());
+  T partial[kMaxRanges];
+  parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
     partial[i] = v.segment(begin, end - begin).squaredNorm();
   });
-  T fast = 0;
-  for (const T sum : partial) fast += sum;  // the unused ones are 0
+  const T fast = std::accumulate(partial + 1, partial + k, partial[0]);
   if (std::isfinite(fast)) return std::sqrt(static_cast<double>(fast));
   return std::sqrt(v.template cast<double>().squaredNorm());
 }
@@ -59,19 +59,19 @@ double euclidean_norm(const Vector<T>& v) {
 // sum overflows, and only the latter (rare) case needs the entry-by-entry check.
 template <class T>
 bool all_finite(const Vector<T>& v) {
+  const int k = range_count(v.size());
   bool finite[kMaxRanges];
-  std::fill(finite, finite + kMaxRanges, true);
-  parallel_ranges(v.size(), [&](int i, Index begin, Index end) {
+  parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
     const auto piece = v.segment(begin, end - begin);
     finite[i] = std::isfinite(piece.sum()) || piece.allFinite();
   });
-  return std::all_of(finite, finite + kMaxRanges, [](bool f) { return f; });
+  return std::all_of(finite, finite + k, [](bool f) { return f; });
 }
 
 // to = from, in parallel ranges (the parameters' copy kept for an update that overflows).
 template <class T>
 void copy(const Vector<T>& from, Vector<T>& to) {
-  parallel_ranges(from.size(), [&](int, Index begin, Index end) {
+  parallel_ranges(from.size(), range_count(from.size()), [&](int, Index begin, Index end) {
     to.segment(begin, end - begin) = from.segment(begin, end - begin);
   });
 }

@@ -70,11 +70,12 @@ inline int range_count(Index n) {
   return n < kMinParallelElements ? 1 : std::min(num_threads(), kMaxRanges);
 }
 
-// Runs task(i, begin, end) for the ranges i = 0..range_count(n)−1 that split [0, n) into
-// contiguous pieces, on the pool. The ranges depend only on n and the thread setting.
+// Runs task(i, begin, end) for the k ranges i = 0..k−1 that split [0, n) into contiguous
+// pieces, on the pool; k = range_count(n), taken once by the caller. The ranges depend only on n
+// and k.
 template <class Task>
-void parallel_ranges(Index n, const Task& task) {
-  const int k = range_count(n);
+void parallel_ranges(Index n, int k, const Task& task) {
+  if (k == 1) return task(0, Index{0}, n);
   parallel_for(k, [&](int i) {
     const auto [begin, end] = block_range(n, i, k);
     task(i, begin, end);
