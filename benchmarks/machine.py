@@ -32,6 +32,7 @@ THREAD_ENV = (
     "OPENBLAS_VERBOSE",
     "NNCORE_NUM_THREADS",
     "NNCORE_ISA",
+    "NNCORE_BLAS",
 )
 
 
