@@ -382,3 +382,16 @@ def test_backward_and_forward_do_not_change_parameters(dtype, use_bias):
         np.testing.assert_array_equal(a, b)
     first[0][0][...] = 123.0
     np.testing.assert_array_equal(model.backward(X, y)[0][0], second[0][0])
+
+
+@pytest.mark.parametrize("n_inputs", [1, 8, 9])
+@pytest.mark.parametrize("n", [1, 5, 600])
+def test_layers_with_few_inputs_match_reference(n_inputs, n):
+    """Narrow first layers, one row (the one-sample path), a few rows and more than one
+    evaluation chunk (600 rows)."""
+    rng = np.random.default_rng(stable_seed("few inputs", n_inputs, n))
+    model, X, _, _ = random_problem(rng, [n_inputs, 8, 5, 3], "tanh", "softmax", "cce", n=n)
+    weights, biases = reference_parameters(model)
+    _, As = nref.forward(weights, biases, X, model.activations)
+    assert_close_scaled(model.forward(X), As[-1], FORWARD_RTOL, FORWARD_ATOL_SCALE, "forward")
+    assert_close_scaled(model.predict_proba(X), As[-1], FORWARD_RTOL, FORWARD_ATOL_SCALE, "proba")
