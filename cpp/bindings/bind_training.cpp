@@ -9,9 +9,11 @@ namespace nncore::bindings {
 
 namespace {
 
-// Python's signal handlers run only when the interpreter is asked; the loop asks at most this
-// often, so Ctrl-C is seen within a batch plus this interval, at no cost per batch.
+// Python's signal handlers run only when the interpreter is asked; the loop asks at most every
+// kSignalPollInterval, and reads the clock to know when about every kClockReadInterval, so Ctrl-C
+// is seen within a batch plus about 52 ms, at no cost per batch.
 constexpr std::chrono::milliseconds kSignalPollInterval{50};
+constexpr std::chrono::milliseconds kClockReadInterval{1};
 
 py::dict to_dict(const EpochRecord& record) {
   py::dict d;
@@ -77,19 +79,22 @@ py::tuple fit_binding(Network<T>& network, Optimizer<T>& optimizer, Random& rand
       }
     };
   }
-  // Asked before every batch; reads the clock every `stride` batches, the stride doubling (up to
-  // 1024) while the reads come before the interval is over, so that batches of a microsecond do
-  // not each pay for a clock read and a Ctrl-C still lands within about two intervals.
+  // Asked before every batch; reads the clock every `stride` batches, the stride adapting so that
+  // reads come about every kClockReadInterval: batches of a microsecond do not each pay for a
+  // clock read, and a Ctrl-C still lands within a poll interval and a millisecond or two.
   auto last_poll = std::chrono::steady_clock::now();
+  auto last_read = last_poll;
   int calls = 0, stride = 1;
   InterruptCheck interrupted = [&]() {
     if (++calls < stride) return false;
     calls = 0;
     const auto now = std::chrono::steady_clock::now();
-    if (now - last_poll < kSignalPollInterval) {
-      stride = std::min(2 * stride, 1024);
-      return false;
-    }
+    if (now - last_read < kClockReadInterval)
+      stride = std::min(2 * stride, 1 << 16);
+    else if (stride > 1 && now - last_read > 2 * kClockReadInterval)
+      stride /= 2;
+    last_read = now;
+    if (now - last_poll < kSignalPollInterval) return false;
     last_poll = now;
     py::gil_scoped_acquire gil;
     return pending_keyboard_interrupt();
