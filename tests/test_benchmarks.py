@@ -339,3 +339,37 @@ def test_inference_peers(tmp_path: Path) -> None:
         assert entry["ratios"]["meets_target"] == (ratio >= 1.0)
         assert "torch_1_thread" in report["latency"]["results"]
     assert "nncore / torch best" in (tmp_path / "i.md").read_text()
+
+
+def test_compare_builds_runs_on_a_tiny_size(tmp_path: Path) -> None:
+    # The same interpreter as both builds: the script's mechanics, not a speed.
+    command = [
+        sys.executable,
+        str(BENCHMARKS / "compare_builds.py"),
+        "--baseline",
+        sys.executable,
+        "--candidate",
+        sys.executable,
+        "--sizes",
+        "T",
+        "--rounds",
+        "2",
+        "--repeats",
+        "1",
+        "--min-time",
+        "0.001",
+        "--samples-scale",
+        "0.01",
+        "--json",
+        str(tmp_path / "builds.json"),
+        "--markdown",
+        str(tmp_path / "builds.md"),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "builds.json").read_text())
+    entry = report["sizes"]["T"]
+    assert len(entry["runs"]["baseline"]) == len(entry["runs"]["candidate"]) == 2
+    assert entry["ratio"] > 0
+    assert set(entry["runs"]["baseline"][0]["rates"]) == {"1", "2"}
+    assert "| T |" in (tmp_path / "builds.md").read_text()
