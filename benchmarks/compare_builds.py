@@ -43,8 +43,10 @@ print(json.dumps({{"rates": rates, "isa": config["isa"], "blas": config.get("bla
 def measure(python: str, size: str, repeats: int, min_time: float, scale: float) -> dict[str, Any]:
     code = CHILD.format(here=str(HERE), size=size, repeats=repeats, min_time=min_time, scale=scale)
     result = subprocess.run(
-        [python, "-c", code], capture_output=True, text=True, check=True, cwd=str(HERE)
+        [python, "-c", code], capture_output=True, text=True, check=False, cwd=str(HERE)
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"{python} failed on {size}:\n{result.stderr}")
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 

@@ -1,14 +1,17 @@
 """The external BLAS of the large products (nncore/_blas.py, cpp/src/blas.cpp): NumPy's bundled
-OpenBLAS is found and registered, every product it takes (A·W, Aᵀ·dZ, dZ·Wᵀ, one row) agrees
-with NumPy's reference and with Eigen's own products, a thread setting repeats bit for bit,
-NumPy's own BLAS threads are left alone, and ``NNCORE_BLAS`` chooses."""
+OpenBLAS is found, registered and used; every product it takes (A·W, Aᵀ·dZ, dZ·Wᵀ, one row)
+agrees with NumPy's reference and with Eigen's own products; a thread setting repeats bit for bit;
+OpenBLAS's own thread count is restored after nncore's products, also when two threads run them
+at once; and ``NNCORE_BLAS`` chooses."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -22,9 +25,10 @@ needs_openblas = pytest.mark.skipif(
     BUNDLED is None, reason="this NumPy does not bundle OpenBLAS (built against another BLAS)"
 )
 
-# Every product of these (forward A·W, gradient Aᵀ·dZ, error dZ·Wᵀ) at batch 64 has
-# 64·256·256 ≈ 4.2 million multiply-adds, above the core's minimum for the BLAS.
-LAYERS = [256, 256, 256, 3]
+# At batch 64 the products of the first two layers (forward A·W, gradient Aᵀ·dZ, error dZ·Wᵀ)
+# have 4.1-5.2 million multiply-adds, above the core's minimum for the BLAS; no two dimensions are
+# equal, so a swapped transpose or leading dimension cannot go unnoticed.
+LAYERS = [200, 320, 256, 3]
 ACTIVATIONS = ["tanh", "relu", "identity"]
 
 
@@ -33,7 +37,8 @@ def restore() -> Iterator[None]:
     threads = nncore.get_num_threads()
     yield
     nncore.set_num_threads(threads)
-    _blas.use(os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto"))
+    choice = os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto")
+    _blas.use(choice if choice.strip().lower() in _blas.CHOICES else "auto")
 
 
 def problem(dtype: str, n: int = 64) -> tuple[nncore.MLP, np.ndarray, np.ndarray]:
@@ -60,7 +65,8 @@ def reference(model: nncore.MLP, X: np.ndarray, Y: np.ndarray) -> list[np.ndarra
 
 
 def test_products_are_large_enough_for_the_blas() -> None:
-    assert 64 * LAYERS[0] * LAYERS[1] >= nncore.config()["min_parallel_work"]
+    smallest = min(64 * LAYERS[0] * LAYERS[1], 64 * LAYERS[1] * LAYERS[2])
+    assert smallest >= nncore.config()["min_parallel_work"]
 
 
 @needs_openblas
@@ -83,7 +89,11 @@ def test_products_match_the_reference(
     _blas.use(blas)
     assert ("OpenBLAS" in _core.blas_name()) == (blas == "openblas")
     model, X, Y = problem(dtype)
-    for ours, expected in zip(outputs(model, X, Y), reference(model, X, Y), strict=True):
+    calls = _core._blas_calls()
+    ours_all = outputs(model, X, Y)
+    # forward: 2 products on the BLAS; backward: forward again, then 2 gradients and 1 error.
+    assert _core._blas_calls() - calls == (7 if blas == "openblas" else 0)
+    for ours, expected in zip(ours_all, reference(model, X, Y), strict=True):
         scale = float(np.abs(expected).max())
         np.testing.assert_allclose(ours, expected, rtol=rtol, atol=atol * max(scale, 1.0))
 
@@ -102,16 +112,23 @@ def test_openblas_and_eigen_agree_on_training(dtype: str, rtol: float, restore: 
 
 @needs_openblas
 def test_one_row_through_a_large_layer(restore: None) -> None:
-    # 1·2048·1024 multiply-adds: a product of one row on the BLAS, whose leading dimensions must
-    # still be valid (BLAS refuses lda < n_cols even for one row).
+    # 1·2048·1024 multiply-adds: products of one row on the BLAS (forward A·W, and the gradient
+    # Aᵀ·dZ of depth 1), whose leading dimensions must still be valid (BLAS refuses lda < n_cols
+    # even for one row, and then computes nothing).
     _blas.use("openblas")
     model = nncore.MLP([2048, 1024], activation="identity", dtype="float64", seed=1)
-    X = np.random.default_rng(2).standard_normal((3, 2048))
+    rng = np.random.default_rng(2)
+    X, Y = rng.standard_normal((3, 2048)), rng.standard_normal((3, 1024))
     (W,), (b,) = model.get_parameters()
     for row in range(3):
-        np.testing.assert_allclose(
-            model.forward(X[row : row + 1]), X[row : row + 1] @ W + b, rtol=1e-10
-        )
+        x, y = X[row : row + 1], Y[row : row + 1]
+        calls = _core._blas_calls()
+        np.testing.assert_allclose(model.forward(x), x @ W + b, rtol=1e-10)
+        ((dW, db),) = model.backward(x, y, loss="mse")
+        assert _core._blas_calls() - calls == 3  # forward, forward again, gradient
+        dZ = 2 * (x @ W + b - y) / y.size  # mean squared error over every entry
+        np.testing.assert_allclose(dW, x.T @ dZ, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(db, dZ[0], rtol=1e-10, atol=1e-14)
 
 
 @needs_openblas
@@ -131,24 +148,59 @@ def test_a_thread_setting_repeats_bit_for_bit_and_settings_agree(restore: None) 
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def openblas_threads() -> tuple[Callable[[], int], Callable[[int], None]]:
+    """Getter and setter of the bundled OpenBLAS's (process-wide) thread count."""
+    library = ctypes.CDLL(str(BUNDLED))
+    get = getattr(library, _blas.GET_THREADS)
+    get.restype = ctypes.c_int
+    set_ = getattr(library, _blas.SET_THREADS)
+    set_.argtypes = [ctypes.c_int]
+    return get, set_
+
+
 @needs_openblas
-def test_numpy_blas_threads_are_left_alone(restore: None) -> None:
-    threadpoolctl = pytest.importorskip("threadpoolctl", reason="reads NumPy's BLAS thread count")
-    _blas.use("openblas")
-
-    def numpy_blas_threads() -> list[int]:
-        return [
-            pool["num_threads"]
-            for pool in threadpoolctl.threadpool_info()
-            if pool.get("internal_api") == "openblas"
-        ]
-
-    before = numpy_blas_threads()
-    for threads in (1, 2):
-        nncore.set_num_threads(threads)
+@pytest.mark.parametrize(("openblas", "ours"), [(1, 2), (2, 1), (2, 2)])
+def test_openblas_thread_count_is_restored(openblas: int, ours: int, restore: None) -> None:
+    get, set_ = openblas_threads()
+    before = get()
+    try:
+        set_(openblas)
+        _blas.use("openblas")
+        nncore.set_num_threads(ours)
         model, X, Y = problem("float32")
+        calls = _core._blas_calls()
         model.fit(X, Y, loss="mse", epochs=1, batch_size=64)
-        assert numpy_blas_threads() == before
+        assert _core._blas_calls() > calls
+        assert get() == openblas
+    finally:
+        set_(before)
+
+
+@needs_openblas
+def test_concurrent_products_restore_the_openblas_thread_count(restore: None) -> None:
+    # Four Python threads (the GIL released in fit) each run products that change OpenBLAS's
+    # count from 1 to nncore's 2 and back: the lock keeps them from leaving it changed.
+    get, set_ = openblas_threads()
+    before = get()
+    try:
+        set_(1)
+        _blas.use("openblas")
+        nncore.set_num_threads(2)
+        _, X, Y = problem("float64", n=256)
+
+        def train() -> np.ndarray:
+            model = nncore.MLP(LAYERS, activation=ACTIVATIONS[:-1], dtype="float64", seed=5)
+            model.fit(X, Y, loss="mse", learning_rate=0.01, epochs=2, batch_size=64, shuffle=False)
+            return model._network.parameters.copy()
+
+        serial = train()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda _: train(), range(4)))
+        assert get() == 1
+        for result in results:
+            np.testing.assert_allclose(result, serial, rtol=1e-12, atol=1e-15)
+    finally:
+        set_(before)
 
 
 def run_with(value: str) -> subprocess.CompletedProcess[str]:

@@ -44,17 +44,20 @@ void bind_threads(py::module_& m) {
   m.def("get_num_threads", &num_threads, "Threads the core uses for large products.");
   m.def(
       "_set_blas",
-      [](std::uintptr_t sgemm, std::uintptr_t dgemm, std::uintptr_t set_threads_local,
-         std::string name) {
+      [](std::uintptr_t sgemm, std::uintptr_t dgemm, std::uintptr_t get_threads,
+         std::uintptr_t set_threads, std::string name) {
         Blas lib{reinterpret_cast<Blas::Gemm<float>>(sgemm),
                  reinterpret_cast<Blas::Gemm<double>>(dgemm),
-                 reinterpret_cast<int (*)(int)>(set_threads_local), std::move(name)};
+                 reinterpret_cast<int (*)()>(get_threads),
+                 reinterpret_cast<void (*)(int)>(set_threads), std::move(name)};
         set_blas(&lib);
       },
-      py::arg("sgemm"), py::arg("dgemm"), py::arg("set_threads_local"), py::arg("name"),
+      py::arg("sgemm"), py::arg("dgemm"), py::arg("get_threads"), py::arg("set_threads"),
+      py::arg("name"),
       "Registers an ILP64 CBLAS (function addresses, e.g. from ctypes) for the large products. "
       "Private: nncore/_blas.py finds NumPy's OpenBLAS and calls this.");
   m.def("_clear_blas", [] { set_blas(nullptr); }, "Back to Eigen's own products.");
+  m.def("_blas_calls", &blas_calls, "Products run on the registered BLAS so far.");
   m.def(
       "blas_name",
       [] {

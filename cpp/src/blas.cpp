@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <stdexcept>
 
 #include "nncore/parallel.hpp"
@@ -14,6 +15,8 @@ namespace {
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
 std::atomic<const Blas*> registered{nullptr};
+std::atomic<std::int64_t> calls{0};
+std::mutex thread_count_change;  // held while a product runs with a changed BLAS thread count
 
 // The leading dimension BLAS expects of a row-major matrix: its row stride, which BLAS checks is at
 // least the row length even when there is a single row (Eigen may then report any stride).
@@ -36,13 +39,15 @@ Blas::Gemm<double> gemm_of<double>(const Blas& lib) {
 }  // namespace
 
 void set_blas(const Blas* blas) {
-  if (blas && !(blas->sgemm && blas->dgemm && blas->set_threads_local))
+  if (blas && !(blas->sgemm && blas->dgemm && blas->get_threads && blas->set_threads))
     throw std::invalid_argument("set_blas: every function pointer must be set");
   // Never freed: a product on another thread may still be reading the previous one.
   registered.store(blas ? new Blas(*blas) : nullptr, std::memory_order_release);
 }
 
 const Blas* blas() { return registered.load(std::memory_order_acquire); }
+
+std::int64_t blas_calls() { return calls.load(std::memory_order_relaxed); }
 
 template <class T>
 bool blas_product(const ConstMatrixRef<T>& A, bool transpose_a, const ConstMatrixRef<T>& B,
@@ -52,11 +57,27 @@ bool blas_product(const ConstMatrixRef<T>& A, bool transpose_a, const ConstMatri
   const Index m = C.rows(), n = C.cols(), k = transpose_a ? A.rows() : A.cols();
   if (static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) < kMinParallelWork)
     return false;
-  const auto gemm = gemm_of<T>(*lib);
-  const int previous = lib->set_threads_local(num_threads());
-  gemm(kRowMajor, transpose_a ? kTrans : kNoTrans, transpose_b ? kTrans : kNoTrans, m, n, k, T(1),
-       A.data(), leading(A), B.data(), leading(B), T(0), C.data(), leading(C));
-  lib->set_threads_local(previous);
+  const Index a_rows = transpose_a ? A.cols() : A.rows();
+  const Index b_rows = transpose_b ? B.cols() : B.rows(),
+              b_cols = transpose_b ? B.rows() : B.cols();
+  if (a_rows != m || b_rows != k || b_cols != n)
+    throw std::logic_error("blas_product: the shapes do not multiply");
+  const auto multiply = [&] {
+    gemm_of<T> (*lib)(kRowMajor, transpose_a ? kTrans : kNoTrans, transpose_b ? kTrans : kNoTrans,
+                      m, n, k, T(1), A.data(), leading(A), B.data(), leading(B), T(0), C.data(),
+                      leading(C));
+  };
+  calls.fetch_add(1, std::memory_order_relaxed);
+  const int threads = num_threads();
+  if (lib->get_threads() == threads) {
+    multiply();
+    return true;
+  }
+  std::lock_guard<std::mutex> lock(thread_count_change);
+  const int previous = lib->get_threads();
+  lib->set_threads(threads);
+  multiply();
+  lib->set_threads(previous);
   return true;
 }
 

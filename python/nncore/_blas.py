@@ -4,10 +4,12 @@ NumPy's wheels bundle OpenBLAS (the ``scipy-openblas64`` build: 64-bit integers,
 ``scipy_cblas_sgemm64_`` and so on) in ``numpy.libs/`` (Linux, Windows) or ``numpy/.dylibs/``
 (macOS), and NumPy has loaded it by the time nncore is imported. nncore takes the addresses of its
 ``sgemm``/``dgemm`` and registers them with the core, which then runs every product of at least
-2^20 multiply-adds on it, with nncore's thread count (``openblas_set_num_threads_local``, so
-NumPy's own setting is left alone); smaller products stay on Eigen, where a call into a threaded
-BLAS would cost more than it saves. Nothing is installed, built or downloaded for this: without
-such a library (a NumPy built against another BLAS) the products are Eigen's own.
+2^20 multiply-adds on it with nncore's thread count; smaller products stay on Eigen, where a call
+into a threaded BLAS would cost more than it saves. OpenBLAS's thread count is process-wide: when
+it differs from nncore's, each product sets it and sets it back (under a lock), so NumPy calls
+on other threads see nncore's count meanwhile; by default both are the CPU count. Nothing is
+installed, built or downloaded for this: without such a library (a NumPy built against another
+BLAS) the products are Eigen's own.
 
 ``NNCORE_BLAS`` chooses: ``auto`` (default: NumPy's OpenBLAS when found, else Eigen), ``openblas``
 (required: import fails without it) or ``eigen`` (never a BLAS).
@@ -25,9 +27,9 @@ from . import _core
 ENVIRONMENT_VARIABLE = "NNCORE_BLAS"
 CHOICES = ("auto", "openblas", "eigen")
 
-# ILP64 names of the scipy-openblas64 build; openblas_set_num_threads_local is unprefixed there.
+# ILP64 names of the scipy-openblas64 build.
 SGEMM, DGEMM = "scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_"
-SET_THREADS_LOCAL = "openblas_set_num_threads_local"
+GET_THREADS, SET_THREADS = "scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"
 GET_CONFIG = "scipy_openblas_get_config64_"
 
 
@@ -64,7 +66,9 @@ def register(path: Path) -> str:
         return value
 
     name = _describe(library, path)
-    _core._set_blas(address(SGEMM), address(DGEMM), address(SET_THREADS_LOCAL), name)
+    _core._set_blas(
+        address(SGEMM), address(DGEMM), address(GET_THREADS), address(SET_THREADS), name
+    )
     return name
 
 

@@ -1,9 +1,10 @@
 // A dense (fully connected) layer: a view of its weights and biases inside the network's flat
 // parameter buffer, and of their gradients inside the flat gradient buffer. Shapes, for a batch of
 // n samples:  A_prev (n, n_in)   W (n_in, n_out)   b (n_out)   Z, A, dZ (n, n_out)
-// Large products run on the registered BLAS when there is one (nncore/blas.hpp), else are split
-// into blocks of output columns [c0, c1) on the thread pool (nncore/parallel.hpp); the bias and
-// activation passes are split into the same blocks.
+// Large products run on the registered BLAS when there is one (nncore/blas.hpp), threaded by it,
+// with the bias and activation passes then on the calling thread; else they are split into
+// blocks of output columns [c0, c1) on the thread pool (nncore/parallel.hpp), each block with its
+// share of those passes.
 #pragma once
 
 #include "nncore/activation.hpp"
