@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
 #include <unsupported/Eigen/SpecialFunctions>  // erf
 
 namespace nncore {
@@ -11,6 +12,31 @@ constexpr double kSqrt2OverPi = 0.79788456080286535588;  // √(2/π)
 constexpr double kInvSqrt2 = 0.70710678118654752440;     // 1/√2
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1/√(2π)
 constexpr double kGeluCubic = 0.044715;
+
+// tanh, vectorised in both precisions. Eigen 3.4 vectorises tanh for float only; for double it
+// calls the scalar libm tanh, which took a quarter of float64 training time on M. Here, below
+// |z| = 0.625, Lambert's continued fraction tanh z = z/(1 + z²/(3 + z²/(5 + … + z²/19))), whose
+// truncation error there is below 1e-17 relative; above, 1 − 2/(e^{2|z|} + 1) with the sign of z,
+// where nothing cancels (the result is above 0.55). Both are computed, one is selected.
+template <class ZArray, class AArray>
+void assign_tanh(const ZArray& z, AArray&& a) {
+  using T = typename ZArray::Scalar;
+  if constexpr (std::is_same_v<T, float>) {
+    a = z.tanh();
+  } else {
+    const auto s = z.square();
+    const auto fraction =
+        z /
+        (T(1) +
+         s / (T(3) +
+              s / (T(5) +
+                   s / (T(7) +
+                        s / (T(9) +
+                             s / (T(11) + s / (T(13) + s / (T(15) + s / (T(17) + s / T(19))))))))));
+    const auto magnitude = T(1) - T(2) / ((T(2) * z.abs()).exp() + T(1));
+    a = (z.abs() < T(0.625)).select(fraction, (z < T(0)).select(-magnitude, magnitude));
+  }
+}
 }  // namespace
 
 Activation Activation::from_name(const std::string& name, double slope, double alpha) {
@@ -63,7 +89,7 @@ void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::R
   switch (activation.kind) {
     case ActivationKind::identity: a = z; return;
     case ActivationKind::sigmoid: a = z.logistic(); return;
-    case ActivationKind::tanh: a = z.tanh(); return;
+    case ActivationKind::tanh: assign_tanh(z, a); return;
     case ActivationKind::relu: a = z.max(T(0)); return;
     case ActivationKind::leaky_relu: a = (z > T(0)).select(z, slope * z); return;
     case ActivationKind::elu: a = (z > T(0)).select(z, alpha * z.min(T(0)).exp() - alpha); return;
