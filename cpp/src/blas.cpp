@@ -62,10 +62,10 @@ bool blas_product(const ConstMatrixRef<T>& A, bool transpose_a, const ConstMatri
               b_cols = transpose_b ? B.rows() : B.cols();
   if (a_rows != m || b_rows != k || b_cols != n)
     throw std::logic_error("blas_product: the shapes do not multiply");
+  const auto gemm = gemm_of<T>(*lib);
   const auto multiply = [&] {
-    gemm_of<T> (*lib)(kRowMajor, transpose_a ? kTrans : kNoTrans, transpose_b ? kTrans : kNoTrans,
-                      m, n, k, T(1), A.data(), leading(A), B.data(), leading(B), T(0), C.data(),
-                      leading(C));
+    gemm(kRowMajor, transpose_a ? kTrans : kNoTrans, transpose_b ? kTrans : kNoTrans, m, n, k, T(1),
+         A.data(), leading(A), B.data(), leading(B), T(0), C.data(), leading(C));
   };
   calls.fetch_add(1, std::memory_order_relaxed);
   const int threads = num_threads();
