@@ -744,6 +744,7 @@ def test_big_vectors_split_across_threads_match_the_reference(
 ) -> None:
     import nncore
 
+    assert nncore.config()["min_parallel_elements"] <= BIG_N  # so the rule is split
     rng = np.random.default_rng(3)
     theta0 = rng.normal(size=BIG_N)
     gradients = rng.normal(size=(2, BIG_N)) * np.array([[0.5], [2.0]])

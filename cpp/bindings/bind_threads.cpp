@@ -83,6 +83,7 @@ void bind_threads(py::module_& m) {
 #endif
         info["sanitized"] = static_cast<bool>(NNCORE_SANITIZED);
         info["min_parallel_work"] = kMinParallelWork;
+        info["min_parallel_elements"] = kMinParallelElements;
         return info;
       },
       "How this variant of the module was compiled.");

@@ -80,6 +80,7 @@ def config() -> dict[str, Any]:
         "num_threads": get_num_threads(),
         "available_cpus": available_cpus(),
         "min_parallel_work": build["min_parallel_work"],
+        "min_parallel_elements": build["min_parallel_elements"],
         "simd": build["simd"],
         "eigen": build["eigen"],
         "blas": _core.blas_name() or "none (Eigen's own matrix products)",

@@ -43,7 +43,8 @@ void parallel_for(int n_tasks, const Task& task) {
 inline constexpr double kMinParallelWork = 1 << 20;
 
 // Elements below which a pass over a vector (the parameters, the gradient) stays on one thread:
-// such a pass is bound by memory bandwidth, and a hand-off costs about as much as 2^16 elements.
+// such a pass is bound by memory bandwidth, so only vectors well beyond the caches (4 MB of
+// float) are split; M's 270 thousand parameters are not, L's 8.4 million are.
 inline constexpr Index kMinParallelElements = 1 << 20;
 
 // How many column blocks to split an (rows × depth) · (depth × cols) product into.
