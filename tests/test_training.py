@@ -676,3 +676,43 @@ def test_ctrl_c_with_epoch_end_python_code_returns_interrupted(fit_kwargs):
         signal.signal(signal.SIGINT, previous)
     assert history.stop_reason == "interrupted"
     assert all_finite(model)
+
+
+def _at_offset(a: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of ``a`` starting ``offset`` elements past a 64-byte boundary."""
+    buffer = np.empty(a.size + 64, dtype=a.dtype)
+    start = (-buffer.ctypes.data % 64) // a.itemsize + offset
+    view = buffer[start : start + a.size].reshape(a.shape)
+    view[...] = a
+    return view
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fit_does_not_depend_on_where_the_arrays_start(threads: int) -> None:
+    """Every sum that reaches the gradients runs in a fixed order (a vectorised sum's order
+    depends on the alignment of its first element): the same data at other addresses train to
+    the same bits. The network is large enough for batches to be split into row blocks."""
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((100, 64)), rng.standard_normal((100, 10))
+    w = rng.uniform(0.2, 2.0, 100)
+    before = nncore.get_num_threads()
+    nncore.set_num_threads(threads)
+    try:
+        results = []
+        for offset in range(4):
+            model = nncore.MLP([64, 128, 128, 10], activation="tanh", dtype="float64", seed=5)
+            model.fit(
+                _at_offset(X, offset),
+                _at_offset(Y, offset),
+                sample_weight=_at_offset(w, offset),
+                loss="mse",
+                epochs=1,
+                batch_size=32,
+                shuffle=False,
+                n_iter_no_change=None,
+            )
+            results.append(model._network.parameters.copy())
+    finally:
+        nncore.set_num_threads(before)
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])

@@ -60,13 +60,19 @@ Network<T>::Network(std::vector<Index> layer_sizes, std::vector<Activation> acti
 
 template <class T>
 Dense<T> Network<T>::layer(Index l) {
+  return layer_with_gradients(l, gradients_.data());
+}
+
+template <class T>
+Dense<T> Network<T>::layer_with_gradients(Index l, T* gradients) const {
   const auto i = static_cast<size_t>(l);
   const Index n_in = layer_sizes_.at(i), n_out = layer_sizes_.at(i + 1);
   const Index n_bias = use_bias_ ? n_out : 0;
-  return Dense<T>{MatrixMap<T>(parameters_.data() + weight_offsets_[i], n_in, n_out),
-                  RowVectorMap<T>(parameters_.data() + bias_offsets_[i], n_bias),
-                  MatrixMap<T>(gradients_.data() + weight_offsets_[i], n_in, n_out),
-                  RowVectorMap<T>(gradients_.data() + bias_offsets_[i], n_bias), activations_[i]};
+  T* parameters = const_cast<T*>(parameters_.data());  // Dense is a view; const is the caller's
+  return Dense<T>{MatrixMap<T>(parameters + weight_offsets_[i], n_in, n_out),
+                  RowVectorMap<T>(parameters + bias_offsets_[i], n_bias),
+                  MatrixMap<T>(gradients + weight_offsets_[i], n_in, n_out),
+                  RowVectorMap<T>(gradients + bias_offsets_[i], n_bias), activations_[i]};
 }
 
 template <class T>
@@ -179,6 +185,15 @@ template <class T>
 void Network<T>::backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
                           const ConstVectorRef<T>& weights, double weight_sum,
                           Workspace<T>& workspace) {
+  backward(loss, X, Y, weights, weight_sum, workspace, gradients_);
+}
+
+template <class T>
+void Network<T>::backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
+                          const ConstVectorRef<T>& weights, double weight_sum,
+                          Workspace<T>& workspace, VectorRef<T> gradients) const {
+  if (gradients.size() != gradients_.size())
+    throw std::invalid_argument("the gradient buffer has the wrong length");
   const Index n = X.rows();
   if (workspace.delta.front().rows() < n)
     throw std::invalid_argument("workspace was not made for training");
@@ -189,7 +204,7 @@ void Network<T>::backward(const Loss& loss, const ConstMatrixRef<T>& X, const Co
                   workspace.A[i_last].topRows(n), Y, weights, weight_sum, dZ[i_last].topRows(n));
   for (Index l = last; l >= 0; --l) {
     const auto i = static_cast<size_t>(l);
-    Dense<T> dense = layer(l);
+    Dense<T> dense = layer_with_gradients(l, gradients.data());
     dense.accumulate_gradients(layer_input(l, X, workspace, workspace.dropout_active),
                                dZ[i].topRows(n));
     if (l == 0) break;

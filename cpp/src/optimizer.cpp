@@ -1,5 +1,6 @@
 #include "nncore/optimizer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
@@ -13,6 +14,10 @@ namespace {
 
 // torch.nn.utils.clip_grad_norm_ adds this to the norm before dividing by it.
 constexpr double kClipNormEpsilon = 1e-6;
+
+// Entries updated at a time: θ's, g's and the state's pieces (16 KB each in float) stay in cache
+// between the copy, the update and the check of checked_step.
+constexpr Index kPiece = 4096;
 
 }  // namespace
 
@@ -34,6 +39,20 @@ void Optimizer<T>::set_learning_rate(double learning_rate) {
 
 template <class T>
 void Optimizer<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
+  run_step(parameters, gradients, nullptr);
+}
+
+template <class T>
+bool Optimizer<T>::checked_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
+                                VectorRef<T> previous) {
+  if (previous.size() != parameters.size())
+    throw std::invalid_argument("checked_step: previous must have the parameters' length");
+  return run_step(parameters, gradients, &previous);
+}
+
+template <class T>
+bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
+                            VectorRef<T>* previous) {
   const Index n = parameters.size();
   if (gradients.size() != n)
     throw std::invalid_argument("parameters and gradients differ in length (" + std::to_string(n) +
@@ -54,11 +73,22 @@ void Optimizer<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradie
   const bool decoupled_decay =
       weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0;
   const T decay = static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
-  parallel_ranges(n, range_count(n), [&](int, Index begin, Index end) {
-    auto theta = parameters.segment(begin, end - begin);
-    if (decoupled_decay) theta *= decay;  // θ ← (1 − η·λ)·θ
-    update(theta, g.segment(begin, end - begin), begin);
+  const int k = range_count(n);
+  bool finite[kMaxRanges];
+  parallel_ranges(n, k, [&](int i, Index begin, Index end) {
+    bool ok = true;
+    for (Index start = begin; start < end; start += kPiece) {
+      const Index size = std::min(kPiece, end - start);
+      auto theta = parameters.segment(start, size);
+      if (previous != nullptr) previous->segment(start, size) = theta;
+      if (decoupled_decay) theta *= decay;  // θ ← (1 − η·λ)·θ
+      update(theta, g.segment(start, size), start);
+      // A sum is finite unless an entry is inf/NaN or it overflows (then look entry by entry).
+      if (previous != nullptr && ok) ok = std::isfinite(theta.sum()) || theta.allFinite();
+    }
+    finite[i] = ok;
   });
+  return std::all_of(finite, finite + k, [](bool f) { return f; });
 }
 
 template <class T>

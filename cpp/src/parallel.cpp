@@ -24,6 +24,15 @@ namespace {
 
 constexpr auto kSpinTime = std::chrono::microseconds(100);
 
+thread_local bool running_task = false;  // see in_parallel_task
+
+// Runs task(i) with running_task set (tasks may themselves start parallel work: it stays inline).
+void run_task(TaskRef task, int i) {
+  running_task = true;
+  task(i);
+  running_task = false;
+}
+
 class Pool {
  public:
   explicit Pool(int workers) {
@@ -67,7 +76,7 @@ class Pool {
  private:
   void take_tasks(TaskRef task, int n_tasks) {
     for (int i = next_.fetch_add(1); i < n_tasks; i = next_.fetch_add(1)) {
-      task(i);
+      run_task(task, i);
       finished_.fetch_add(1, std::memory_order_release);
     }
   }
@@ -146,10 +155,16 @@ void set_num_threads(int n) {
 
 int num_threads() { return requested_threads.load(); }
 
+bool in_parallel_task() { return running_task; }
+
 void run_on_pool(int n_tasks, TaskRef task) {
+  if (running_task) {  // nested: stays on this thread (this thread may hold the pool)
+    for (int i = 0; i < n_tasks; ++i) task(i);
+    return;
+  }
   const std::shared_ptr<Pool> p = n_tasks > 1 ? current_pool() : nullptr;
   if (p != nullptr && p->try_run(n_tasks, task)) return;
-  for (int i = 0; i < n_tasks; ++i) task(i);
+  for (int i = 0; i < n_tasks; ++i) run_task(task, i);
 }
 
 }  // namespace nncore

@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <numeric>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "nncore/metric.hpp"
+#include "nncore/parallel.hpp"
 
 namespace nncore {
 
@@ -35,46 +40,117 @@ void check_options(const FitOptions& options) {
 // Rows chunked through a workspace of this many rows when evaluating whole data sets.
 constexpr Index kEvaluationChunk = 512;
 
+// Σ w_i in double (n without weights), added in index order: the order of a vectorised sum
+// depends on where the caller's array starts in memory, and every gradient is divided by this.
 template <class T>
 double weight_sum(const ConstVectorRef<T>& weights, Index n) {
-  return weights.size() == 0 ? static_cast<double>(n) : weights.template cast<double>().sum();
+  if (weights.size() == 0) return static_cast<double>(n);
+  double sum = 0.0;
+  for (Index i = 0; i < weights.size(); ++i) sum += static_cast<double>(weights[i]);
+  return sum;
 }
 
-// ‖v‖₂ by a vectorised sum of squares in T (partial sums per range of parallel_ranges, added in
-// order); only when that overflows (or v holds inf/NaN) is it redone in double, where a finite
-// vector's norm is always finite.
+// v ← v + addends[0] + … + addends[count − 1] (added in that order), then returns ‖v‖₂: a
+// vectorised sum of squares in T (partial sums per range of parallel_ranges, added in order); only
+// when that overflows (or v holds inf/NaN) is it redone in double, where a finite vector's norm is
+// always finite. One pass over memory for both.
 template <class T>
-double euclidean_norm(const Vector<T>& v) {
+double add_and_norm(Vector<T>& v, const std::vector<Vector<T>>& addends, int count) {
   const int k = range_count(v.size());
   T partial[kMaxRanges];
   parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
-    partial[i] = v.segment(begin, end - begin).squaredNorm();
+    auto piece = v.segment(begin, end - begin);
+    for (int j = 0; j < count; ++j)
+      piece += addends[static_cast<size_t>(j)].segment(begin, end - begin);
+    partial[i] = piece.squaredNorm();
   });
   const T fast = std::accumulate(partial + 1, partial + k, partial[0]);
   if (std::isfinite(fast)) return std::sqrt(static_cast<double>(fast));
   return std::sqrt(v.template cast<double>().squaredNorm());
 }
 
-// Whether every entry is finite: a vectorised sum is finite unless an entry is inf/NaN or the
-// sum overflows, and only the latter (rare) case needs the entry-by-entry check.
+// A training batch split into blocks of rows (row_blocks), each block's forward and backward pass
+// on a thread of its own: block i runs in workspaces[i] and writes its share of the batch's
+// gradient (its rows' terms of L = Σ_r w_r ℓ_r / Σ_r w_r, the sum over the whole batch) into the
+// network's gradient buffer (block 0) or shares[i − 1]; add_and_norm then adds the shares. For a
+// given thread count, the blocks and the order of every sum are fixed: results repeat bit for bit.
 template <class T>
-bool all_finite(const Vector<T>& v) {
-  const int k = range_count(v.size());
-  bool finite[kMaxRanges];
-  parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
-    const auto piece = v.segment(begin, end - begin);
-    finite[i] = std::isfinite(piece.sum()) || piece.allFinite();
-  });
-  return std::all_of(finite, finite + k, [](bool f) { return f; });
-}
+class RowBlocks {
+ public:
+  // Batches of up to batch_size rows, on `threads` threads (1: never split).
+  RowBlocks(const Network<T>& network, Index batch_size, int threads) : threads_(threads) {
+    const auto& sizes = network.layer_sizes();
+    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
+      const double product = static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
+      work_per_row_ += 3.0 * product;  // forward, gradient and propagated products
+      widest_per_row_ = std::max(widest_per_row_, product);
+    }
+    std::vector<Index> capacity;  // rows block i needs, over every batch length up to batch_size
+    for (Index m = 1; m <= batch_size; ++m) {
+      const int k = count(m);
+      capacity.resize(std::max(capacity.size(), static_cast<size_t>(k)), 0);
+      for (int i = 0; i < k; ++i) {
+        const auto [begin, end] = row_range(m, i, k);
+        capacity[static_cast<size_t>(i)] = std::max(capacity[static_cast<size_t>(i)], end - begin);
+      }
+    }
+    for (const Index rows : capacity) workspaces.push_back(network.make_workspace(rows, true));
+    for (size_t i = 1; i < capacity.size(); ++i)
+      shares.push_back(Vector<T>::Zero(network.gradients().size()));
+    errors_.resize(capacity.size());
+    failures_.resize(capacity.size());
+  }
 
-// to = from, in parallel ranges (the parameters' copy kept for an update that overflows).
-template <class T>
-void copy(const Vector<T>& from, Vector<T>& to) {
-  parallel_ranges(from.size(), range_count(from.size()), [&](int, Index begin, Index end) {
-    to.segment(begin, end - begin) = from.segment(begin, end - begin);
-  });
-}
+  // Blocks a batch of m rows is split into.
+  int count(Index m) const { return row_blocks(m, work_per_row_, widest_per_row_, threads_); }
+
+  // Forward and backward propagation of a batch split into k = count(m) > 1 blocks; returns the
+  // batch's summed error Σ_r w_r ℓ_r and adds each block's outputs to the metric. The gradient is
+  // complete only after add_and_norm(gradients, shares, k − 1).
+  double propagate(Network<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
+                   const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& w, double weight_sum,
+                   Metric<T>& metric) {
+    const Index m = X.rows();
+    const int k = count(m);
+    const auto block = [&](int i) {
+      const auto [begin, end] = row_range(m, i, k);
+      const Index rows = end - begin;
+      const ConstVectorRef<T> wi = w.size() == 0 ? w : ConstVectorRef<T>(w.segment(begin, rows));
+      return std::tuple(X.middleRows(begin, rows), Y.middleRows(begin, rows), wi);
+    };
+    parallel_for(k, [&](int i) {
+      const auto j = static_cast<size_t>(i);
+      try {
+        const auto [x, y, wi] = block(i);
+        network.forward(x, workspaces[j]);
+        errors_[j] = network.summed_error(loss, y, wi, workspaces[j]);
+        VectorRef<T> gradient =
+            i == 0 ? VectorRef<T>(network.gradients()) : VectorRef<T>(shares[j - 1]);
+        network.backward(loss, x, y, wi, weight_sum, workspaces[j], gradient);
+      } catch (...) {
+        failures_[j] = std::current_exception();
+      }
+    });
+    double error = 0.0;
+    for (int i = 0; i < k; ++i) {
+      const auto j = static_cast<size_t>(i);
+      if (failures_[j]) std::rethrow_exception(std::exchange(failures_[j], nullptr));
+      const auto [x, y, wi] = block(i);
+      metric.add(workspaces[j].A.back().topRows(x.rows()), y, wi);
+      error += errors_[j];
+    }
+    return error;
+  }
+
+  std::vector<Workspace<T>> workspaces;  // per block; workspaces[0] also serves unsplit batches
+  std::vector<Vector<T>> shares;         // gradient shares of blocks 1, 2, …
+
+ private:
+  int threads_;
+  double work_per_row_ = 0.0, widest_per_row_ = 0.0;
+  std::vector<double> errors_;
+  std::vector<std::exception_ptr> failures_;
+};
 
 std::string where(Index epoch, Index batch) {
   return " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) +
@@ -103,7 +179,10 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
   if (!(total_weight > 0.0)) throw std::invalid_argument("sample_weight must not sum to 0");
   const bool dropout = std::any_of(network.dropout().begin(), network.dropout().end(),
                                    [](double rate) { return rate > 0.0; });
-  Workspace<T> workspace = network.make_workspace(batch_size, /*training=*/true);
+  // Batches are split into blocks of rows on the threads, unless dropout draws masks (from one
+  // generator, in order).
+  RowBlocks<T> blocks(network, batch_size, dropout ? 1 : num_threads());
+  Workspace<T>& workspace = blocks.workspaces.front();
   // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
   Matrix<T> X_batch(options.shuffle ? batch_size : 0, X.cols());
   Matrix<T> Y_batch(options.shuffle ? batch_size : 0, Y.cols());
@@ -152,18 +231,24 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
                                    : options.shuffle ? ConstVectorRef<T>(w_batch.head(m))
                                                      : ConstVectorRef<T>(w.segment(start, m));
 
-      const auto output = network.forward(xb, workspace, dropout ? &random : nullptr);
-      const double batch_error = network.summed_error(loss, yb, wb, workspace);
-      if (!std::isfinite(batch_error))
-        throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
-      metric.add(output, yb, wb);
-      network.backward(loss, xb, yb, wb, weight_sum<T>(wb, m), workspace);
-      const double gradient_norm = euclidean_norm<T>(network.gradients());
+      const int k = blocks.count(m);
+      double batch_error = 0.0;
+      if (k == 1) {
+        const auto output = network.forward(xb, workspace, dropout ? &random : nullptr);
+        batch_error = network.summed_error(loss, yb, wb, workspace);
+        if (!std::isfinite(batch_error))
+          throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
+        metric.add(output, yb, wb);
+        network.backward(loss, xb, yb, wb, weight_sum<T>(wb, m), workspace);
+      } else {
+        batch_error = blocks.propagate(network, loss, xb, yb, wb, weight_sum<T>(wb, m), metric);
+        if (!std::isfinite(batch_error))
+          throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
+      }
+      const double gradient_norm = add_and_norm<T>(network.gradients(), blocks.shares, k - 1);
       if (!std::isfinite(gradient_norm))
         throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
-      copy<T>(network.parameters(), previous_parameters);  // restored if the update overflows
-      optimizer.step(network.parameters(), network.gradients());
-      if (!all_finite<T>(network.parameters())) {
+      if (!optimizer.checked_step(network.parameters(), network.gradients(), previous_parameters)) {
         network.parameters() = previous_parameters;
         throw DivergenceError("training diverged: the update made parameters non-finite" +
                               where(epoch, batches));

@@ -81,6 +81,11 @@ class Network {
   // gradients().
   void backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
                 const ConstVectorRef<T>& weights, double weight_sum, Workspace<T>& workspace);
+  // The same into `gradients` (the layout of gradients()) instead, leaving the network unchanged:
+  // one block of a batch's rows gives its share of the batch's gradient.
+  void backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
+                const ConstVectorRef<T>& weights, double weight_sum, Workspace<T>& workspace,
+                VectorRef<T> gradients) const;
 
   // Throws std::invalid_argument unless X is (n >= 1, n_0), Y (if given) is (n, n_L) and
   // weights (if given and not empty) has n non-negative finite entries.
@@ -89,6 +94,8 @@ class Network {
 
  private:
   // The input of layer l: X for l = 0, else the (dropped-out) output of layer l − 1.
+  // Layer l with its gradients in `gradients` (a buffer of gradients()'s layout).
+  Dense<T> layer_with_gradients(Index l, T* gradients) const;
   ConstMatrixRef<T> layer_input(Index l, const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
                                 bool dropout_on) const;
 

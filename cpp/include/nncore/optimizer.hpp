@@ -63,6 +63,12 @@ class Optimizer {
   // One update of θ (in place) from g; both have the same length. Throws std::invalid_argument,
   // leaving θ and the state unchanged, when the lengths differ or differ from the state's.
   void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
+  // The same step, which also keeps θ's value from before it in `previous` (θ's length) and
+  // returns whether every entry of the new θ is finite (if not, the caller may restore θ from
+  // `previous`). Each piece of θ is copied, updated and checked while it is in cache: one pass
+  // over memory where a copy, a step and a check would take three.
+  bool checked_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
+                    VectorRef<T> previous);
   virtual std::string name() const = 0;
 
   double learning_rate() const { return options_.learning_rate; }
@@ -99,6 +105,10 @@ class Optimizer {
   VectorRef<T> state_vector(const std::string& name, Index offset, Index size);
 
  private:
+  // step and checked_step (previous: nullptr for step); returns whether θ is finite, or true
+  // when not checking.
+  bool run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
+                VectorRef<T>* previous);
   // Steps 2–4: returns g itself when there is nothing to do, else a view of scratch_.
   ConstVectorRef<T> preprocess(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
 

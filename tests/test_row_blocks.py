@@ -1,0 +1,156 @@
+"""Batches of small products split into blocks of rows, one per thread (``fit`` only).
+
+A batch whose products are each below the core's minimum parallel work, but whose whole forward
+and backward pass is above it, is split into blocks of rows: each thread propagates its block and
+writes its share of the gradient, and the shares are added. The arithmetic is the batch's, summed
+in another order, so these tests compare against the NumPy reference (float64, tight tolerance)
+and against one thread, and check that a thread count repeats bit for bit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import nncore
+from nncore.reference import numpy_reference
+
+# The S network of the benchmark: at batch 32 no product reaches the minimum parallel work, the
+# batch's 3·Σ n_in·n_out multiply-adds per row do (checked below).
+LAYERS = [64, 128, 128, 10]
+BATCH = 32
+
+
+@pytest.fixture
+def restore_threads() -> Iterator[None]:
+    before = nncore.get_num_threads()
+    yield
+    nncore.set_num_threads(before)
+
+
+def test_the_network_is_split_and_not_column_blocked() -> None:
+    products = [n_in * n_out for n_in, n_out in itertools.pairwise(LAYERS)]
+    minimum = nncore.config()["min_parallel_work"]
+    assert BATCH * max(products) < minimum <= BATCH * 3 * sum(products)
+
+
+def data(n: int, dtype: str, classes: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((n, LAYERS[0])).astype(dtype)
+    if classes:
+        Y = np.eye(LAYERS[-1], dtype=dtype)[rng.integers(0, LAYERS[-1], n)]
+    else:
+        Y = rng.standard_normal((n, LAYERS[-1])).astype(dtype)
+    w = rng.uniform(0.2, 2.0, n).astype(dtype)
+    return X, Y, w
+
+
+def fitted(
+    threads: int, dtype: str, loss: str, optimizer: str, n: int = 100
+) -> tuple[nncore.MLP, nncore.History]:
+    classes = loss == "categorical_cross_entropy"
+    X, Y, w = data(n, dtype, classes)
+    nncore.set_num_threads(threads)
+    model = nncore.MLP(
+        LAYERS,
+        activation="tanh",
+        output_activation="softmax" if classes else "identity",
+        dtype=dtype,
+        seed=5,
+    )
+    history = model.fit(
+        X,
+        Y,
+        loss=loss,
+        optimizer=optimizer,
+        learning_rate=0.01,
+        epochs=3,
+        batch_size=BATCH,
+        shuffle=False,
+        sample_weight=w,
+        n_iter_no_change=None,
+    )
+    return model, history
+
+
+# 100 rows in batches of 32: three split batches and a last batch of 4 rows, too small to split.
+@pytest.mark.parametrize("threads", [2, 3, 4])
+@pytest.mark.parametrize(
+    ("loss", "optimizer"),
+    [("mean_squared_error", "sgd"), ("categorical_cross_entropy", "adam")],
+)
+def test_split_batches_match_the_numpy_reference(
+    threads: int, loss: str, optimizer: str, restore_threads: None
+) -> None:
+    classes = loss == "categorical_cross_entropy"
+    X, Y, w = data(100, "float64", classes)
+    start = nncore.MLP(
+        LAYERS,
+        activation="tanh",
+        output_activation="softmax" if classes else "identity",
+        dtype="float64",
+        seed=5,
+    )
+    model, history = fitted(threads, "float64", loss, optimizer)
+    ref_w, ref_b, ref_losses = numpy_reference.fit(
+        start.weights,
+        start.biases,
+        X,
+        Y,
+        ["tanh", "tanh", "softmax" if classes else "identity"],
+        loss,
+        learning_rate=0.01,
+        epochs=3,
+        batch_size=BATCH,
+        sample_weight=w,
+        optimizer=optimizer,
+    )
+    assert ref_b is not None
+    for got, want in zip(model.weights + model.biases, ref_w + ref_b, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(history.loss, ref_losses, rtol=1e-10)
+
+
+@pytest.mark.parametrize(("dtype", "rtol"), [("float32", 2e-4), ("float64", 1e-11)])
+def test_split_batches_agree_with_one_thread_and_repeat(
+    dtype: str, rtol: float, restore_threads: None
+) -> None:
+    one = fitted(1, dtype, "mean_squared_error", "sgd")[0]._network.parameters.copy()
+    for threads in (2, 3):
+        split = fitted(threads, dtype, "mean_squared_error", "sgd")[0]._network.parameters.copy()
+        np.testing.assert_allclose(split, one, rtol=rtol, atol=rtol * 1e-2)
+        # The sums ran in another order, so the split did happen (no product of this network is
+        # split by columns) ...
+        assert not np.array_equal(split, one)
+        # ... and the same thread count repeats bit for bit.
+        again = fitted(threads, dtype, "mean_squared_error", "sgd")[0]._network.parameters.copy()
+        np.testing.assert_array_equal(again, split)
+
+
+def test_dropout_batches_are_not_split(restore_threads: None) -> None:
+    """Dropout masks come from one generator in row order: such batches stay whole, so every
+    thread count gives the same bits."""
+    X, Y, _ = data(96, "float32")
+    results = []
+    for threads in (1, 2):
+        nncore.set_num_threads(threads)
+        model = nncore.MLP(LAYERS, activation="tanh", dropout=0.2, dtype="float32", seed=5)
+        model.fit(X, Y, loss="mse", epochs=2, batch_size=BATCH, n_iter_no_change=None)
+        results.append(model._network.parameters.copy())
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_a_split_batch_that_diverges_keeps_the_weights(restore_threads: None) -> None:
+    X, Y, _ = data(64, "float64")
+    Y[40] = 1e200  # its squared error overflows: the second batch diverges
+    nncore.set_num_threads(2)
+    model = nncore.MLP(LAYERS, activation="tanh", dtype="float64", seed=5)
+    model.fit(X[:32], Y[:32], loss="mse", epochs=1, batch_size=BATCH, shuffle=False)
+    after_first_batch = model._network.parameters.copy()
+    model = nncore.MLP(LAYERS, activation="tanh", dtype="float64", seed=5)
+    with pytest.raises(nncore.DivergenceError, match="non-finite loss at epoch 1, batch 2"):
+        model.fit(X, Y, loss="mse", epochs=1, batch_size=BATCH, shuffle=False)
+    np.testing.assert_array_equal(model._network.parameters, after_first_batch)
