@@ -716,3 +716,26 @@ def test_fit_does_not_depend_on_where_the_arrays_start(threads: int) -> None:
         nncore.set_num_threads(before)
     for result in results[1:]:
         np.testing.assert_array_equal(result, results[0])
+
+
+@pytest.mark.parametrize("magnitude", [1e38, 2e38])
+def test_plain_sgd_near_the_float32_limit_is_checked(magnitude: float) -> None:
+    """Plain SGD skips the rollback copy and the finiteness check only when max|θ| + η·max|g| is
+    below half the largest float. Here W is near the limit and the bias's step decides: a step
+    that overflows must raise and restore the weights, one that does not is θ − η·g."""
+    X = np.array([[1e-30], [2e-30]], dtype=np.float32)  # W·x ≈ 1e8: the loss stays finite
+    y = np.array([1.0, 2.0], dtype=np.float32)
+    for learning_rate, overflows in [(1e-3, False), (1e31, True)]:
+        model = nncore.MLP([1, 1], dtype="float32", seed=0)
+        model._network.parameters[:] = [magnitude, 0.5]  # W, b
+        before = model._network.parameters.copy()
+        ((dW, db),) = model.backward(X, y, loss="mse")
+        if overflows:
+            assert abs(learning_rate * float(db[0])) > 3.5e38  # b − η·g_b overflows
+            with pytest.raises(nncore.DivergenceError, match="update made parameters non-finite"):
+                model.fit(X, y, loss="mse", learning_rate=learning_rate, epochs=1, batch_size=2)
+            np.testing.assert_array_equal(model._network.parameters, before)
+        else:
+            model.fit(X, y, loss="mse", learning_rate=learning_rate, epochs=1, batch_size=2)
+            step = np.float32(learning_rate) * np.array([dW[0, 0], db[0]], np.float32)
+            np.testing.assert_allclose(model._network.parameters, before - step, rtol=1e-6)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -14,10 +15,6 @@ namespace {
 
 // torch.nn.utils.clip_grad_norm_ adds this to the norm before dividing by it.
 constexpr double kClipNormEpsilon = 1e-6;
-
-// Entries updated at a time: θ's, g's and the state's pieces (16 KB each in float) stay in cache
-// between the copy, the update and the check of checked_step.
-constexpr Index kPiece = 4096;
 
 }  // namespace
 
@@ -51,6 +48,11 @@ bool Optimizer<T>::checked_step(VectorRef<T> parameters, const ConstVectorRef<T>
 }
 
 template <class T>
+double Optimizer<T>::step_bound(double) const {
+  return std::numeric_limits<double>::infinity();
+}
+
+template <class T>
 bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
                             VectorRef<T>* previous) {
   const Index n = parameters.size();
@@ -77,8 +79,8 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
   bool finite[kMaxRanges];
   parallel_ranges(n, k, [&](int i, Index begin, Index end) {
     bool ok = true;
-    for (Index start = begin; start < end; start += kPiece) {
-      const Index size = std::min(kPiece, end - start);
+    for (Index start = begin; start < end; start += kCachePiece) {
+      const Index size = std::min(kCachePiece, end - start);
       auto theta = parameters.segment(start, size);
       if (previous != nullptr) previous->segment(start, size) = theta;
       if (decoupled_decay) theta *= decay;  // θ ← (1 − η·λ)·θ

@@ -31,6 +31,12 @@ SGD<T>::SGD(const SGDOptions& options)
       nesterov_(options.nesterov) {}
 
 template <class T>
+double SGD<T>::step_bound(double max_abs_gradient) const {
+  if (momentum_ != 0.0 || this->weight_decay() != 0.0) return Optimizer<T>::step_bound(0.0);
+  return this->learning_rate() * max_abs_gradient;  // |Δθ_i| = η·|g_i|
+}
+
+template <class T>
 void SGD<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) {
   const T learning_rate = static_cast<T>(this->learning_rate());
   if (momentum_ == 0.0) {

@@ -50,29 +50,57 @@ double weight_sum(const ConstVectorRef<T>& weights, Index n) {
   return sum;
 }
 
-// v ← v + addends[0] + … + addends[count − 1] (added in that order), then returns ‖v‖₂: a
-// vectorised sum of squares in T (partial sums per range of parallel_ranges, added in order); only
+// ‖g‖₂ and max_i |g_i| of a gradient.
+struct GradientSize {
+  double norm = 0.0;
+  double max_abs = 0.0;
+};
+
+// v ← v + addends[0] + … + addends[count − 1] (added in that order), then ‖v‖₂ and max_i |v_i|,
+// in one pass over memory, a piece at a time (kCachePiece). The norm is a vectorised sum of
+// squares in T (partial sums per piece and per range of parallel_ranges, added in order); only
 // when that overflows (or v holds inf/NaN) is it redone in double, where a finite vector's norm is
-// always finite. One pass over memory for both.
+// always finite.
 template <class T>
-double add_and_norm(Vector<T>& v, const std::vector<Vector<T>>& addends, int count) {
+GradientSize add_and_measure(Vector<T>& v, const std::vector<Vector<T>>& addends, int count) {
   const int k = range_count(v.size());
-  T partial[kMaxRanges];
+  T squares[kMaxRanges], largest[kMaxRanges];
   parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
-    auto piece = v.segment(begin, end - begin);
-    for (int j = 0; j < count; ++j)
-      piece += addends[static_cast<size_t>(j)].segment(begin, end - begin);
-    partial[i] = piece.squaredNorm();
+    T sum = 0, max = 0;
+    for (Index start = begin; start < end; start += kCachePiece) {
+      const Index size = std::min(kCachePiece, end - start);
+      auto piece = v.segment(start, size);
+      for (int j = 0; j < count; ++j) piece += addends[static_cast<size_t>(j)].segment(start, size);
+      sum += piece.squaredNorm();
+      max = std::max(max, piece.cwiseAbs().maxCoeff());
+    }
+    squares[i] = sum;
+    largest[i] = max;
   });
-  const T fast = std::accumulate(partial + 1, partial + k, partial[0]);
-  if (std::isfinite(fast)) return std::sqrt(static_cast<double>(fast));
-  return std::sqrt(v.template cast<double>().squaredNorm());
+  const T fast = std::accumulate(squares + 1, squares + k, squares[0]);
+  GradientSize size;
+  size.max_abs = static_cast<double>(*std::max_element(largest, largest + k));
+  size.norm = std::isfinite(fast) ? std::sqrt(static_cast<double>(fast))
+                                  : std::sqrt(v.template cast<double>().squaredNorm());
+  return size;
+}
+
+// max_i |v_i|, in parallel ranges.
+template <class T>
+double max_abs(const Vector<T>& v) {
+  if (v.size() == 0) return 0.0;
+  const int k = range_count(v.size());
+  T largest[kMaxRanges];
+  parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
+    largest[i] = v.segment(begin, end - begin).cwiseAbs().maxCoeff();
+  });
+  return static_cast<double>(*std::max_element(largest, largest + k));
 }
 
 // A training batch split into blocks of rows (row_blocks), each block's forward and backward pass
 // on a thread of its own: block i runs in workspaces[i] and writes its share of the batch's
 // gradient (its rows' terms of L = Σ_r w_r ℓ_r / Σ_r w_r, the sum over the whole batch) into the
-// network's gradient buffer (block 0) or shares[i − 1]; add_and_norm then adds the shares. For a
+// network's gradient buffer (block 0) or shares[i − 1]; add_and_measure then adds the shares. For a
 // given thread count, the blocks and the order of every sum are fixed: results repeat bit for bit.
 template <class T>
 class RowBlocks {
@@ -106,7 +134,7 @@ class RowBlocks {
 
   // Forward and backward propagation of a batch split into k = count(m) > 1 blocks; returns the
   // batch's summed error Σ_r w_r ℓ_r and adds each block's outputs to the metric. The gradient is
-  // complete only after add_and_norm(gradients, shares, k − 1).
+  // complete only after add_and_measure(gradients, shares, k − 1).
   double propagate(Network<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& w, double weight_sum,
                    Metric<T>& metric) {
@@ -190,6 +218,9 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
   std::vector<Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
   Vector<T> previous_parameters(network.parameters().size());
+  // An upper bound on max_i |θ_i| (exact at the start; each unchecked step adds its bound).
+  double parameter_bound = max_abs<T>(network.parameters());
+  const double safe_magnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
   Metric<T> metric(metric_for(network.activations().back()), Y, w);
 
   FitResult result;
@@ -245,13 +276,24 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
         if (!std::isfinite(batch_error))
           throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
       }
-      const double gradient_norm = add_and_norm<T>(network.gradients(), blocks.shares, k - 1);
+      const GradientSize gradient = add_and_measure<T>(network.gradients(), blocks.shares, k - 1);
+      const double gradient_norm = gradient.norm;
       if (!std::isfinite(gradient_norm))
         throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
-      if (!optimizer.checked_step(network.parameters(), network.gradients(), previous_parameters)) {
-        network.parameters() = previous_parameters;
-        throw DivergenceError("training diverged: the update made parameters non-finite" +
-                              where(epoch, batches));
+      // θ and g are finite here. A step whose bound keeps every |θ_i| below half the largest T
+      // cannot overflow: it needs no copy for a rollback and no check.
+      const double step = optimizer.step_bound(gradient.max_abs);
+      if (parameter_bound + step < safe_magnitude) {
+        optimizer.step(network.parameters(), network.gradients());
+        parameter_bound += step;
+      } else {
+        if (!optimizer.checked_step(network.parameters(), network.gradients(),
+                                    previous_parameters)) {
+          network.parameters() = previous_parameters;
+          throw DivergenceError("training diverged: the update made parameters non-finite" +
+                                where(epoch, batches));
+        }
+        if (std::isfinite(step)) parameter_bound = max_abs<T>(network.parameters());
       }
       summed_error += batch_error;
       summed_gradient_norm += gradient_norm;

@@ -69,6 +69,10 @@ class Optimizer {
   // over memory where a copy, a step and a check would take three.
   bool checked_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
                     VectorRef<T> previous);
+  // An upper bound on |Δθ_i|, the change of any entry, in the next step when every |g_i| is at
+  // most max_abs_gradient; +∞ when the rule has no cheap bound. With such a bound, a caller that
+  // knows max_i |θ_i| can tell that a step cannot overflow before taking it.
+  virtual double step_bound(double max_abs_gradient) const;
   virtual std::string name() const = 0;
 
   double learning_rate() const { return options_.learning_rate; }

@@ -93,6 +93,11 @@ inline std::pair<Index, Index> row_range(Index rows, int i, int k) {
   return {rows * i / k, rows * (i + 1) / k};
 }
 
+// Entries a pass over a long vector handles at a time when it does several things to each piece
+// (copy, update and check; add, square and compare): 16 KB of float, so the piece stays in cache
+// between them.
+inline constexpr Index kCachePiece = 4096;
+
 // How many ranges parallel_ranges splits n elements into: one per thread, at most kMaxRanges.
 inline constexpr int kMaxRanges = 64;
 inline int range_count(Index n) {

@@ -30,6 +30,8 @@ class SGD final : public Optimizer<T> {
   double momentum() const { return momentum_; }
   double dampening() const { return dampening_; }
   bool nesterov() const { return nesterov_; }
+  // Without momentum and weight decay: η·max|g| (clipping only shrinks g). Else +∞.
+  double step_bound(double max_abs_gradient) const override;
 
  private:
   void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
