@@ -612,3 +612,15 @@ def test_tanh_is_within_a_few_ulp_of_numpy_everywhere(dtype: str) -> None:
     ulps = np.abs(ours - expected) / np.spacing(np.maximum(np.abs(expected), np.finfo(dtype).tiny))
     assert ulps.max() <= (4 if dtype == "float64" else 8), x[np.argmax(ulps)]
     assert np.all(np.abs(ours) <= 1)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 4, 5, 7, 8, 9, 17])
+def test_float64_tanh_does_not_depend_on_the_column(width: int) -> None:
+    """The float64 tanh runs a SIMD packet at a time and the last partial packet through a padded
+    copy: every column of a layer gives the same bits for the same pre-activation."""
+    model = nncore.MLP([1, width], output_activation="tanh", dtype="float64", seed=0)
+    model.set_parameters([np.ones((1, width))], [np.zeros(width)])
+    x = np.random.default_rng(1).uniform(-3, 3, (500, 1))
+    out = model.forward(x)
+    np.testing.assert_array_equal(out, np.repeat(out[:, :1], width, axis=1))
+    np.testing.assert_allclose(out[:, 0], np.tanh(x[:, 0]), rtol=1e-15, atol=0)
