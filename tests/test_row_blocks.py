@@ -33,8 +33,9 @@ def restore_threads() -> Iterator[None]:
 
 def test_the_network_is_split_and_not_column_blocked() -> None:
     products = [n_in * n_out for n_in, n_out in itertools.pairwise(LAYERS)]
+    work = 2 * products[0] + 3 * sum(products[1:])  # no propagated product below layer 0
     minimum = nncore.config()["min_parallel_work"]
-    assert BATCH * max(products) < minimum <= BATCH * 3 * sum(products)
+    assert BATCH * max(products) < minimum <= 31 * work  # a last batch of 31 rows splits too
 
 
 def data(n: int, dtype: str, classes: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,17 +77,20 @@ def fitted(
     return model, history
 
 
-# 100 rows in batches of 32: three split batches and a last batch of 4 rows, too small to split.
+# 100 rows in batches of 32: three split batches and a last batch of 4 rows, too small to split;
+# 63 rows: one batch in blocks of 16 (8 with 4 threads) and a last one of 31 rows in blocks of
+# up to 16 (11 with 4 threads: larger than the full batch's).
+@pytest.mark.parametrize("n", [100, 63])
 @pytest.mark.parametrize("threads", [2, 3, 4])
 @pytest.mark.parametrize(
     ("loss", "optimizer"),
     [("mean_squared_error", "sgd"), ("categorical_cross_entropy", "adam")],
 )
 def test_split_batches_match_the_numpy_reference(
-    threads: int, loss: str, optimizer: str, restore_threads: None
+    n: int, threads: int, loss: str, optimizer: str, restore_threads: None
 ) -> None:
     classes = loss == "categorical_cross_entropy"
-    X, Y, w = data(100, "float64", classes)
+    X, Y, w = data(n, "float64", classes)
     start = nncore.MLP(
         LAYERS,
         activation="tanh",
@@ -94,7 +98,7 @@ def test_split_batches_match_the_numpy_reference(
         dtype="float64",
         seed=5,
     )
-    model, history = fitted(threads, "float64", loss, optimizer)
+    model, history = fitted(threads, "float64", loss, optimizer, n)
     ref_w, ref_b, ref_losses = numpy_reference.fit(
         start.weights,
         start.biases,

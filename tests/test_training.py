@@ -699,7 +699,7 @@ def test_fit_does_not_depend_on_where_the_arrays_start(threads: int) -> None:
     nncore.set_num_threads(threads)
     try:
         results = []
-        for offset in range(4):
+        for offset in range(8):  # every 8-byte offset within a 64-byte line
             model = nncore.MLP([64, 128, 128, 10], activation="tanh", dtype="float64", seed=5)
             model.fit(
                 _at_offset(X, offset),
@@ -739,3 +739,44 @@ def test_plain_sgd_near_the_float32_limit_is_checked(magnitude: float) -> None:
             model.fit(X, y, loss="mse", learning_rate=learning_rate, epochs=1, batch_size=2)
             step = np.float32(learning_rate) * np.array([dW[0, 0], db[0]], np.float32)
             np.testing.assert_allclose(model._network.parameters, before - step, rtol=1e-6)
+
+
+def test_plain_sgd_with_a_learning_rate_beyond_float32_is_checked() -> None:
+    """η = 1e39 is finite as a Python float but inf in float32, where the update multiplies by
+    it: however small the gradient, that step is checked (raises and restores)."""
+    X = np.array([[1e-3], [2e-3]], dtype=np.float32)
+    y = np.zeros(2, dtype=np.float32)
+    model = nncore.MLP([1, 1], dtype="float32", seed=0)
+    model._network.parameters[:] = [0.5, 0.0]
+    before = model._network.parameters.copy()
+    with pytest.raises(nncore.DivergenceError, match="update made parameters non-finite"):
+        model.fit(X, y, loss="mse", learning_rate=1e39, epochs=1, batch_size=2)
+    np.testing.assert_array_equal(model._network.parameters, before)
+
+
+def test_weights_changed_by_a_callback_are_bounded_again() -> None:
+    """The bound on max|θ| that lets plain SGD skip the check is retaken after every epoch-end
+    callback: a callback that sets W to the largest float32 makes the next step checked."""
+    X = np.array([[1e-20], [1e-20]], dtype=np.float32)  # W·x ≤ 3.4e18: the loss stays finite
+    y = np.array([1e19, 1e19], dtype=np.float32)
+    largest = np.finfo(np.float32).max
+
+    def push_to_the_limit(record: Any) -> None:
+        if record["epoch"] == 1:
+            model._network.parameters[:] = [largest]
+
+    model = nncore.MLP([1, 1], use_bias=False, dtype="float32", seed=0)
+    # Epoch 1 moves W by about η·0.2 = 2e32 (finite); in epoch 2, W − η·g_W = largest + 1.3e32
+    # overflows, while η·max|g| alone stays far below the limit.
+    with pytest.raises(nncore.DivergenceError, match="non-finite at epoch 2, batch 1"):
+        model.fit(
+            X,
+            y,
+            loss="mse",
+            learning_rate=1e33,
+            epochs=2,
+            batch_size=2,
+            callbacks=push_to_the_limit,
+            n_iter_no_change=None,
+        )
+    np.testing.assert_array_equal(model._network.parameters, [largest])

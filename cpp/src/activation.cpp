@@ -52,12 +52,18 @@ void tanh_double(const double* z, double* a, Index n) {
   std::copy(padded, padded + (n - i), a + i);
 }
 
+// Whether this build has the packet functions tanh_packet needs (every x86-64 level and NEON do).
+constexpr bool kPacketTanh = Eigen::internal::packet_traits<double>::Vectorizable &&
+                             Eigen::internal::packet_traits<double>::HasExp &&
+                             Eigen::internal::packet_traits<double>::HasDiv &&
+                             Eigen::internal::packet_traits<double>::HasCmp;
+
 template <class T>
 void assign_tanh(const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {
-  if constexpr (std::is_same_v<T, float>) {
-    A.array() = Z.array().tanh();
-  } else {
+  if constexpr (std::is_same_v<T, double> && kPacketTanh) {
     for (Index r = 0; r < Z.rows(); ++r) tanh_double(Z.row(r).data(), A.row(r).data(), Z.cols());
+  } else {
+    A.array() = Z.array().tanh();
   }
 }
 }  // namespace

@@ -26,11 +26,14 @@ constexpr auto kSpinTime = std::chrono::microseconds(100);
 
 thread_local bool running_task = false;  // see in_parallel_task
 
-// Runs task(i) with running_task set (tasks may themselves start parallel work: it stays inline).
+// Runs task(i) with running_task set (tasks may themselves start parallel work: it stays inline),
+// cleared again even if the task throws.
 void run_task(TaskRef task, int i) {
-  running_task = true;
+  struct Flag {
+    Flag() { running_task = true; }
+    ~Flag() { running_task = false; }
+  } flag;
   task(i);
-  running_task = false;
 }
 
 class Pool {

@@ -1,5 +1,6 @@
 #include "nncore/sgd.hpp"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "hyperparameter_checks.hpp"
@@ -32,8 +33,11 @@ SGD<T>::SGD(const SGDOptions& options)
 
 template <class T>
 double SGD<T>::step_bound(double max_abs_gradient) const {
-  if (momentum_ != 0.0 || this->weight_decay() != 0.0) return Optimizer<T>::step_bound(0.0);
-  return this->learning_rate() * max_abs_gradient;  // |Δθ_i| = η·|g_i|
+  // The η the update multiplies by is rounded to T (and may overflow there).
+  const auto learning_rate = static_cast<double>(static_cast<T>(this->learning_rate()));
+  if (momentum_ != 0.0 || this->weight_decay() != 0.0 || !std::isfinite(learning_rate))
+    return Optimizer<T>::step_bound(0.0);
+  return learning_rate * max_abs_gradient;  // |Δθ_i| = η·|g_i|
 }
 
 template <class T>

@@ -85,16 +85,18 @@ GradientSize add_and_measure(Vector<T>& v, const std::vector<Vector<T>>& addends
   return size;
 }
 
-// max_i |v_i|, in parallel ranges.
+// max_i |v_i| in parallel ranges, or +∞ if v holds inf or NaN.
 template <class T>
 double max_abs(const Vector<T>& v) {
   if (v.size() == 0) return 0.0;
   const int k = range_count(v.size());
-  T largest[kMaxRanges];
+  double largest[kMaxRanges];
   parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
-    largest[i] = v.segment(begin, end - begin).cwiseAbs().maxCoeff();
+    const auto piece = v.segment(begin, end - begin);
+    largest[i] = piece.allFinite() ? static_cast<double>(piece.cwiseAbs().maxCoeff())
+                                   : std::numeric_limits<double>::infinity();
   });
-  return static_cast<double>(*std::max_element(largest, largest + k));
+  return *std::max_element(largest, largest + k);
 }
 
 // A training batch split into blocks of rows (row_blocks), each block's forward and backward pass
@@ -105,16 +107,19 @@ double max_abs(const Vector<T>& v) {
 template <class T>
 class RowBlocks {
  public:
-  // Batches of up to batch_size rows, on `threads` threads (1: never split).
-  RowBlocks(const Network<T>& network, Index batch_size, int threads) : threads_(threads) {
+  // For batches of the given lengths (an epoch's are batch_size and the remainder), on `threads`
+  // threads (1: never split).
+  RowBlocks(const Network<T>& network, const std::vector<Index>& lengths, int threads)
+      : threads_(threads) {
     const auto& sizes = network.layer_sizes();
     for (size_t l = 0; l + 1 < sizes.size(); ++l) {
       const double product = static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
-      work_per_row_ += 3.0 * product;  // forward, gradient and propagated products
+      // forward and gradient products, and the propagated one (none below the first layer)
+      work_per_row_ += (l == 0 ? 2.0 : 3.0) * product;
       widest_per_row_ = std::max(widest_per_row_, product);
     }
-    std::vector<Index> capacity;  // rows block i needs, over every batch length up to batch_size
-    for (Index m = 1; m <= batch_size; ++m) {
+    std::vector<Index> capacity;  // rows block i needs, over the batch lengths
+    for (const Index m : lengths) {
       const int k = count(m);
       capacity.resize(std::max(capacity.size(), static_cast<size_t>(k)), 0);
       for (int i = 0; i < k; ++i) {
@@ -134,7 +139,8 @@ class RowBlocks {
 
   // Forward and backward propagation of a batch split into k = count(m) > 1 blocks; returns the
   // batch's summed error Σ_r w_r ℓ_r and adds each block's outputs to the metric. The gradient is
-  // complete only after add_and_measure(gradients, shares, k − 1).
+  // complete only after add_and_measure(gradients, shares, k − 1). (Backward propagation runs
+  // before the caller sees a non-finite error: the gradient buffer then holds a partial one.)
   double propagate(Network<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& w, double weight_sum,
                    Metric<T>& metric) {
@@ -209,7 +215,9 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
                                    [](double rate) { return rate > 0.0; });
   // Batches are split into blocks of rows on the threads, unless dropout draws masks (from one
   // generator, in order).
-  RowBlocks<T> blocks(network, batch_size, dropout ? 1 : num_threads());
+  std::vector<Index> lengths{batch_size};
+  if (n % batch_size != 0) lengths.push_back(n % batch_size);
+  RowBlocks<T> blocks(network, lengths, dropout ? 1 : num_threads());
   Workspace<T>& workspace = blocks.workspaces.front();
   // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
   Matrix<T> X_batch(options.shuffle ? batch_size : 0, X.cols());
@@ -218,9 +226,12 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
   std::vector<Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Index{0});
   Vector<T> previous_parameters(network.parameters().size());
-  // An upper bound on max_i |θ_i| (exact at the start; each unchecked step adds its bound).
+  // An upper bound on max_i |θ_i|: exact at the start of every epoch (an epoch-end callback may
+  // change θ), then each unchecked step adds its bound, widened by 4ε for the roundings of η·g
+  // and of θ − η·g.
   double parameter_bound = max_abs<T>(network.parameters());
   const double safe_magnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
+  const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
   Metric<T> metric(metric_for(network.activations().back()), Y, w);
 
   FitResult result;
@@ -280,12 +291,12 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
       const double gradient_norm = gradient.norm;
       if (!std::isfinite(gradient_norm))
         throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
-      // θ and g are finite here. A step whose bound keeps every |θ_i| below half the largest T
-      // cannot overflow: it needs no copy for a rollback and no check.
+      // g is finite here, and θ is when parameter_bound is. A step whose bound keeps every |θ_i|
+      // below half the largest T cannot overflow: it needs no copy for a rollback and no check.
       const double step = optimizer.step_bound(gradient.max_abs);
       if (parameter_bound + step < safe_magnitude) {
         optimizer.step(network.parameters(), network.gradients());
-        parameter_bound += step;
+        parameter_bound = (parameter_bound + step) * rounding;
       } else {
         if (!optimizer.checked_step(network.parameters(), network.gradients(),
                                     previous_parameters)) {
@@ -293,7 +304,8 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
           throw DivergenceError("training diverged: the update made parameters non-finite" +
                                 where(epoch, batches));
         }
-        if (std::isfinite(step)) parameter_bound = max_abs<T>(network.parameters());
+        parameter_bound = std::isfinite(step) ? max_abs<T>(network.parameters())
+                                              : std::numeric_limits<double>::infinity();
       }
       summed_error += batch_error;
       summed_gradient_norm += gradient_norm;
@@ -316,6 +328,7 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
     best_loss = std::min(best_loss, record.loss);
 
     const bool callback_stops = on_epoch_end && on_epoch_end(record);
+    parameter_bound = max_abs<T>(network.parameters());
     if (options.has_target_loss && record.loss <= options.target_loss) {
       result.stop_reason = StopReason::target_loss;
       return result;

@@ -93,9 +93,9 @@ class Network {
                    const ConstVectorRef<T>* weights = nullptr) const;
 
  private:
-  // The input of layer l: X for l = 0, else the (dropped-out) output of layer l − 1.
   // Layer l with its gradients in `gradients` (a buffer of gradients()'s layout).
   Dense<T> layer_with_gradients(Index l, T* gradients) const;
+  // The input of layer l: X for l = 0, else the (dropped-out) output of layer l − 1.
   ConstMatrixRef<T> layer_input(Index l, const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
                                 bool dropout_on) const;
 

@@ -1,9 +1,10 @@
-// Threads for the large products of a dense layer. One process-wide pool of workers splits a
-// product into blocks of output columns, C[:, block] = A · B[:, block]: every block is an
-// independent GEMM. The blocks depend only on the thread setting (never on which thread runs them),
-// so a given setting repeats bit for bit; different settings agree to rounding (Eigen may order a
-// narrower product's sums differently). Small products are not split: the hand-off would cost
-// more than the product.
+// Threads of the core. One process-wide pool of workers splits a large product of a dense layer
+// into blocks of output columns, C[:, block] = A · B[:, block] (every block an independent GEMM),
+// a training batch of small products into blocks of rows (row_blocks), and long passes over the
+// parameters into ranges. The blocks depend only on the thread setting and the shapes (never on
+// which thread runs them), so a given setting repeats bit for bit; different settings agree to
+// rounding (sums run in another order). Small work is not split: the hand-off would cost more
+// than the work.
 #pragma once
 
 #include <algorithm>
@@ -27,9 +28,10 @@ struct TaskRef {
 // Runs tasks 0..n_tasks−1 on the pool and the calling thread; see parallel_for.
 void run_on_pool(int n_tasks, TaskRef task);
 
-// Whether the calling thread is running a task of parallel_for (on the pool or on the calling
-// thread). Work started from inside a task stays on that thread: parallel_for runs its tasks one
-// after another, and column_blocks and range_count return 1.
+// Whether the calling thread is running a task of parallel_for with more than one task (on the
+// pool or on the calling thread; a single task runs as a plain call). Work started from inside a
+// task stays on that thread: parallel_for runs its tasks one after another, and column_blocks and
+// range_count return 1.
 bool in_parallel_task();
 
 // Runs task(i) for every i in [0, n_tasks), on the pool and the calling thread, and returns when
@@ -94,8 +96,8 @@ inline std::pair<Index, Index> row_range(Index rows, int i, int k) {
 }
 
 // Entries a pass over a long vector handles at a time when it does several things to each piece
-// (copy, update and check; add, square and compare): 16 KB of float, so the piece stays in cache
-// between them.
+// (copy, update and check; add, square and compare): 16 KB of float (32 KB of double) per
+// vector, so the pieces stay in cache between them.
 inline constexpr Index kCachePiece = 4096;
 
 // How many ranges parallel_ranges splits n elements into: one per thread, at most kMaxRanges.
