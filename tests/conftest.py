@@ -7,6 +7,7 @@ as fixtures of the same name, for tests that prefer fixtures.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -149,3 +150,15 @@ def random_problem_fixture() -> Any:
 @pytest.fixture(name="reference_parameters")
 def reference_parameters_fixture() -> Any:
     return reference_parameters
+
+
+@pytest.fixture
+def without_blas() -> Iterator[None]:
+    """Products on Eigen for the test (no registered BLAS: the core then also splits long passes
+    over the parameters across its threads); the choice of ``NNCORE_BLAS`` afterwards."""
+    from nncore import _blas
+
+    _blas.use("eigen")
+    yield
+    choice = os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto")
+    _blas.use(choice if choice.strip().lower() in _blas.CHOICES else "auto")

@@ -734,13 +734,14 @@ def test_defaults_match_torch(name: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------------
-# From 2^20 parameters the rule runs on ranges of entries across threads (nncore/parallel.hpp).
+# From 2^20 parameters the rule runs on ranges of entries across threads (nncore/parallel.hpp;
+# without a registered BLAS, whose workers would hold the cores).
 BIG_N = (1 << 20) + 37  # not a multiple of the range granularity: the last range has a tail
 
 
 @pytest.mark.parametrize(("name", "hyperparameters"), CASES, ids=CASE_IDS)
 def test_big_vectors_split_across_threads_match_the_reference(
-    name: str, hyperparameters: dict[str, Any]
+    name: str, hyperparameters: dict[str, Any], without_blas: None
 ) -> None:
     import nncore
 

@@ -183,8 +183,9 @@ def test_pool_works_in_a_forked_child(restore_threads: None) -> None:
     np.testing.assert_array_equal(got, expected)
 
 
-# 1,050,625 parameters: the passes over the whole parameter vector in fit (gradient norm, the copy
-# kept for an overflowing update, the finiteness check) are split into ranges across threads.
+# 1,050,625 parameters: without a registered BLAS (whose workers would hold the cores), the passes
+# over the whole parameter vector in fit (gradient norm, the update, its copy and check) are split
+# into ranges across threads.
 BIG = [1024, 1024, 1]
 
 
@@ -194,7 +195,9 @@ def test_big_networks_split_the_parameter_passes() -> None:
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
-def test_gradient_norm_of_big_networks_matches_numpy(threads: int, restore_threads: None) -> None:
+def test_gradient_norm_of_big_networks_matches_numpy(
+    threads: int, restore_threads: None, without_blas: None
+) -> None:
     nncore.set_num_threads(threads)
     rng = np.random.default_rng(4)
     X = rng.standard_normal((32, BIG[0]))
@@ -210,7 +213,7 @@ def test_gradient_norm_of_big_networks_matches_numpy(threads: int, restore_threa
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_an_overflowing_update_of_a_big_network_restores_every_range(
-    threads: int, restore_threads: None
+    threads: int, restore_threads: None, without_blas: None
 ) -> None:
     nncore.set_num_threads(threads)
     rng = np.random.default_rng(5)
