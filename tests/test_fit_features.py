@@ -1147,3 +1147,41 @@ def test_fit_in_two_calls_trains_like_one_call() -> None:
         twice.fit(X, y, epochs=3, **kwargs)  # optimizer=None: continues with the same one
         for a, b in zip(once.get_parameters()[0], twice.get_parameters()[0], strict=True):
             assert np.array_equal(a, b)
+
+
+def test_ctrl_c_before_the_stopper_sees_the_last_epoch_keeps_history_and_weights_consistent(
+    monkeypatch,
+):
+    """Ctrl-C can reach Python inside an epoch-end callback, after that epoch's record is kept
+    but before early stopping has seen it: the stopper catches up after the loop, so the best
+    epoch, the restored weights and the history agree (here the interrupted epoch is the best)."""
+    from nncore import mlp as mlp_module
+
+    class InterruptedOnce(mlp_module.EarlyStopping):
+        interrupted = False
+
+        def __call__(self, epoch, loss):
+            if epoch == 3 and not InterruptedOnce.interrupted:
+                InterruptedOnce.interrupted = True
+                raise KeyboardInterrupt
+            return super().__call__(epoch, loss)
+
+    monkeypatch.setattr(mlp_module, "EarlyStopping", InterruptedOnce)
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 3)), rng.standard_normal(64)
+    model = nncore.MLP([3, 8, 1], "tanh", dtype="float64", seed=0)
+    history = model.fit(
+        X,
+        y,
+        learning_rate=0.05,
+        epochs=10,
+        batch_size=8,
+        validation_data=(X, y),
+        patience=100,
+        n_iter_no_change=None,
+    )
+    assert history.stop_reason == "interrupted"
+    losses = history.validation_loss
+    assert len(losses) == 3
+    assert history.best_epoch == int(np.argmin(losses)) + 1 == 3  # training data as validation
+    assert model.loss(X, y) == min(losses)

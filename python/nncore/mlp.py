@@ -742,19 +742,23 @@ class MLP:
             elif show_progress and verbose == 1 and sys.stderr.isatty():
                 progress = ProgressBar(epochs, metric_name)
             stopped_early = False
+            stopper_epoch = 0  # the last epoch the stopper has seen
 
             def on_epoch_end(record: dict[str, Any]) -> bool:
-                # A KeyboardInterrupt raised in here is turned into a clean stop by the binding.
-                nonlocal stopped_early
+                # A KeyboardInterrupt raised in here is turned into a clean stop by the binding,
+                # with this epoch's record kept: the stopper catches up after the loop.
+                nonlocal stopped_early, stopper_epoch
                 epoch = int(record["epoch"])
                 monitored = record.get("validation_loss", record["loss"])
+                stop = False
+                if stopper is not None:
+                    if stopper(epoch, monitored):
+                        stop = stopped_early = True
+                    stopper_epoch = epoch
                 schedule.observe(epoch, monitored)
                 native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
                 if progress is not None:
                     progress(record)
-                stop = False
-                if stopper is not None and stopper(epoch, monitored):
-                    stop = stopped_early = True
                 for callback in user_callbacks:
                     stop = bool(callback(dict(record))) or stop
                 return stop
@@ -776,6 +780,11 @@ class MLP:
                 # (the one it came with, unless a callback set another), where the next fit's
                 # schedule starts.
                 native_optimizer.learning_rate = chosen.learning_rate
+            if stopper is not None and records and int(records[-1]["epoch"]) > stopper_epoch:
+                # Ctrl-C reached Python inside the last epoch's callback before the stopper saw
+                # that epoch; training stopped right there, so the weights are still that epoch's.
+                last = records[-1]
+                stopper(int(last["epoch"]), last.get("validation_loss", last["loss"]))
             best_epoch = None
             if (
                 stopper is not None
