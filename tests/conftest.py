@@ -157,8 +157,8 @@ def without_blas() -> Iterator[None]:
     """Products on Eigen for the test (no registered BLAS: the core then also splits long passes
     over the parameters across its threads); the choice of ``NNCORE_BLAS`` afterwards."""
     from nncore import _blas
+    from nncore.config import _use_blas_from_environment
 
     _blas.use("eigen")
     yield
-    choice = os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto")
-    _blas.use(choice if choice.strip().lower() in _blas.CHOICES else "auto")
+    _use_blas_from_environment()

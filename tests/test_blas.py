@@ -18,6 +18,7 @@ import pytest
 
 import nncore
 from nncore import _blas, _core
+from nncore.config import _use_blas_from_environment
 from nncore.reference import numpy_reference
 
 BUNDLED = _blas.numpy_openblas()
@@ -37,8 +38,7 @@ def restore() -> Iterator[None]:
     threads = nncore.get_num_threads()
     yield
     nncore.set_num_threads(threads)
-    choice = os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto")
-    _blas.use(choice if choice.strip().lower() in _blas.CHOICES else "auto")
+    _use_blas_from_environment()
 
 
 def problem(dtype: str, n: int = 64) -> tuple[nncore.MLP, np.ndarray, np.ndarray]:
