@@ -35,16 +35,16 @@ void Optimizer<T>::set_learning_rate(double learning_rate) {
 }
 
 template <class T>
-void Optimizer<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients) {
-  run_step(parameters, gradients, nullptr);
+void Optimizer<T>::step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, int ranges) {
+  run_step(parameters, gradients, nullptr, ranges);
 }
 
 template <class T>
 bool Optimizer<T>::checked_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
-                                VectorRef<T> previous) {
+                                VectorRef<T> previous, int ranges) {
   if (previous.size() != parameters.size())
     throw std::invalid_argument("checked_step: previous must have the parameters' length");
-  return run_step(parameters, gradients, &previous);
+  return run_step(parameters, gradients, &previous, ranges);
 }
 
 template <class T>
@@ -54,7 +54,7 @@ double Optimizer<T>::step_bound(double) const {
 
 template <class T>
 bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
-                            VectorRef<T>* previous) {
+                            VectorRef<T>* previous, int ranges) {
   const Index n = parameters.size();
   if (gradients.size() != n)
     throw std::invalid_argument("parameters and gradients differ in length (" + std::to_string(n) +
@@ -75,7 +75,7 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
   const bool decoupled_decay =
       weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0;
   const T decay = static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
-  const int k = range_count(n);
+  const int k = ranges > 0 ? std::min(ranges, kMaxRanges) : range_count(n);
   bool finite[kMaxRanges];
   parallel_ranges(n, k, [&](int i, Index begin, Index end) {
     bool ok = true;

@@ -60,10 +60,11 @@ struct GradientSize {
 // in one pass over memory, a piece at a time (kCachePiece). The norm is a vectorised sum of
 // squares in T (partial sums per piece and per range of parallel_ranges, added in order); only
 // when that overflows (or v holds inf/NaN) is it redone in double, where a finite vector's norm is
-// always finite.
+// always finite. The pass runs in `ranges` ranges on the pool, or as range_count decides when 0.
 template <class T>
-GradientSize add_and_measure(Vector<T>& v, const std::vector<Vector<T>>& addends, int count) {
-  const int k = range_count(v.size());
+GradientSize add_and_measure(Vector<T>& v, const std::vector<Vector<T>>& addends, int count,
+                             int ranges) {
+  const int k = ranges > 0 ? ranges : range_count(v.size());
   T squares[kMaxRanges], largest[kMaxRanges];
   parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
     T sum = 0, max = 0;
@@ -287,7 +288,11 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
         if (!std::isfinite(batch_error))
           throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
       }
-      const GradientSize gradient = add_and_measure<T>(network.gradients(), blocks.shares, k - 1);
+      // A split batch's gradient shares are in the caches of the threads that wrote them: the
+      // shares are added and the step taken in one range per block, on the same threads.
+      const int ranges = k > 1 ? k : 0;
+      const GradientSize gradient =
+          add_and_measure<T>(network.gradients(), blocks.shares, k - 1, ranges);
       const double gradient_norm = gradient.norm;
       if (!std::isfinite(gradient_norm))
         throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
@@ -295,11 +300,11 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
       // below half the largest T cannot overflow: it needs no copy for a rollback and no check.
       const double step = optimizer.step_bound(gradient.max_abs);
       if (parameter_bound + step < safe_magnitude) {
-        optimizer.step(network.parameters(), network.gradients());
+        optimizer.step(network.parameters(), network.gradients(), ranges);
         parameter_bound = (parameter_bound + step) * rounding;
       } else {
-        if (!optimizer.checked_step(network.parameters(), network.gradients(),
-                                    previous_parameters)) {
+        if (!optimizer.checked_step(network.parameters(), network.gradients(), previous_parameters,
+                                    ranges)) {
           network.parameters() = previous_parameters;
           throw DivergenceError("training diverged: the update made parameters non-finite" +
                                 where(epoch, batches));

@@ -1,15 +1,17 @@
 // A dense (fully connected) layer: a view of its weights and biases inside the network's flat
 // parameter buffer, and of their gradients inside the flat gradient buffer. Shapes, for a batch of
 // n samples:  A_prev (n, n_in)   W (n_in, n_out)   b (n_out)   Z, A, dZ (n, n_out)
-// Large products run on the registered BLAS when there is one (nncore/blas.hpp), threaded by it,
-// with the bias and activation passes then on the calling thread; else they are split into
-// blocks of output columns [c0, c1) on the thread pool (nncore/parallel.hpp), each block with its
-// share of those passes.
+// Small products (below kMinParallelWork) run on the register-tiled kernels of
+// nncore/tiled_product.hpp, the bias added in the same pass. Large products run on the registered
+// BLAS when there is one (nncore/blas.hpp), threaded by it, with the bias and activation passes
+// then on the calling thread; else they are split into blocks of output columns [c0, c1) on the
+// thread pool (nncore/parallel.hpp), each block with its share of those passes.
 #pragma once
 
 #include "nncore/activation.hpp"
 #include "nncore/blas.hpp"
 #include "nncore/parallel.hpp"
+#include "nncore/tiled_product.hpp"
 #include "nncore/types.hpp"
 
 namespace nncore {
@@ -31,6 +33,12 @@ struct Dense {
       forward_one(A_prev.data(), Z.data());
       return activate<T>(activation, Z, A);
     }
+    const Index rows = A_prev.rows(), n_in = W.rows(), n_out = W.cols();
+    if (tiled::suits(rows, n_in, n_out) && n_out >= tiled::kTileWidth<T>) {
+      tiled::multiply<T>(rows, n_out, n_in, {A_prev.data(), A_prev.outerStride(), 1}, W.data(),
+                         n_out, has_bias() ? b.data() : nullptr, Z.data(), Z.outerStride());
+      return activate<T>(activation, Z, A);
+    }
     const bool row_wise = activation.kind == ActivationKind::softmax;  // needs whole rows
     const bool done = blas_product<T>(A_prev, false, W, false, Z);
     // After a BLAS product the pool stays asleep: its spinning workers would compete with the
@@ -50,6 +58,13 @@ struct Dense {
   //   dL/dW = A_prev^T · dZ      dL/db = Σ_rows dZ
   void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ) {
     if (A_prev.rows() == 1 && small()) return accumulate_gradients_one(A_prev.data(), dZ.data());
+    const Index rows = A_prev.rows(), n_in = W.rows(), n_out = W.cols();
+    if (tiled::suits(n_in, rows, n_out)) {
+      tiled::multiply<T>(n_in, n_out, rows, {A_prev.data(), 1, A_prev.outerStride()}, dZ.data(),
+                         dZ.outerStride(), nullptr, dW.data(), n_out);
+      if (has_bias()) db.noalias() = dZ.colwise().sum();
+      return;
+    }
     const bool done = blas_product<T>(A_prev, true, dZ, false, dW);
     const int k = done ? 1 : column_blocks(A_prev.cols(), A_prev.rows(), dZ.cols());
     parallel_for(k, [&](int i) {
@@ -64,6 +79,10 @@ struct Dense {
   // and the error passed to the layer below:  dL/dA_prev = dZ · W^T
   void propagate(const ConstMatrixRef<T>& dZ, Eigen::Ref<Matrix<T>> dA_prev) const {
     if (dZ.rows() == 1 && small()) return propagate_one(dZ.data(), dA_prev.data());
+    const Index rows = dZ.rows(), n_in = W.rows(), n_out = W.cols();
+    if (tiled::suits(rows, n_out, n_in) && n_out >= tiled::kTileWidth<T>)
+      return tiled::multiply_transposed<T>(rows, n_in, n_out, dZ.data(), dZ.outerStride(), W.data(),
+                                           n_out, dA_prev.data(), dA_prev.outerStride());
     if (blas_product<T>(dZ, false, W, true, dA_prev)) return;
     const int k = column_blocks(dZ.rows(), W.cols(), W.rows());
     parallel_for(k, [&](int i) {

@@ -62,13 +62,16 @@ class Optimizer {
 
   // One update of θ (in place) from g; both have the same length. Throws std::invalid_argument,
   // leaving θ and the state unchanged, when the lengths differ or differ from the state's.
-  void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
+  // `ranges` (here and in checked_step): how many ranges of entries the update is split into on
+  // the pool (parallel_ranges, at most kMaxRanges); 0 leaves it to range_count. A caller whose
+  // threads hold g in their caches (a batch split into blocks of rows) asks for one per thread.
+  void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, int ranges = 0);
   // The same step, which also keeps θ's value from before it in `previous` (θ's length) and
   // returns whether every entry of the new θ is finite (if not, the caller may restore θ from
   // `previous`). Each piece of θ is copied, updated and checked while it is in cache: one pass
   // over memory where a copy, a step and a check would take three.
   bool checked_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
-                    VectorRef<T> previous);
+                    VectorRef<T> previous, int ranges = 0);
   // An upper bound on |Δθ_i|, the change of any entry, in the next step when every |g_i| is at
   // most max_abs_gradient; +∞ when the rule has no cheap bound. With such a bound, a caller that
   // knows max_i |θ_i| can tell that a step cannot overflow before taking it.
@@ -111,8 +114,8 @@ class Optimizer {
  private:
   // step and checked_step (previous: nullptr for step); returns whether θ is finite, or true
   // when not checking.
-  bool run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
-                VectorRef<T>* previous);
+  bool run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, VectorRef<T>* previous,
+                int ranges);
   // Steps 2–4: returns g itself when there is nothing to do, else a view of scratch_.
   ConstVectorRef<T> preprocess(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
 
