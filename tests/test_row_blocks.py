@@ -35,7 +35,7 @@ def test_the_network_is_split_and_not_column_blocked() -> None:
     products = [n_in * n_out for n_in, n_out in itertools.pairwise(LAYERS)]
     work = 2 * products[0] + 3 * sum(products[1:])  # no propagated product below layer 0
     minimum = nncore.config()["min_parallel_work"]
-    assert BATCH * max(products) < minimum <= 31 * work  # a last batch of 31 rows splits too
+    assert BATCH * max(products) < minimum <= BATCH * work
 
 
 def data(n: int, dtype: str, classes: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,7 +50,13 @@ def data(n: int, dtype: str, classes: bool = False) -> tuple[np.ndarray, np.ndar
 
 
 def fitted(
-    threads: int, dtype: str, loss: str, optimizer: str, n: int = 100
+    threads: int,
+    dtype: str,
+    loss: str,
+    optimizer: str,
+    n: int = 100,
+    batch: int = BATCH,
+    shuffle: bool = False,
 ) -> tuple[nncore.MLP, nncore.History]:
     classes = loss == "categorical_cross_entropy"
     X, Y, w = data(n, dtype, classes)
@@ -69,25 +75,26 @@ def fitted(
         optimizer=optimizer,
         learning_rate=0.01,
         epochs=3,
-        batch_size=BATCH,
-        shuffle=False,
+        batch_size=batch,
+        shuffle=shuffle,
         sample_weight=w,
         n_iter_no_change=None,
     )
     return model, history
 
 
-# 100 rows in batches of 32: three split batches and a last batch of 4 rows, too small to split;
-# 63 rows: one batch in blocks of 16 (8 with 4 threads) and a last one of 31 rows in blocks of
-# up to 16 (11 with 4 threads: larger than the full batch's).
-@pytest.mark.parametrize("n", [100, 63])
+# Blocks have at least 16 rows. 100 rows in batches of 32: three batches in 2 blocks and a last
+# batch of 4 rows, too small to split; 63 rows: one batch in 2 blocks, a last one of 31 rows not
+# split; 87 rows in batches of 48: 2 blocks of 24 (3 of 16 with 3 and 4 threads), then 39 rows in
+# blocks of 19 and 20 (larger than the full batch's with 3 and 4 threads).
+@pytest.mark.parametrize(("n", "batch"), [(100, 32), (63, 32), (87, 48)])
 @pytest.mark.parametrize("threads", [2, 3, 4])
 @pytest.mark.parametrize(
     ("loss", "optimizer"),
     [("mean_squared_error", "sgd"), ("categorical_cross_entropy", "adam")],
 )
 def test_split_batches_match_the_numpy_reference(
-    n: int, threads: int, loss: str, optimizer: str, restore_threads: None
+    n: int, batch: int, threads: int, loss: str, optimizer: str, restore_threads: None
 ) -> None:
     classes = loss == "categorical_cross_entropy"
     X, Y, w = data(n, "float64", classes)
@@ -98,7 +105,7 @@ def test_split_batches_match_the_numpy_reference(
         dtype="float64",
         seed=5,
     )
-    model, history = fitted(threads, "float64", loss, optimizer, n)
+    model, history = fitted(threads, "float64", loss, optimizer, n, batch)
     ref_w, ref_b, ref_losses = numpy_reference.fit(
         start.weights,
         start.biases,
@@ -108,7 +115,7 @@ def test_split_batches_match_the_numpy_reference(
         loss,
         learning_rate=0.01,
         epochs=3,
-        batch_size=BATCH,
+        batch_size=batch,
         sample_weight=w,
         optimizer=optimizer,
     )
@@ -118,20 +125,24 @@ def test_split_batches_match_the_numpy_reference(
     np.testing.assert_allclose(history.loss, ref_losses, rtol=1e-10)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])  # shuffled: each block gathers its own rows
 @pytest.mark.parametrize(("dtype", "rtol"), [("float32", 2e-4), ("float64", 1e-11)])
 def test_split_batches_agree_with_one_thread_and_repeat(
-    dtype: str, rtol: float, restore_threads: None
+    dtype: str, rtol: float, shuffle: bool, restore_threads: None
 ) -> None:
-    one = fitted(1, dtype, "mean_squared_error", "sgd")[0]._network.parameters.copy()
+    def parameters(threads: int) -> np.ndarray:
+        model = fitted(threads, dtype, "mean_squared_error", "sgd", shuffle=shuffle)[0]
+        return model._network.parameters.copy()
+
+    one = parameters(1)
     for threads in (2, 3):
-        split = fitted(threads, dtype, "mean_squared_error", "sgd")[0]._network.parameters.copy()
+        split = parameters(threads)
         np.testing.assert_allclose(split, one, rtol=rtol, atol=rtol * 1e-2)
         # The sums ran in another order, so the split did happen (no product of this network is
         # split by columns) ...
         assert not np.array_equal(split, one)
         # ... and the same thread count repeats bit for bit.
-        again = fitted(threads, dtype, "mean_squared_error", "sgd")[0]._network.parameters.copy()
-        np.testing.assert_array_equal(again, split)
+        np.testing.assert_array_equal(parameters(threads), split)
 
 
 def test_dropout_batches_are_not_split(restore_threads: None) -> None:
