@@ -80,7 +80,7 @@ struct Dense {
   void propagate(const ConstMatrixRef<T>& dZ, Eigen::Ref<Matrix<T>> dA_prev) const {
     if (dZ.rows() == 1 && small()) return propagate_one(dZ.data(), dA_prev.data());
     const Index rows = dZ.rows(), n_in = W.rows(), n_out = W.cols();
-    if (tiled::suits(rows, n_out, n_in) && n_out >= tiled::kTileWidth<T>)
+    if (tiled::suits(rows, n_out, n_in) && n_out >= tiled::kMinTransposedDepth)
       return tiled::multiply_transposed<T>(rows, n_in, n_out, dZ.data(), dZ.outerStride(), W.data(),
                                            n_out, dA_prev.data(), dA_prev.outerStride());
     if (blas_product<T>(dZ, false, W, true, dA_prev)) return;
