@@ -658,6 +658,19 @@ def table_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]], list
     return header, rows, notes
 
 
+#: Below this 2-thread/1-thread speed-up of the matmul yardstick, a core was busy during the run
+#: (a GEMM of 2048² scales by 1.8–2.2× on two free cores of the development machine).
+BUSY_CORE_SCALING = 1.3
+
+
+def matmul_scaling(gemm: dict[str, Any]) -> float | None:
+    """The matmul's GFLOP/s at 2 threads over 1 thread, when both were measured with limits."""
+    rates = {r["threads"]: r["gflops"] for r in gemm["runs"] if r["threads_limited"]}
+    if 1 not in rates or 2 not in rates or rates[1] <= 0:
+        return None
+    return float(rates[2] / rates[1])
+
+
 def gemm_lines(report: dict[str, Any]) -> list[str]:
     """Sentences on NumPy's matmul speed and nncore's GFLOP/s on the GEMM-bound sizes."""
     gemm = report.get("numpy_matmul")
@@ -672,6 +685,13 @@ def gemm_lines(report: dict[str, Any]) -> list[str]:
         f"NumPy {gemm['dtype']} {gemm['n']}×{gemm['n']} matmul: {per_thread} GFLOP/s "
         f"(best {gemm['best_gflops']:.1f})."
     ]
+    scaling = matmul_scaling(gemm)
+    if scaling is not None and scaling < BUSY_CORE_SCALING:
+        lines.append(
+            f"**Warning:** the 2-thread matmul ran only {scaling:.2f}× as fast as the 1-thread "
+            "one: another process (or the host of a virtual machine) held a core, so this run's "
+            "2-thread figures do not compare."
+        )
     for name, entry in report["workloads"].items():
         ratios = entry["ratios"]
         if name in ("M", "L") and "nncore_gflops" in ratios:

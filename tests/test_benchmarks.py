@@ -263,6 +263,24 @@ def test_best_of_threads_targets_and_flops() -> None:
     assert bench.target_for("X", "float32") is None
 
 
+@pytest.mark.parametrize(("one", "two", "warned"), [(70.0, 140.0, False), (80.0, 88.0, True)])
+def test_a_busy_core_is_flagged(one: float, two: float, warned: bool) -> None:
+    """A 2-thread matmul hardly faster than the 1-thread one means a core was taken: the report
+    says so (the 2-thread figures of such a run do not compare)."""
+    bench = load_benchmark()
+    runs = [
+        {"threads": 1, "gflops": one, "threads_limited": True},
+        {"threads": 2, "gflops": two, "threads_limited": True},
+    ]
+    report = {
+        "numpy_matmul": {"n": 2048, "dtype": "float32", "runs": runs, "best_gflops": two},
+        "workloads": {},
+    }
+    lines = bench.gemm_lines(report)
+    assert any("Warning" in line for line in lines) == warned
+    assert bench.matmul_scaling(report["numpy_matmul"]) == pytest.approx(two / one)
+
+
 def test_run_all_quick_writes_every_report(tmp_path: Path) -> None:
     """run_all.py --quick runs training (float32, float64), inference and memory end to end."""
     run_all = load_module("run_all")
