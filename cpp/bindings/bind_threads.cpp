@@ -5,6 +5,7 @@
 #include "common.hpp"
 #include "nncore/blas.hpp"
 #include "nncore/parallel.hpp"
+#include "nncore/tiled_product.hpp"
 
 namespace nncore::bindings {
 namespace {
@@ -84,6 +85,7 @@ void bind_threads(py::module_& m) {
         info["sanitized"] = static_cast<bool>(NNCORE_SANITIZED);
         info["min_parallel_work"] = kMinParallelWork;
         info["min_parallel_elements"] = kMinParallelElements;
+        info["tiled_products"] = tiled::kEnabled;
         return info;
       },
       "How this variant of the module was compiled.");

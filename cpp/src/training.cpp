@@ -64,7 +64,7 @@ struct GradientSize {
 template <class T>
 GradientSize add_and_measure(Vector<T>& v, const std::vector<Vector<T>>& addends, int count,
                              int ranges) {
-  const int k = ranges > 0 ? ranges : range_count(v.size());
+  const int k = ranges > 0 ? std::min(ranges, kMaxRanges) : range_count(v.size());
   T squares[kMaxRanges], largest[kMaxRanges];
   parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
     T sum = 0, max = 0;
@@ -288,8 +288,8 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
         if (!std::isfinite(batch_error))
           throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
       }
-      // A split batch's gradient shares are in the caches of the threads that wrote them: the
-      // shares are added and the step taken in one range per block, on the same threads.
+      // A split batch has its threads at hand (the pool is awake): the shares are added and the
+      // step taken in one range per block, on the pool.
       const int ranges = k > 1 ? k : 0;
       const GradientSize gradient =
           add_and_measure<T>(network.gradients(), blocks.shares, k - 1, ranges);

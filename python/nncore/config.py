@@ -68,8 +68,8 @@ def get_num_threads() -> int:
 
 def config() -> dict[str, Any]:
     """The version, the chosen instruction-set level and what else was possible, the threads, the
-    BLAS of the large products, and how the native module was compiled (compiler, Eigen version
-    and SIMD)."""
+    BLAS of the large products, and how the native module was compiled (compiler, Eigen version,
+    SIMD, and whether small products run on nncore's tiled kernels)."""
     build = _core.build_info()
     return {
         "version": _core.__version__,
@@ -82,6 +82,7 @@ def config() -> dict[str, Any]:
         "min_parallel_work": build["min_parallel_work"],
         "min_parallel_elements": build["min_parallel_elements"],
         "simd": build["simd"],
+        "tiled_products": build["tiled_products"],
         "eigen": build["eigen"],
         "blas": _core.blas_name() or "none (Eigen's own matrix products)",
         "blas_forced": os.environ.get(_blas.ENVIRONMENT_VARIABLE) or None,

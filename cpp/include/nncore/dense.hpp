@@ -2,10 +2,11 @@
 // parameter buffer, and of their gradients inside the flat gradient buffer. Shapes, for a batch of
 // n samples:  A_prev (n, n_in)   W (n_in, n_out)   b (n_out)   Z, A, dZ (n, n_out)
 // Small products (below kMinParallelWork) run on the register-tiled kernels of
-// nncore/tiled_product.hpp, the bias added in the same pass. Large products run on the registered
-// BLAS when there is one (nncore/blas.hpp), threaded by it, with the bias and activation passes
-// then on the calling thread; else they are split into blocks of output columns [c0, c1) on the
-// thread pool (nncore/parallel.hpp), each block with its share of those passes.
+// nncore/tiled_product.hpp in AVX2+FMA builds, the bias added in the same pass (a forward product
+// narrower than a tile, and dA_prev of depth below 16, stay on Eigen; see there). Large products
+// run on the registered BLAS when there is one (nncore/blas.hpp), threaded by it, with the bias and
+// activation passes then on the calling thread; else they are split into blocks of output columns
+// [c0, c1) on the thread pool (nncore/parallel.hpp), each block with its share of those passes.
 #pragma once
 
 #include "nncore/activation.hpp"

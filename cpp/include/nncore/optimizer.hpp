@@ -63,8 +63,8 @@ class Optimizer {
   // One update of θ (in place) from g; both have the same length. Throws std::invalid_argument,
   // leaving θ and the state unchanged, when the lengths differ or differ from the state's.
   // `ranges` (here and in checked_step): how many ranges of entries the update is split into on
-  // the pool (parallel_ranges, at most kMaxRanges); 0 leaves it to range_count. A caller whose
-  // threads hold g in their caches (a batch split into blocks of rows) asks for one per thread.
+  // the pool (parallel_ranges, at most kMaxRanges); 0 leaves it to range_count. fit asks for one
+  // per block of a batch split into blocks of rows, whose threads are then at hand.
   void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, int ranges = 0);
   // The same step, which also keeps θ's value from before it in `previous` (θ's length) and
   // returns whether every entry of the new θ is finite (if not, the caller may restore θ from

@@ -115,8 +115,8 @@ inline int range_count(Index n) {
 }
 
 // Runs task(i, begin, end) for the k ranges i = 0..k−1 that split [0, n) into contiguous
-// pieces, on the pool; k = range_count(n), taken once by the caller. The ranges depend only on n
-// and k.
+// pieces, on the pool; k (at most kMaxRanges) is taken once by the caller, usually range_count(n).
+// The ranges depend only on n and k.
 template <class Task>
 void parallel_ranges(Index n, int k, const Task& task) {
   if (k == 1) return task(0, Index{0}, n);

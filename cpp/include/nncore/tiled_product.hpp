@@ -1,5 +1,5 @@
 // Products of a dense layer for a few rows of a batch (a batch split into blocks of rows),
-// computed straight into the destination from the row-major operands.
+// computed from the row-major operands as they are, without packing them.
 //
 // Eigen's general product packs both operands into blocks before it multiplies and zeroes the
 // destination before it accumulates. For 16 rows of a batch against a 128 × 128 W, packing W costs
@@ -43,7 +43,7 @@ template <class T>
 inline constexpr int kPacket = ei::unpacket_traits<Packet<T>>::size;
 
 // The tile: 6 rows by 2 packets (6 × 16 floats with AVX2) keeps 12 accumulators, 2 packets of B
-// and one broadcast in 15 of the 16 vector registers of AVX2 and SSE. It measured fastest of
+// and one broadcast in 15 of AVX2's 16 vector registers (AVX-512 has 32). It measured fastest of
 // 4×3, 6×2, 4×2, 3×4 and 8×1 on the S network's products.
 inline constexpr int kRows = 6;
 inline constexpr int kPackets = 2;
@@ -97,8 +97,9 @@ void tile_rows(Index R, Index depth, const View<T>& A, Index i0, const T* B, Ind
   }
 }
 
-// Where a tile's result goes: C(i, j) at data[i·row_stride + j·col_stride]. A tile whose rows are
-// contiguous in C is written there directly; otherwise it is computed into `staged` and copied.
+// Where a tile's result goes: C(i, j) at data[i·row_stride + j·col_stride]. A full-width tile
+// whose rows are contiguous in C is written there directly; otherwise (the transposed product, the
+// last partial columns) it is computed into `staged` and copied.
 template <class T>
 struct Out {
   T* data;
@@ -149,8 +150,9 @@ void product(Index m, Index n, Index depth, const View<T>& A, const T* B, Index 
 
 }  // namespace detail
 
-// Columns of the tile: products narrower than this (an output layer of 10) stay on Eigen, where
-// they measured faster for a few rows.
+// Columns of the tile: forward products narrower than this (float: an output layer of 10) stay
+// on Eigen, where they measured faster for a few rows (0.8× at 16 rows). dW has no such limit (a
+// 10-wide dW measured 1.1–1.6×), nor does float64's 8-wide tile (a 10-wide forward: 1.3–1.7×).
 template <class T>
 inline constexpr Index kTileWidth = detail::kPackets * detail::kPacket<T>;
 
@@ -160,18 +162,20 @@ inline constexpr Index kTileWidth = detail::kPackets * detail::kPacket<T>;
 inline constexpr Index kMinTransposedDepth = 16;
 
 // Whether a (rows × depth)·(depth × cols) product is for these kernels: one too small to be
-// threaded (below kMinParallelWork; larger ones go to the BLAS or are split on the pool), in a
-// build with fused multiply-add. Measured against Eigen 3.4 on the S network's products (16 and 32
-// rows, one thread): forward 1.3–1.6×, dW 1.1–1.5×, dA 1.1–1.3× in float, 1.1–1.5× in double;
-// without FMA (x86-64-v2) 0.65–1.16×, so such builds keep Eigen.
-inline bool suits(Index rows, Index depth, Index cols) {
-#ifdef EIGEN_VECTORIZE_FMA
-  return static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols) <
-         kMinParallelWork;
+// threaded (below kMinParallelWork; larger ones go to the BLAS or are split on the pool), in an
+// x86-64 build with AVX2 and FMA (kEnabled; the x86-64-v3 and v4 variants). Measured against
+// Eigen 3.4 on the S network's products (16 and 32 rows, one thread): forward 1.3–1.6×, dW
+// 1.1–1.5×, dA 1.1–1.3× in float, 1.1–1.5× in double. Without FMA (x86-64-v2) they measured
+// 0.65–1.16×, so such builds keep Eigen, as do other architectures (not measured).
+#if defined(EIGEN_VECTORIZE_AVX2) && defined(EIGEN_VECTORIZE_FMA)
+inline constexpr bool kEnabled = true;
 #else
-  (void)rows, (void)depth, (void)cols;
-  return false;
+inline constexpr bool kEnabled = false;
 #endif
+inline bool suits(Index rows, Index depth, Index cols) {
+  return kEnabled &&
+         static_cast<double>(rows) * static_cast<double>(depth) * static_cast<double>(cols) <
+             kMinParallelWork;
 }
 
 // C (m × n) = A (m × depth)·B (depth × n), plus the row `bias` (n entries) on every row when it is
