@@ -126,6 +126,20 @@ def reference_parameters(
     return weights, [np.asarray(b, dtype=dtype) for b in biases]
 
 
+def assert_close_scaled(actual: Any, expected: Any, rtol: float, atol_scale: float, what: str):
+    """``|actual − expected| <= rtol·|expected| + atol_scale·max|expected|`` elementwise."""
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
+    assert np.asarray(actual).shape == expected.shape, what
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64),
+        expected,
+        rtol=rtol,
+        atol=atol_scale * scale,
+        err_msg=what,
+    )
+
+
 def reference_gradients(
     gradients: list[tuple[Array, Array | None]],
 ) -> tuple[list[Array], list[Array] | None]:

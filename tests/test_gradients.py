@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 import nncore
-from conftest import random_problem, reference_gradients, reference_parameters
+from conftest import (
+    assert_close_scaled,
+    random_problem,
+    reference_gradients,
+    reference_parameters,
+)
 from nncore.reference import numpy_reference as nref
 
 # --------------------------------------------------------------------------------------------
@@ -76,20 +81,6 @@ def random_sizes(rng: np.random.Generator, depth: int, output_activation: str) -
     if output_activation == "softmax":
         sizes[-1] = int(rng.integers(2, 11))
     return sizes
-
-
-def assert_close_scaled(actual: Any, expected: Any, rtol: float, atol_scale: float, what: str):
-    """``|actual − expected| <= rtol·|expected| + atol_scale·max|expected|`` elementwise."""
-    expected = np.asarray(expected, dtype=np.float64)
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    assert np.asarray(actual).shape == expected.shape, what
-    np.testing.assert_allclose(
-        np.asarray(actual, dtype=np.float64),
-        expected,
-        rtol=rtol,
-        atol=atol_scale * scale,
-        err_msg=what,
-    )
 
 
 def assert_gradients_match(model, X, y, Y, loss, rtol, atol_scale, slope=DEFAULT_SLOPE):

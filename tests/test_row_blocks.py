@@ -125,7 +125,7 @@ def test_split_batches_match_the_numpy_reference(
     np.testing.assert_allclose(history.loss, ref_losses, rtol=1e-10)
 
 
-@pytest.mark.parametrize("shuffle", [False, True])  # shuffled: each block gathers its own rows
+@pytest.mark.parametrize("shuffle", [False, True])  # shuffled: blocks of a gathered batch
 @pytest.mark.parametrize(("dtype", "rtol"), [("float32", 2e-4), ("float64", 1e-11)])
 def test_split_batches_agree_with_one_thread_and_repeat(
     dtype: str, rtol: float, shuffle: bool, restore_threads: None

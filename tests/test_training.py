@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 
 import nncore
-from conftest import all_finite, random_problem, reference_gradients, reference_parameters
+from conftest import (
+    all_finite,
+    assert_close_scaled,
+    random_problem,
+    reference_gradients,
+    reference_parameters,
+)
 from nncore.reference import numpy_reference as nref
 
 # --------------------------------------------------------------------------------------------
@@ -56,19 +62,6 @@ INTERRUPT_SLACK = 2.0
 
 def stable_seed(*parts: Any) -> int:
     return zlib.crc32(repr(parts).encode())
-
-
-def assert_close_scaled(actual: Any, expected: Any, rtol: float, atol_scale: float, what: str):
-    """``|actual − expected| <= rtol·|expected| + atol_scale·max|expected|`` elementwise."""
-    expected = np.asarray(expected, dtype=np.float64)
-    assert np.asarray(actual).shape == expected.shape, what
-    np.testing.assert_allclose(
-        np.asarray(actual, dtype=np.float64),
-        expected,
-        rtol=rtol,
-        atol=atol_scale * float(np.max(np.abs(expected))),
-        err_msg=what,
-    )
 
 
 def assert_parameters_close(model, weights, biases, rtol, atol_scale):
