@@ -2,10 +2,12 @@
 
 Every implementation trains the same network (tanh hidden layers, identity output, mean squared
 error, plain mini-batch SGD with learning rate 0.01, shuffling every epoch) from the same initial
-weights on the same synthetic data, generated once from a fixed seed before any timing. For each
-implementation the benchmark runs one warm-up epoch, then ``--repeats`` timed repeats of whole
-epochs (``time.perf_counter``); a repeat runs enough epochs to last at least ``--min-time``
-seconds. The reported figure is the median over the repeats of samples per second.
+weights on the same synthetic data, generated once from a fixed seed before any timing. Each
+implementation runs one warm-up epoch; then ``--repeats`` rounds follow in which every
+implementation runs one timed repeat of whole epochs in turn (``time.perf_counter``), so that a
+slow phase of a shared machine falls on all of them alike. A repeat runs enough epochs to last at
+least ``--min-time`` seconds. The reported figure is the median over the repeats of samples per
+second.
 
 nncore, the careful NumPy peer (``numpy_peer.py``), PyTorch and scikit-learn are each measured
 with 1 and with 2 threads (``nncore.set_num_threads``, ``threadpoolctl``, ``torch.set_num_threads``)
@@ -29,7 +31,8 @@ import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,6 +50,7 @@ from thread_control import (
     THREAD_COUNTS,
     add_best_of_threads,
     blas_threads,
+    can_limit_blas,
     nncore_can_set_threads,
     nncore_threads,
     thread_suffix,
@@ -156,6 +160,72 @@ RunEpochs = Callable[[int], None]
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Timed:
+    """One implementation, set up and ready to be timed.
+
+    ``run_epochs(k)`` trains ``k`` whole epochs of ``samples_per_epoch`` samples in batches of
+    ``batch_size``; it runs inside ``settings()`` (the implementation's thread limits, entered
+    anew for every repeat). ``threads`` and ``note`` go into the measurement.
+    """
+
+    run_epochs: RunEpochs
+    samples_per_epoch: int
+    batch_size: int
+    settings: Callable[[], AbstractContextManager[Any]] = nullcontext
+    threads: int | None = None
+    note: str = ""
+
+
+def time_rounds(timed: Sequence[Timed], repeats: int, min_time: float) -> list[Measurement]:
+    """Warm each implementation up with one epoch, then time ``repeats`` rounds in which each one
+    runs once, in turn; one measurement per implementation, in the order given.
+
+    Taking turns makes the comparison fair on a machine whose speed drifts in phases of seconds
+    (a shared VM): a slow phase then costs every implementation a repeat, not one implementation
+    all of its repeats, and the medians' ratios hold. A repeat runs the smallest number of epochs
+    that the warm-up epoch says will last ``min_time``.
+    """
+    epochs: list[int] = []
+    warmups: list[float] = []
+    for one in timed:
+        with one.settings():
+            start = time.perf_counter()
+            one.run_epochs(1)
+            warmup = time.perf_counter() - start
+        warmups.append(warmup)
+        epochs.append(max(1, math.ceil(min_time / warmup)) if warmup > 0 else 1)
+    seconds: list[list[float]] = [[] for _ in timed]
+    for _ in range(repeats):
+        for one, k, times in zip(timed, epochs, seconds, strict=True):
+            with one.settings():
+                start = time.perf_counter()
+                one.run_epochs(k)
+                times.append(time.perf_counter() - start)
+    measurements = []
+    for one, k, times, warmup in zip(timed, epochs, seconds, warmups, strict=True):
+        rates = [k * one.samples_per_epoch / s for s in times]
+        measurement = Measurement(
+            samples_per_s=statistics.median(rates),
+            repeats=rates,
+            seconds=times,
+            epochs_per_repeat=k,
+            samples_per_epoch=one.samples_per_epoch,
+            batch_size=one.batch_size,
+            warmup_seconds=warmup,
+            note=one.note,
+        )
+        if one.threads is not None:
+            measurement.extra["threads"] = one.threads
+        measurements.append(measurement)
+    return measurements
+
+
+def measure(timed: Timed, repeats: int, min_time: float) -> Measurement:
+    """One implementation timed alone: ``time_rounds`` of one."""
+    return time_rounds([timed], repeats, min_time)[0]
+
+
 def time_epochs(
     run_epochs: RunEpochs,
     samples_per_epoch: int,
@@ -164,42 +234,32 @@ def time_epochs(
     min_time: float,
     note: str = "",
 ) -> Measurement:
-    """Warm up with one epoch, then time ``repeats`` runs of ``k`` whole epochs each.
-
-    ``k`` is the smallest number of epochs that the warm-up epoch says will last ``min_time``.
-    """
-    start = time.perf_counter()
-    run_epochs(1)
-    warmup = time.perf_counter() - start
-    epochs = max(1, math.ceil(min_time / warmup)) if warmup > 0 else 1
-    seconds: list[float] = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run_epochs(epochs)
-        seconds.append(time.perf_counter() - start)
-    rates = [epochs * samples_per_epoch / s for s in seconds]
-    return Measurement(
-        samples_per_s=statistics.median(rates),
-        repeats=rates,
-        seconds=seconds,
-        epochs_per_repeat=epochs,
-        samples_per_epoch=samples_per_epoch,
-        batch_size=batch_size,
-        warmup_seconds=warmup,
-        note=note,
-    )
+    """``measure`` of ``run_epochs`` with no settings of its own."""
+    return measure(Timed(run_epochs, samples_per_epoch, batch_size, note=note), repeats, min_time)
 
 
 # --------------------------------------------------------------------------------------------
-# Implementations: one function each, taking the shared problem and returning a Measurement
+# Implementations: one function each, taking the shared problem and returning it set up (Timed)
 # --------------------------------------------------------------------------------------------
+
+
+def thread_note(threads: int) -> str:
+    """The note of a measurement on ``threads`` threads: ``1 thread``, ``2 threads``."""
+    return f"{threads} thread{'s' if threads > 1 else ''}"
 
 
 def with_threads(measurement: Measurement, threads: int) -> Measurement:
     """Record the thread count of a measurement (in its JSON entry and its note)."""
     measurement.extra["threads"] = threads
-    measurement.note = f"{threads} thread{'s' if threads > 1 else ''}"
+    measurement.note = thread_note(threads)
     return measurement
+
+
+def blas_note(threads: int) -> str:
+    """The note of a measurement whose BLAS is limited to ``threads`` (when it can be)."""
+    if not can_limit_blas():
+        return "BLAS threads as configured (threadpoolctl is not installed)"
+    return thread_note(threads)
 
 
 def require_nncore_threads(threads: int) -> None:
@@ -208,7 +268,7 @@ def require_nncore_threads(threads: int) -> None:
         raise Skip("this nncore build has no set_num_threads (single-threaded core)")
 
 
-def bench_nncore(problem: Problem, repeats: int, min_time: float, threads: int = 1) -> Measurement:
+def setup_nncore(problem: Problem, threads: int = 1) -> Timed:
     """nncore's native training loop, ``MLP.fit(..., epochs=k)``, on ``threads`` threads."""
     require_nncore_threads(threads)
     wl = problem.workload
@@ -233,14 +293,11 @@ def bench_nncore(problem: Problem, repeats: int, min_time: float, threads: int =
             n_iter_no_change=None,
         )
 
-    with nncore_threads(threads):
-        measurement = time_epochs(run_epochs, wl.samples, wl.batch_size, repeats, min_time)
-    return with_threads(measurement, threads)
+    settings = partial(nncore_threads, threads)
+    return Timed(run_epochs, wl.samples, wl.batch_size, settings, threads, thread_note(threads))
 
 
-def bench_numpy_peer(
-    problem: Problem, repeats: int, min_time: float, threads: int = 1
-) -> Measurement:
+def setup_numpy_peer(problem: Problem, threads: int = 1) -> Timed:
     """The careful NumPy implementation (``numpy_peer.NumpyMLP``), BLAS limited to ``threads``."""
     wl = problem.workload
     model = NumpyMLP(problem.weights, problem.biases, problem.X.dtype)
@@ -249,15 +306,11 @@ def bench_numpy_peer(
     def run_epochs(epochs: int) -> None:
         model.fit_epochs(problem.X, problem.Y, epochs, wl.batch_size, LEARNING_RATE, rng)
 
-    with blas_threads(threads) as limited:
-        measurement = time_epochs(run_epochs, wl.samples, wl.batch_size, repeats, min_time)
-    measurement = with_threads(measurement, threads)
-    if not limited:
-        measurement.note = "BLAS threads as configured (threadpoolctl is not installed)"
-    return measurement
+    settings = partial(blas_threads, threads)
+    return Timed(run_epochs, wl.samples, wl.batch_size, settings, threads, blas_note(threads))
 
 
-def bench_numpy_reference(problem: Problem, repeats: int, min_time: float) -> Measurement:
+def setup_numpy_reference(problem: Problem) -> Timed:
     """``nncore.reference.numpy_reference.fit``, continuing from its own weights each call."""
     wl = problem.workload
     weights: list[Array] = list(problem.weights)
@@ -281,10 +334,10 @@ def bench_numpy_reference(problem: Problem, repeats: int, min_time: float) -> Me
             seed=seed,
         )
 
-    return time_epochs(run_epochs, wl.samples, wl.batch_size, repeats, min_time)
+    return Timed(run_epochs, wl.samples, wl.batch_size)
 
 
-def bench_pure_python(problem: Problem, repeats: int, min_time: float) -> Measurement:
+def setup_pure_python(problem: Problem) -> Timed:
     """``nncore.reference.pure_python.fit`` on the first ``pure_python_samples`` rows."""
     wl = problem.workload
     subset = min(wl.pure_python_samples, wl.samples)
@@ -317,7 +370,7 @@ def bench_pure_python(problem: Problem, repeats: int, min_time: float) -> Measur
         note = f"subset: first {subset:,} of {wl.samples:,} samples"
         if batch_size != wl.batch_size:
             note += f", batch {batch_size} (not {wl.batch_size})"
-    return time_epochs(run_epochs, subset, batch_size, repeats, min_time, note)
+    return Timed(run_epochs, subset, batch_size, note=note)
 
 
 def import_torch() -> Any:
@@ -327,6 +380,17 @@ def import_torch() -> Any:
     except ImportError as error:
         raise Skip(f"torch is not importable ({error})") from None
     return torch
+
+
+@contextmanager
+def torch_threads(torch: Any, threads: int) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(threads)``; the previous count is restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def torch_model(problem: Problem) -> Any:
@@ -345,41 +409,36 @@ def torch_model(problem: Problem) -> Any:
     return torch.nn.Sequential(*layers)
 
 
-def bench_torch(problem: Problem, repeats: int, min_time: float, threads: int) -> Measurement:
+def setup_torch(problem: Problem, threads: int) -> Timed:
     """PyTorch, CPU eager: ``nn.Sequential`` of ``Linear``+``Tanh``, ``MSELoss``, ``optim.SGD``."""
     torch = import_torch()
     wl = problem.workload
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        model = torch_model(problem)
-        dtype = next(model.parameters()).dtype
-        loss_fn = torch.nn.MSELoss()
-        optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.0)
-        X = torch.from_numpy(problem.X)
-        Y = torch.from_numpy(problem.Y)
-        generator = torch.Generator().manual_seed(problem.seed)
-        epoch_losses: list[float] = []
-        n, batch_size = wl.samples, wl.batch_size
+    model = torch_model(problem)
+    dtype = next(model.parameters()).dtype
+    loss_fn = torch.nn.MSELoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.0)
+    X = torch.from_numpy(problem.X)
+    Y = torch.from_numpy(problem.Y)
+    generator = torch.Generator().manual_seed(problem.seed)
+    epoch_losses: list[float] = []
+    n, batch_size = wl.samples, wl.batch_size
 
-        def run_epochs(epochs: int) -> None:
-            for _ in range(epochs):
-                order = torch.randperm(n, generator=generator)
-                total = torch.zeros((), dtype=dtype)
-                for start in range(0, n, batch_size):
-                    rows = order[start : start + batch_size]
-                    x, y = X[rows], Y[rows]
-                    optimizer.zero_grad(set_to_none=True)
-                    loss = loss_fn(model(x), y)
-                    loss.backward()
-                    optimizer.step()
-                    total += loss.detach() * len(rows)  # the epoch loss, as the others keep it
-                epoch_losses.append(float(total) / n)
+    def run_epochs(epochs: int) -> None:
+        for _ in range(epochs):
+            order = torch.randperm(n, generator=generator)
+            total = torch.zeros((), dtype=dtype)
+            for start in range(0, n, batch_size):
+                rows = order[start : start + batch_size]
+                x, y = X[rows], Y[rows]
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach() * len(rows)  # the epoch loss, as the others keep it
+            epoch_losses.append(float(total) / n)
 
-        measurement = time_epochs(run_epochs, n, batch_size, repeats, min_time)
-    finally:
-        torch.set_num_threads(previous_threads)
-    return with_threads(measurement, threads)
+    settings = partial(torch_threads, torch, threads)
+    return Timed(run_epochs, n, batch_size, settings, threads, thread_note(threads))
 
 
 def sklearn_model(problem: Problem, batch_size: int) -> Any:
@@ -420,7 +479,7 @@ def sklearn_targets(Y: Array) -> Array:
     return Y[:, 0] if Y.shape[1] == 1 else Y
 
 
-def bench_sklearn(problem: Problem, repeats: int, min_time: float, threads: int = 1) -> Measurement:
+def setup_sklearn(problem: Problem, threads: int = 1) -> Timed:
     """scikit-learn's ``MLPRegressor`` (solver='sgd', no momentum, no L2), one ``partial_fit``
     call per epoch, its BLAS limited to ``threads``."""
     wl = problem.workload
@@ -432,12 +491,8 @@ def bench_sklearn(problem: Problem, repeats: int, min_time: float, threads: int 
         for _ in range(epochs):
             model.partial_fit(X, Y)
 
-    with blas_threads(threads) as limited:
-        measurement = time_epochs(run_epochs, wl.samples, batch_size, repeats, min_time)
-    measurement = with_threads(measurement, threads)
-    if not limited:
-        measurement.note = "BLAS threads as configured (threadpoolctl is not installed)"
-    return measurement
+    settings = partial(blas_threads, threads)
+    return Timed(run_epochs, wl.samples, batch_size, settings, threads, blas_note(threads))
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,49 +586,40 @@ def run_workload(
     GFLOP/s ratio reported for nncore.
     """
     wl = problem.workload
-    benches: list[tuple[str, Callable[[], Measurement]]] = []
+    setups: list[tuple[str, Callable[[], Timed]]] = []
     for threads in THREAD_COUNTS:
-        benches.append(
-            (
-                f"nncore_{thread_suffix(threads)}",
-                partial(bench_nncore, problem, repeats, min_time, threads),
-            )
-        )
+        setups.append((f"nncore_{thread_suffix(threads)}", partial(setup_nncore, problem, threads)))
     for threads in THREAD_COUNTS:
-        benches.append(
-            (
-                f"numpy_peer_{thread_suffix(threads)}",
-                partial(bench_numpy_peer, problem, repeats, min_time, threads),
-            )
+        setups.append(
+            (f"numpy_peer_{thread_suffix(threads)}", partial(setup_numpy_peer, problem, threads))
         )
-    benches += [
-        ("numpy_reference", partial(bench_numpy_reference, problem, repeats, min_time)),
-        ("pure_python", partial(bench_pure_python, problem, repeats, min_time)),
+    setups += [
+        ("numpy_reference", partial(setup_numpy_reference, problem)),
+        ("pure_python", partial(setup_pure_python, problem)),
     ]
-    for peer, bench in (("torch", bench_torch), ("sklearn", bench_sklearn)):
+    for peer, setup_peer in (("torch", setup_torch), ("sklearn", setup_sklearn)):
         if peer in peers:
             for threads in THREAD_COUNTS:
-                benches.append(
-                    (
-                        f"{peer}_{thread_suffix(threads)}",
-                        partial(bench, problem, repeats, min_time, threads),
-                    )
-                )
+                name = f"{peer}_{thread_suffix(threads)}"
+                setups.append((name, partial(setup_peer, problem, threads)))
 
-    results: dict[str, Any] = {}
+    names: list[str] = []
+    timed: list[Timed] = []
     skipped: dict[str, str] = {}
-    for name, bench in benches:
-        log(f"  {wl.name} {name} ...")
+    for name, setup in setups:
         try:
-            measurement = bench()
+            timed.append(setup())
+            names.append(name)
         except Skip as reason:
             skipped[name] = str(reason)
-            log(f"    skipped: {reason}")
-            continue
+            log(f"  {wl.name} {name} skipped: {reason}")
+    log(f"  {wl.name}: {len(timed)} implementations, {repeats} rounds taking turns ...")
+    results: dict[str, Any] = {}
+    for name, measurement in zip(names, time_rounds(timed, repeats, min_time), strict=True):
         entry = measurement.as_dict()
         entry["gflops"] = measurement.samples_per_s * wl.flops_per_sample / 1e9
         results[name] = entry
-        log(f"    {measurement.samples_per_s:,.0f} samples/s  {measurement.note}".rstrip())
+        log(f"    {name}: {measurement.samples_per_s:,.0f} samples/s  {measurement.note}".rstrip())
     for name in THREADED:
         add_best_of_threads(results, name, METRIC)
 
@@ -914,7 +960,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "hidden_activation": "tanh",
             "output_activation": "identity",
             "shuffle": True,
-            "timing": "one warm-up epoch, then median over repeats of whole epochs "
+            "timing": "one warm-up epoch each, then repeats in rounds where the "
+            "implementations take turns; median over repeats of whole epochs "
             "(time.perf_counter), one process",
             "flops_per_sample": "3 · 2·Σ n_in·n_out (forward, then twice that backward)",
         },

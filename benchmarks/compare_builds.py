@@ -33,7 +33,8 @@ import nncore
 import bench_training as bt
 size, repeats, min_time, scale = {size!r}, {repeats}, {min_time}, {scale}
 problem = bt.make_problem(bt.WORKLOADS[size], scale, "float32", 0)
-rates = {{t: bt.bench_nncore(problem, repeats, min_time, t).samples_per_s for t in (1, 2)}}
+timed = [bt.setup_nncore(problem, t) for t in (1, 2)]
+rates = {{t: m.samples_per_s for t, m in zip((1, 2), bt.time_rounds(timed, repeats, min_time))}}
 config = nncore.config()
 print(json.dumps({{"rates": rates, "isa": config["isa"], "blas": config.get("blas"),
                   "file": nncore._core._variant.__file__}}))

@@ -51,6 +51,15 @@ def nncore_threads(threads: int) -> Iterator[None]:
         nncore.set_num_threads(previous)  # type: ignore[attr-defined]
 
 
+def can_limit_blas() -> bool:
+    """Whether ``blas_threads`` can limit the BLAS (threadpoolctl is importable)."""
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @contextmanager
 def blas_threads(threads: int | None) -> Iterator[bool]:
     """Limit NumPy's BLAS (and OpenMP) pools to ``threads`` for the block, via threadpoolctl.

@@ -143,7 +143,7 @@ def test_peers_none_and_pure_python_subset() -> None:
     workload = bench.Workload("X", (3, 4, 2), 4, 12, 5)
     problem = bench.make_problem(workload, 1.0, "float32", 0)
     assert problem.X.dtype == np.float32 and problem.X.shape == (12, 3)
-    measurement = bench.bench_pure_python(problem, repeats=1, min_time=0.0)
+    measurement = bench.measure(bench.setup_pure_python(problem), repeats=1, min_time=0.0)
     assert measurement.samples_per_epoch == 5
     assert "subset" in measurement.note
     entry = bench.run_workload(problem, [], repeats=1, min_time=0.0, log=lambda _: None)
@@ -161,7 +161,7 @@ def tiny_problem(bench: ModuleType, outputs: int) -> object:
 def test_torch_peer(outputs: int) -> None:
     pytest.importorskip("torch")
     bench = load_benchmark()
-    measurement = bench.bench_torch(tiny_problem(bench, outputs), 1, 0.0, threads=1)
+    measurement = bench.measure(bench.setup_torch(tiny_problem(bench, outputs), threads=1), 1, 0.0)
     assert measurement.samples_per_epoch == 12 and measurement.extra["threads"] == 1
 
 
@@ -169,7 +169,8 @@ def test_torch_peer(outputs: int) -> None:
 def test_sklearn_peer(outputs: int) -> None:
     pytest.importorskip("sklearn.neural_network")
     bench = load_benchmark()
-    measurement = bench.bench_sklearn(tiny_problem(bench, outputs), 1, 0.0, threads=2)
+    timed = bench.setup_sklearn(tiny_problem(bench, outputs), threads=2)
+    measurement = bench.measure(timed, 1, 0.0)
     assert measurement.samples_per_epoch == 12 and measurement.batch_size == 4
     assert measurement.extra["threads"] == 2
 
@@ -180,7 +181,7 @@ def test_missing_peer_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "sklearn.neural_network", None)
     problem = tiny_problem(bench, 1)
     with pytest.raises(bench.Skip):
-        bench.bench_torch(problem, 1, 0.0, threads=1)
+        bench.setup_torch(problem, threads=1)
     entry = bench.run_workload(problem, ["torch", "sklearn"], 1, 0.0, log=lambda _: None)
     peers = {"torch_1_thread", "torch_2_threads", "sklearn_1_thread", "sklearn_2_threads"}
     assert set(entry["skipped"]) == peers | expected_skips(bench)
