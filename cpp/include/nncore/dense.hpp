@@ -96,10 +96,21 @@ struct Dense {
   // formulas as plain loops over the rows of W, without a matrix product's set-up.
   bool small() const { return W.size() <= kSmallLayer; }
   static constexpr Index kSmallLayer = 1 << 14;
+  // Below this many outputs, the one-sample loops run a column of W at a time: row by row, their
+  // inner loops are a few entries long, and forward_one stores and reloads z at every step.
+  static constexpr Index kNarrow = 8;
 
   // z = b + Σ_i a_i W[i, :]
   void forward_one(const T* __restrict a, T* __restrict z) const {
     const Index n_in = W.rows(), n_out = W.cols();
+    if (n_out < kNarrow) {  // z_j = b_j + Σ_i a_i W[i, j], summed in a register (same order)
+      for (Index j = 0; j < n_out; ++j) {
+        T sum = has_bias() ? b[j] : T(0);
+        for (Index i = 0; i < n_in; ++i) sum += a[i] * W.data()[i * n_out + j];
+        z[j] = sum;
+      }
+      return;
+    }
     for (Index j = 0; j < n_out; ++j) z[j] = has_bias() ? b[j] : T(0);
     for (Index i = 0; i < n_in; ++i) {
       const T* __restrict w = W.data() + i * n_out;
@@ -109,15 +120,25 @@ struct Dense {
   // dW[i, j] = a_i dz_j,  db = dz
   void accumulate_gradients_one(const T* __restrict a, const T* __restrict dz) {
     const Index n_in = W.rows(), n_out = W.cols();
-    for (Index i = 0; i < n_in; ++i) {
-      T* __restrict dw = dW.data() + i * n_out;
-      for (Index j = 0; j < n_out; ++j) dw[j] = a[i] * dz[j];
+    T* __restrict dw = dW.data();
+    if (n_out < kNarrow) {  // a column at a time: the inner loop runs over the inputs
+      for (Index j = 0; j < n_out; ++j)
+        for (Index i = 0; i < n_in; ++i) dw[i * n_out + j] = a[i] * dz[j];
+    } else {
+      for (Index i = 0; i < n_in; ++i)
+        for (Index j = 0; j < n_out; ++j) dw[i * n_out + j] = a[i] * dz[j];
     }
     for (Index j = 0; j < db.size(); ++j) db[j] = dz[j];
   }
   // dA_prev_i = Σ_j W[i, j] dz_j
   void propagate_one(const T* __restrict dz, T* __restrict da) const {
     const Index n_in = W.rows(), n_out = W.cols();
+    if (n_out < kNarrow) {  // a column at a time, each sum still in the order of j
+      for (Index i = 0; i < n_in; ++i) da[i] = 0;
+      for (Index j = 0; j < n_out; ++j)
+        for (Index i = 0; i < n_in; ++i) da[i] += W.data()[i * n_out + j] * dz[j];
+      return;
+    }
     for (Index i = 0; i < n_in; ++i) {
       const T* __restrict w = W.data() + i * n_out;
       T sum = 0;
