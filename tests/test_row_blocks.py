@@ -1,10 +1,10 @@
 """Batches of small products split into blocks of rows, one per thread (``fit`` only).
 
 A batch whose products are each below the core's minimum parallel work, but whose whole forward
-and backward pass is above it, is split into blocks of rows: each thread propagates its block and
-writes its share of the gradient, and the shares are added. The arithmetic is the batch's, summed
-in another order, so these tests compare against the NumPy reference (float64, tight tolerance)
-and against one thread, and check that a thread count repeats bit for bit.
+and backward pass is above it, is split into blocks of rows: each thread propagates its block's
+rows forward and their errors backward, then computes a part of the gradient (rows of every W)
+from all the batch's rows. These tests compare against the NumPy reference (float64, tight
+tolerance) and against one thread, and check that a thread count repeats bit for bit.
 """
 
 from __future__ import annotations
@@ -127,22 +127,33 @@ def test_split_batches_match_the_numpy_reference(
 
 @pytest.mark.parametrize("shuffle", [False, True])  # shuffled: blocks of a gathered batch
 @pytest.mark.parametrize(("dtype", "rtol"), [("float32", 2e-4), ("float64", 1e-11)])
+@pytest.mark.parametrize(
+    ("loss", "optimizer"),
+    [("mean_squared_error", "sgd"), ("categorical_cross_entropy", "adam")],
+)
 def test_split_batches_agree_with_one_thread_and_repeat(
-    dtype: str, rtol: float, shuffle: bool, restore_threads: None
+    dtype: str, rtol: float, shuffle: bool, loss: str, optimizer: str, restore_threads: None
 ) -> None:
-    def parameters(threads: int) -> np.ndarray:
-        model = fitted(threads, dtype, "mean_squared_error", "sgd", shuffle=shuffle)[0]
-        return model._network.parameters.copy()
+    """dW is one product over all the batch's rows however it is split, so the gradient, and the
+    weights of a rule that does not clip by the norm, are one thread's bit for bit; the loss is
+    summed block by block, in another order."""
 
-    one = parameters(1)
+    def run(threads: int) -> tuple[np.ndarray, list[float]]:
+        model, history = fitted(threads, dtype, loss, optimizer, shuffle=shuffle)
+        return model._network.parameters.copy(), history.loss + history.gradient_norm
+
+    one, one_record = run(1)
     for threads in (2, 3):
-        split = parameters(threads)
-        np.testing.assert_allclose(split, one, rtol=rtol, atol=rtol * 1e-2)
-        # The sums ran in another order, so the split did happen (no product of this network is
-        # split by columns) ...
-        assert not np.array_equal(split, one)
+        split, split_record = run(threads)
+        np.testing.assert_array_equal(split, one)
+        np.testing.assert_allclose(split_record, one_record, rtol=rtol)
+        # The split did happen (no product of this network is split by columns): the blocks'
+        # errors, or the parts' squares of the gradient norm, were added in another order ...
+        assert split_record != one_record
         # ... and the same thread count repeats bit for bit.
-        np.testing.assert_array_equal(parameters(threads), split)
+        again, again_record = run(threads)
+        np.testing.assert_array_equal(again, split)
+        assert again_record == split_record
 
 
 def test_dropout_batches_are_not_split(restore_threads: None) -> None:

@@ -139,46 +139,50 @@ void Network<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>
 
 template <class T>
 ConstMatrixRef<T> Network<T>::layer_input(Index l, const ConstMatrixRef<T>& X,
-                                          const Workspace<T>& workspace, bool dropout_on) const {
+                                          const Workspace<T>& workspace, bool dropout_on,
+                                          Index first) const {
   if (l == 0) return X;
   const auto i = static_cast<size_t>(l - 1);
   const Index n = X.rows();
-  if (dropout_on && workspace.dropped[i].rows() > 0) return workspace.dropped[i].topRows(n);
-  return workspace.A[i].topRows(n);
+  if (dropout_on && workspace.dropped[i].rows() > 0)
+    return workspace.dropped[i].middleRows(first, n);
+  return workspace.A[i].middleRows(first, n);
 }
 
 template <class T>
 ConstMatrixRef<T> Network<T>::forward(const ConstMatrixRef<T>& X, Workspace<T>& workspace,
-                                      Random* dropout_random) const {
+                                      Random* dropout_random, Index first) const {
   const Index n = X.rows();
-  if (n > workspace.capacity) throw std::invalid_argument("batch larger than the workspace");
+  if (first < 0 || first + n > workspace.capacity)
+    throw std::invalid_argument("batch larger than the workspace");
   workspace.dropout_active = dropout_random != nullptr;
   for (Index l = 0; l < n_layers(); ++l) {
     const auto i = static_cast<size_t>(l);
-    layer(l).forward(layer_input(l, X, workspace, workspace.dropout_active),
-                     workspace.Z[i].topRows(n), workspace.A[i].topRows(n));
+    layer(l).forward(layer_input(l, X, workspace, workspace.dropout_active, first),
+                     workspace.Z[i].middleRows(first, n), workspace.A[i].middleRows(first, n));
     if (workspace.dropout_active && workspace.mask[i].rows() > 0) {
       // Inverted dropout: keep each unit with probability 1 − p and scale it by 1/(1 − p), so
       // that E[A ⊙ M] = A and inference needs no rescaling.
       const double keep = 1.0 - dropout_[i];
       const T scale = static_cast<T>(1.0 / keep);
-      auto M = workspace.mask[i].topRows(n);
+      auto M = workspace.mask[i].middleRows(first, n);
       for (Index r = 0; r < M.rows(); ++r)
         for (Index c = 0; c < M.cols(); ++c)
           M(r, c) = dropout_random->uniform01() < keep ? scale : T(0);
-      workspace.dropped[i].topRows(n) = workspace.A[i].topRows(n).cwiseProduct(M);
+      workspace.dropped[i].middleRows(first, n) =
+          workspace.A[i].middleRows(first, n).cwiseProduct(M);
     }
   }
-  return workspace.A.back().topRows(n);
+  return workspace.A.back().middleRows(first, n);
 }
 
 template <class T>
 double Network<T>::summed_error(const Loss& loss, const ConstMatrixRef<T>& Y,
-                                const ConstVectorRef<T>& weights,
-                                const Workspace<T>& workspace) const {
+                                const ConstVectorRef<T>& weights, const Workspace<T>& workspace,
+                                Index first) const {
   const Index n = Y.rows();
-  return nncore::summed_error<T>(loss, workspace.Z.back().topRows(n), workspace.A.back().topRows(n),
-                                 Y, weights);
+  return nncore::summed_error<T>(loss, workspace.Z.back().middleRows(first, n),
+                                 workspace.A.back().middleRows(first, n), Y, weights);
 }
 
 template <class T>
@@ -194,26 +198,48 @@ void Network<T>::backward(const Loss& loss, const ConstMatrixRef<T>& X, const Co
                           Workspace<T>& workspace, VectorRef<T> gradients) const {
   if (gradients.size() != gradients_.size())
     throw std::invalid_argument("the gradient buffer has the wrong length");
+  propagate_errors(loss, X, Y, weights, weight_sum, workspace);
+  accumulate_gradients(X, workspace, gradients);
+}
+
+template <class T>
+void Network<T>::propagate_errors(const Loss& loss, const ConstMatrixRef<T>& X,
+                                  const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights,
+                                  double weight_sum, Workspace<T>& workspace, Index first) const {
   const Index n = X.rows();
-  if (workspace.delta.front().rows() < n)
+  if (first < 0 || first + n > workspace.delta.front().rows())
     throw std::invalid_argument("workspace was not made for training");
   const Index last = n_layers() - 1;
   auto& dZ = workspace.delta;
   const auto i_last = static_cast<size_t>(last);
-  output_delta<T>(loss, activations_.back(), workspace.Z[i_last].topRows(n),
-                  workspace.A[i_last].topRows(n), Y, weights, weight_sum, dZ[i_last].topRows(n));
-  for (Index l = last; l >= 0; --l) {
+  output_delta<T>(loss, activations_.back(), workspace.Z[i_last].middleRows(first, n),
+                  workspace.A[i_last].middleRows(first, n), Y, weights, weight_sum,
+                  dZ[i_last].middleRows(first, n));
+  for (Index l = last; l > 0; --l) {
     const auto i = static_cast<size_t>(l);
-    Dense<T> dense = layer_with_gradients(l, gradients.data());
-    dense.accumulate_gradients(layer_input(l, X, workspace, workspace.dropout_active),
-                               dZ[i].topRows(n));
-    if (l == 0) break;
-    auto dA_prev = dZ[i - 1].topRows(n);
-    dense.propagate(dZ[i].topRows(n), dA_prev);
+    auto dA_prev = dZ[i - 1].middleRows(first, n);
+    layer(l).propagate(dZ[i].middleRows(first, n), dA_prev);  // dL/dA_{l-1} = dZ_l·W_lᵀ
     if (workspace.dropout_active && workspace.mask[i - 1].rows() > 0)
-      dA_prev.array() *= workspace.mask[i - 1].topRows(n).array();  // through the dropout mask
-    apply_jacobian<T>(activations_[i - 1], workspace.Z[i - 1].topRows(n),
-                      workspace.A[i - 1].topRows(n), dA_prev, dA_prev);
+      dA_prev.array() *= workspace.mask[i - 1].middleRows(first, n).array();  // through the mask
+    apply_jacobian<T>(activations_[i - 1], workspace.Z[i - 1].middleRows(first, n),
+                      workspace.A[i - 1].middleRows(first, n), dA_prev, dA_prev);
+  }
+}
+
+template <class T>
+void Network<T>::accumulate_gradients(const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
+                                      VectorRef<T> gradients, int part, int parts) const {
+  if (gradients.size() != gradients_.size())
+    throw std::invalid_argument("the gradient buffer has the wrong length");
+  const Index n = X.rows();
+  if (n > workspace.delta.front().rows())
+    throw std::invalid_argument("workspace was not made for training");
+  for (Index l = 0; l < n_layers(); ++l) {
+    Dense<T> dense = layer_with_gradients(l, gradients.data());
+    const auto [r0, r1] = row_range(dense.W.rows(), part, parts);
+    dense.accumulate_gradients(layer_input(l, X, workspace, workspace.dropout_active, 0),
+                               workspace.delta[static_cast<size_t>(l)].topRows(n), r0, r1,
+                               part == 0);
   }
 }
 

@@ -56,34 +56,35 @@ struct GradientSize {
   double max_abs = 0.0;
 };
 
-// v ← v + addends[0] + … + addends[count − 1] (added in that order), then ‖v‖₂ and max_i |v_i|,
-// in one pass over memory, a piece at a time (kCachePiece). The norm is a vectorised sum of
-// squares in T (partial sums per piece and per range of parallel_ranges, added in order); only
-// when that overflows (or v holds inf/NaN) is it redone in double, where a finite vector's norm is
-// always finite. The pass runs in `ranges` ranges on the pool, or as range_count decides when 0.
+// ‖v‖₂ and max_i |v_i| from k partial sums of squares (in T, added in order) and partial maxima.
+// Only when the sum overflows (or v holds inf/NaN) is the norm redone in double, where a finite
+// vector's norm is always finite.
 template <class T>
-GradientSize add_and_measure(Vector<T>& v, const std::vector<Vector<T>>& addends, int count,
-                             int ranges) {
-  const int k = ranges > 0 ? std::min(ranges, kMaxRanges) : range_count(v.size());
-  T squares[kMaxRanges], largest[kMaxRanges];
-  parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
-    T sum = 0, max = 0;
-    for (Index start = begin; start < end; start += kCachePiece) {
-      const Index size = std::min(kCachePiece, end - start);
-      auto piece = v.segment(start, size);
-      for (int j = 0; j < count; ++j) piece += addends[static_cast<size_t>(j)].segment(start, size);
-      sum += piece.squaredNorm();
-      max = std::max(max, piece.cwiseAbs().maxCoeff());
-    }
-    squares[i] = sum;
-    largest[i] = max;
-  });
+GradientSize combine(const Vector<T>& v, const T* squares, const T* largest, int k) {
   const T fast = std::accumulate(squares + 1, squares + k, squares[0]);
   GradientSize size;
   size.max_abs = static_cast<double>(*std::max_element(largest, largest + k));
   size.norm = std::isfinite(fast) ? std::sqrt(static_cast<double>(fast))
                                   : std::sqrt(v.template cast<double>().squaredNorm());
   return size;
+}
+
+// ‖v‖₂ and max_i |v_i| in parallel ranges (range_count), a piece (kCachePiece) at a time.
+template <class T>
+GradientSize measure(const Vector<T>& v) {
+  const int k = range_count(v.size());
+  T squares[kMaxRanges], largest[kMaxRanges];
+  parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
+    T sum = 0, max = 0;
+    for (Index start = begin; start < end; start += kCachePiece) {
+      const auto piece = v.segment(start, std::min(kCachePiece, end - start));
+      sum += piece.squaredNorm();
+      max = std::max(max, piece.cwiseAbs().maxCoeff());
+    }
+    squares[i] = sum;
+    largest[i] = max;
+  });
+  return combine<T>(v, squares, largest, k);
 }
 
 // max_i |v_i| in parallel ranges, or +∞ if v holds inf or NaN.
@@ -100,18 +101,22 @@ double max_abs(const Vector<T>& v) {
   return *std::max_element(largest, largest + k);
 }
 
-// A training batch split into blocks of rows (row_blocks), each block's forward and backward pass
-// on a thread of its own: block i runs in workspaces[i] and writes its share of the batch's
-// gradient (its rows' terms of L = Σ_r w_r ℓ_r / Σ_r w_r, the sum over the whole batch) into the
-// network's gradient buffer (block 0) or shares[i − 1]; add_and_measure then adds the shares. For a
-// given thread count, the blocks and the order of every sum are fixed: results repeat bit for bit.
+// A training batch split into k blocks of rows (row_blocks), on k threads, in two phases:
+//   1. each block's forward pass and errors dZ (Network::propagate_errors) at its own rows of one
+//      workspace, and its rows' terms of the summed error;
+//   2. the batch's gradient, split by rows of every W into k parts (Network::accumulate_gradients),
+//      each part's Σg² and max|g| measured while it is in cache.
+// dW = A_prevᵀ·dZ is then one product over all the batch's rows, the same sums in the same order
+// as on one thread. For a given thread count, the blocks and the order of every sum are fixed:
+// results repeat bit for bit.
 template <class T>
 class RowBlocks {
  public:
   // For batches of the given lengths (an epoch's are batch_size and the remainder), on `threads`
   // threads (1: never split).
   RowBlocks(const Network<T>& network, const std::vector<Index>& lengths, int threads)
-      : threads_(threads) {
+      : workspace(network.make_workspace(*std::max_element(lengths.begin(), lengths.end()), true)),
+        threads_(threads) {
     const auto& sizes = network.layer_sizes();
     for (size_t l = 0; l + 1 < sizes.size(); ++l) {
       const double product = static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
@@ -119,68 +124,82 @@ class RowBlocks {
       work_per_row_ += (l == 0 ? 2.0 : 3.0) * product;
       widest_per_row_ = std::max(widest_per_row_, product);
     }
-    std::vector<Index> capacity;  // rows block i needs, over the batch lengths
-    for (const Index m : lengths) {
-      const int k = count(m);
-      capacity.resize(std::max(capacity.size(), static_cast<size_t>(k)), 0);
-      for (int i = 0; i < k; ++i) {
-        const auto [begin, end] = row_range(m, i, k);
-        capacity[static_cast<size_t>(i)] = std::max(capacity[static_cast<size_t>(i)], end - begin);
-      }
-    }
-    for (const Index rows : capacity) workspaces.push_back(network.make_workspace(rows, true));
-    for (size_t i = 1; i < capacity.size(); ++i)
-      shares.push_back(Vector<T>::Zero(network.gradients().size()));
-    errors_.resize(capacity.size());
-    failures_.resize(capacity.size());
+    int most = 1;
+    for (const Index m : lengths) most = std::max(most, count(m));
+    errors_.resize(static_cast<size_t>(most));
+    failures_.resize(static_cast<size_t>(most));
   }
 
-  // Blocks a batch of m rows is split into.
-  int count(Index m) const { return row_blocks(m, work_per_row_, widest_per_row_, threads_); }
+  // Blocks a batch of m rows is split into (at most kMaxRanges, the size of the parts' arrays).
+  int count(Index m) const {
+    return std::min(kMaxRanges, row_blocks(m, work_per_row_, widest_per_row_, threads_));
+  }
 
-  // Forward and backward propagation of a batch split into k = count(m) > 1 blocks; returns the
-  // batch's summed error Σ_r w_r ℓ_r and adds each block's outputs to the metric. The gradient is
-  // complete only after add_and_measure(gradients, shares, k − 1). (Backward propagation runs
-  // before the caller sees a non-finite error: the gradient buffer then holds a partial one.)
+  // Forward and backward propagation of a batch split into k = count(m) > 1 blocks, the gradient
+  // into network.gradients(); returns the batch's summed error Σ_r w_r ℓ_r (adding the outputs
+  // to the metric) and sets `gradient` to the gradient's size. (The gradient is computed before
+  // the caller sees a non-finite error.)
   double propagate(Network<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& w, double weight_sum,
-                   Metric<T>& metric) {
+                   Metric<T>& metric, GradientSize& gradient) {
     const Index m = X.rows();
     const int k = count(m);
-    const auto block = [&](int i) {
+    run(k, [&](int i) {
       const auto [begin, end] = row_range(m, i, k);
       const Index rows = end - begin;
       const ConstVectorRef<T> wi = w.size() == 0 ? w : ConstVectorRef<T>(w.segment(begin, rows));
-      return std::tuple(X.middleRows(begin, rows), Y.middleRows(begin, rows), wi);
-    };
-    parallel_for(k, [&](int i) {
-      const auto j = static_cast<size_t>(i);
-      try {
-        const auto [x, y, wi] = block(i);
-        network.forward(x, workspaces[j]);
-        errors_[j] = network.summed_error(loss, y, wi, workspaces[j]);
-        VectorRef<T> gradient =
-            i == 0 ? VectorRef<T>(network.gradients()) : VectorRef<T>(shares[j - 1]);
-        network.backward(loss, x, y, wi, weight_sum, workspaces[j], gradient);
-      } catch (...) {
-        failures_[j] = std::current_exception();
-      }
+      const auto x = X.middleRows(begin, rows), y = Y.middleRows(begin, rows);
+      network.forward(x, workspace, nullptr, begin);
+      errors_[static_cast<size_t>(i)] = network.summed_error(loss, y, wi, workspace, begin);
+      network.propagate_errors(loss, x, y, wi, weight_sum, workspace, begin);
     });
+    T squares[kMaxRanges], largest[kMaxRanges];
+    Vector<T>& g = network.gradients();
+    run(k, [&](int i) {
+      network.accumulate_gradients(X, workspace, g, i, k);
+      // The entries part i wrote: rows row_range(n_in, i, k) of every W, and the biases for i = 0.
+      T sum = 0, max = 0;
+      const auto add = [&](Index offset, Index size) {
+        if (size == 0) return;
+        const auto piece = g.segment(offset, size);
+        sum += piece.squaredNorm();
+        max = std::max(max, piece.cwiseAbs().maxCoeff());
+      };
+      const auto& sizes = network.layer_sizes();
+      for (Index l = 0; l < network.n_layers(); ++l) {
+        const Index n_in = sizes[static_cast<size_t>(l)], n_out = sizes[static_cast<size_t>(l + 1)];
+        const auto [r0, r1] = row_range(n_in, i, k);
+        add(network.weight_offset(l) + r0 * n_out, (r1 - r0) * n_out);
+        if (i == 0 && network.use_bias()) add(network.bias_offset(l), n_out);
+      }
+      squares[i] = sum;
+      largest[i] = max;
+    });
+    gradient = combine<T>(g, squares, largest, k);
+    metric.add(workspace.A.back().topRows(m), Y, w);
     double error = 0.0;
-    for (int i = 0; i < k; ++i) {
-      const auto j = static_cast<size_t>(i);
-      if (failures_[j]) std::rethrow_exception(std::exchange(failures_[j], nullptr));
-      const auto [x, y, wi] = block(i);
-      metric.add(workspaces[j].A.back().topRows(x.rows()), y, wi);
-      error += errors_[j];
-    }
+    for (int i = 0; i < k; ++i) error += errors_[static_cast<size_t>(i)];
     return error;
   }
 
-  std::vector<Workspace<T>> workspaces;  // per block; workspaces[0] also serves unsplit batches
-  std::vector<Vector<T>> shares;         // gradient shares of blocks 1, 2, …
+  Workspace<T> workspace;  // the blocks' rows of a split batch, or an unsplit batch
 
  private:
+  // task(i) for i < k on the pool; the first exception thrown by a task is rethrown here.
+  template <class Task>
+  void run(int k, const Task& task) {
+    parallel_for(k, [&](int i) {
+      try {
+        task(i);
+      } catch (...) {
+        failures_[static_cast<size_t>(i)] = std::current_exception();
+      }
+    });
+    for (int i = 0; i < k; ++i)
+      if (failures_[static_cast<size_t>(i)])
+        std::rethrow_exception(std::exchange(failures_[static_cast<size_t>(i)], nullptr));
+  }
+
   int threads_;
   double work_per_row_ = 0.0, widest_per_row_ = 0.0;
   std::vector<double> errors_;
@@ -219,7 +238,7 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
   std::vector<Index> lengths{batch_size};
   if (n % batch_size != 0) lengths.push_back(n % batch_size);
   RowBlocks<T> blocks(network, lengths, dropout ? 1 : num_threads());
-  Workspace<T>& workspace = blocks.workspaces.front();
+  Workspace<T>& workspace = blocks.workspace;
   // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
   Matrix<T> X_batch(options.shuffle ? batch_size : 0, X.cols());
   Matrix<T> Y_batch(options.shuffle ? batch_size : 0, Y.cols());
@@ -276,6 +295,7 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
 
       const int k = blocks.count(m);
       double batch_error = 0.0;
+      GradientSize gradient;
       if (k == 1) {
         const auto output = network.forward(xb, workspace, dropout ? &random : nullptr);
         batch_error = network.summed_error(loss, yb, wb, workspace);
@@ -283,16 +303,16 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
           throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
         metric.add(output, yb, wb);
         network.backward(loss, xb, yb, wb, weight_sum<T>(wb, m), workspace);
+        gradient = measure<T>(network.gradients());
       } else {
-        batch_error = blocks.propagate(network, loss, xb, yb, wb, weight_sum<T>(wb, m), metric);
+        batch_error =
+            blocks.propagate(network, loss, xb, yb, wb, weight_sum<T>(wb, m), metric, gradient);
         if (!std::isfinite(batch_error))
           throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
       }
-      // A split batch has its threads at hand (the pool is awake): the shares are added and the
-      // step taken in one range per block, on the pool.
+      // A split batch has its threads at hand (the pool is awake): the step is taken in one range
+      // per block, on the pool.
       const int ranges = k > 1 ? k : 0;
-      const GradientSize gradient =
-          add_and_measure<T>(network.gradients(), blocks.shares, k - 1, ranges);
       const double gradient_norm = gradient.norm;
       if (!std::isfinite(gradient_norm))
         throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));

@@ -57,23 +57,26 @@ struct Dense {
 
   // Backward propagation, given dZ = dL/dZ of this layer:
   //   dL/dW = A_prev^T · dZ      dL/db = Σ_rows dZ
-  void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ) {
-    if (A_prev.rows() == 1 && small()) return accumulate_gradients_one(A_prev.data(), dZ.data());
-    const Index rows = A_prev.rows(), n_in = W.rows(), n_out = W.cols();
-    if (tiled::suits(n_in, rows, n_out)) {
-      tiled::multiply<T>(n_in, n_out, rows, {A_prev.data(), 1, A_prev.outerStride()}, dZ.data(),
-                         dZ.outerStride(), nullptr, dW.data(), n_out);
-      if (has_bias()) db.noalias() = dZ.colwise().sum();
-      return;
-    }
-    const bool done = blas_product<T>(A_prev, true, dZ, false, dW);
-    const int k = done ? 1 : column_blocks(A_prev.cols(), A_prev.rows(), dZ.cols());
+  // Only the rows [r0, r1) of dL/dW, and dL/db if `bias_too`: a batch's gradient split between
+  // threads by rows of W (Network::accumulate_gradients).
+  void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ, Index r0,
+                            Index r1, bool bias_too) {
+    const Index rows = dZ.rows(), n_in = r1 - r0, n_out = W.cols();
+    if (rows == 1 && small())
+      return accumulate_gradients_one(A_prev.data(), dZ.data(), r0, r1, bias_too);
+    if (bias_too && has_bias()) db.noalias() = dZ.colwise().sum();
+    if (n_in == 0) return;
+    if (tiled::suits(n_in, rows, n_out))
+      return tiled::multiply<T>(n_in, n_out, rows, {A_prev.data() + r0, 1, A_prev.outerStride()},
+                                dZ.data(), dZ.outerStride(), nullptr, dW.data() + r0 * n_out,
+                                n_out);
+    auto dW_rows = dW.middleRows(r0, n_in);
+    const auto A_cols = A_prev.middleCols(r0, n_in);
+    if (blas_product<T>(A_cols, true, dZ, false, dW_rows)) return;
+    const int k = column_blocks(n_in, rows, n_out);
     parallel_for(k, [&](int i) {
-      const auto [c0, c1] = block_range(dZ.cols(), i, k);
-      if (!done)
-        dW.middleCols(c0, c1 - c0).noalias() = A_prev.transpose() * dZ.middleCols(c0, c1 - c0);
-      if (has_bias())
-        db.segment(c0, c1 - c0).noalias() = dZ.middleCols(c0, c1 - c0).colwise().sum();
+      const auto [c0, c1] = block_range(n_out, i, k);
+      dW_rows.middleCols(c0, c1 - c0).noalias() = A_cols.transpose() * dZ.middleCols(c0, c1 - c0);
     });
   }
 
@@ -117,18 +120,20 @@ struct Dense {
       for (Index j = 0; j < n_out; ++j) z[j] += a[i] * w[j];
     }
   }
-  // dW[i, j] = a_i dz_j,  db = dz
-  void accumulate_gradients_one(const T* __restrict a, const T* __restrict dz) {
-    const Index n_in = W.rows(), n_out = W.cols();
+  // dW[i, j] = a_i dz_j for the rows r0 ≤ i < r1,  db = dz if bias_too
+  void accumulate_gradients_one(const T* __restrict a, const T* __restrict dz, Index r0, Index r1,
+                                bool bias_too) {
+    if (bias_too)
+      for (Index j = 0; j < db.size(); ++j) db[j] = dz[j];
+    const Index n_out = W.cols();
     T* __restrict dw = dW.data();
     if (n_out < kNarrow) {  // a column at a time: the inner loop runs over the inputs
       for (Index j = 0; j < n_out; ++j)
-        for (Index i = 0; i < n_in; ++i) dw[i * n_out + j] = a[i] * dz[j];
+        for (Index i = r0; i < r1; ++i) dw[i * n_out + j] = a[i] * dz[j];
     } else {
-      for (Index i = 0; i < n_in; ++i)
+      for (Index i = r0; i < r1; ++i)
         for (Index j = 0; j < n_out; ++j) dw[i * n_out + j] = a[i] * dz[j];
     }
-    for (Index j = 0; j < db.size(); ++j) db[j] = dz[j];
   }
   // dA_prev_i = Σ_j W[i, j] dz_j
   void propagate_one(const T* __restrict dz, T* __restrict da) const {

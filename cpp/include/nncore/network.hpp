@@ -67,25 +67,41 @@ class Network {
 
   Workspace<T> make_workspace(Index capacity, bool training) const;
 
-  // Forward propagation of a batch X (n, n_0), n <= capacity, through the workspace. With a
+  // Forward propagation of a batch X (n, n_0) through rows [first, first + n) of the workspace
+  // (first + n <= capacity; first > 0 for a block of a batch split into blocks of rows). With a
   // generator (training), hidden layers with dropout draw a fresh mask; without, dropout is off.
   // Returns the output activations A_L (n, n_L), a view into the workspace.
   ConstMatrixRef<T> forward(const ConstMatrixRef<T>& X, Workspace<T>& workspace,
-                            Random* dropout_random = nullptr) const;
+                            Random* dropout_random = nullptr, Index first = 0) const;
 
-  // After forward on the same X: Σ_i w_i ℓ_i over the batch (weights empty: all ones).
+  // After forward on the same X and rows: Σ_i w_i ℓ_i over the batch (weights empty: all ones).
   double summed_error(const Loss& loss, const ConstMatrixRef<T>& Y,
-                      const ConstVectorRef<T>& weights, const Workspace<T>& workspace) const;
+                      const ConstVectorRef<T>& weights, const Workspace<T>& workspace,
+                      Index first = 0) const;
 
   // After forward on the same X: backward propagation of L = Σ_i w_i ℓ_i / weight_sum into
   // gradients().
   void backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
                 const ConstVectorRef<T>& weights, double weight_sum, Workspace<T>& workspace);
-  // The same into `gradients` (the layout of gradients()) instead, leaving the network unchanged:
-  // one block of a batch's rows gives its share of the batch's gradient.
+  // The same into `gradients` (the layout of gradients()) instead, leaving the network unchanged.
+  // It is propagate_errors, then accumulate_gradients.
   void backward(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
                 const ConstVectorRef<T>& weights, double weight_sum, Workspace<T>& workspace,
                 VectorRef<T> gradients) const;
+
+  // Backward propagation in two halves, so that a batch split into blocks of rows can run each on
+  // threads. First, after forward on the same X and rows: the error of every layer,
+  //   dZ_L = dL/dZ_L (the loss),  dZ_l = (dZ_{l+1}·W_{l+1}ᵀ) ⊙ g_l'(Z_l),
+  // into workspace.delta at rows [first, first + n), a row at a time independent of the others.
+  void propagate_errors(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
+                        const ConstVectorRef<T>& weights, double weight_sum,
+                        Workspace<T>& workspace, Index first = 0) const;
+  // Then, with the errors of all n rows of X in the workspace: dL/dW_l = A_{l-1}ᵀ·dZ_l and
+  // dL/db_l = Σ_rows dZ_l into `gradients`. Of `parts`, only part `part`: the rows
+  // row_range(n_in, part, parts) of every layer's W (and every b with part 0), which no other
+  // part writes.
+  void accumulate_gradients(const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
+                            VectorRef<T> gradients, int part = 0, int parts = 1) const;
 
   // Throws std::invalid_argument unless X is (n >= 1, n_0), Y (if given) is (n, n_L) and
   // weights (if given and not empty) has n non-negative finite entries.
@@ -95,9 +111,10 @@ class Network {
  private:
   // Layer l with its gradients in `gradients` (a buffer of gradients()'s layout).
   Dense<T> layer_with_gradients(Index l, T* gradients) const;
-  // The input of layer l: X for l = 0, else the (dropped-out) output of layer l − 1.
+  // The input of layer l for the rows [first, first + X.rows()): X for l = 0, else the
+  // (dropped-out) output of layer l − 1.
   ConstMatrixRef<T> layer_input(Index l, const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
-                                bool dropout_on) const;
+                                bool dropout_on, Index first) const;
 
   std::vector<Index> layer_sizes_;
   std::vector<Activation> activations_;
