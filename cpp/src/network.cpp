@@ -1,5 +1,6 @@
 #include "nncore/network.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -228,19 +229,41 @@ void Network<T>::propagate_errors(const Loss& loss, const ConstMatrixRef<T>& X,
 
 template <class T>
 void Network<T>::accumulate_gradients(const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
-                                      VectorRef<T> gradients, int part, int parts) const {
+                                      VectorRef<T> gradients, Index begin, Index end) const {
   if (gradients.size() != gradients_.size())
     throw std::invalid_argument("the gradient buffer has the wrong length");
   const Index n = X.rows();
   if (n > workspace.delta.front().rows())
     throw std::invalid_argument("workspace was not made for training");
+  if (end < 0) end = gradients.size();
+  // The part of [lo, lo + size) that lies in [begin, end), relative to lo.
+  const auto overlap = [&](Index lo, Index size) {
+    return std::pair(std::clamp(begin - lo, Index{0}, size), std::clamp(end - lo, Index{0}, size));
+  };
   for (Index l = 0; l < n_layers(); ++l) {
     Dense<T> dense = layer_with_gradients(l, gradients.data());
-    const auto [r0, r1] = row_range(dense.W.rows(), part, parts);
+    const Index n_out = dense.W.cols();
+    const auto [w0, w1] = overlap(weight_offset(l), dense.W.size());
+    const auto [c0, c1] = overlap(bias_offset(l), dense.b.size());
     dense.accumulate_gradients(layer_input(l, X, workspace, workspace.dropout_active, 0),
-                               workspace.delta[static_cast<size_t>(l)].topRows(n), r0, r1,
-                               part == 0);
+                               workspace.delta[static_cast<size_t>(l)].topRows(n), w0 / n_out,
+                               w1 / n_out, c0, c1);
   }
+}
+
+template <class T>
+std::pair<Index, Index> Network<T>::gradient_part(int part, int parts) const {
+  const Index size = gradients_.size();
+  // A boundary inside a W moves back to the start of its row.
+  const auto row_start = [&](Index at) {
+    for (Index l = 0; l < n_layers(); ++l) {
+      const Index offset = weight_offset(l), n_out = layer_sizes_[static_cast<size_t>(l + 1)];
+      if (at >= offset && at < bias_offset(l)) return offset + (at - offset) / n_out * n_out;
+    }
+    return at;
+  };
+  const auto [begin, end] = block_range(size, part, parts);
+  return {row_start(begin), end == size ? size : row_start(end)};
 }
 
 template class Network<float>;

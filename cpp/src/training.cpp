@@ -69,20 +69,27 @@ GradientSize combine(const Vector<T>& v, const T* squares, const T* largest, int
   return size;
 }
 
-// ‖v‖₂ and max_i |v_i| in parallel ranges (range_count), a piece (kCachePiece) at a time.
+// Σ v_i² (in T) and max_i |v_i| over the entries [begin, end) of v, a piece (kCachePiece) at a
+// time: the partial results of a parallel range.
+template <class T>
+void measure_range(const Vector<T>& v, Index begin, Index end, T& squares, T& largest) {
+  T sum = 0, max = 0;
+  for (Index start = begin; start < end; start += kCachePiece) {
+    const auto piece = v.segment(start, std::min(kCachePiece, end - start));
+    sum += piece.squaredNorm();
+    max = std::max(max, piece.cwiseAbs().maxCoeff());
+  }
+  squares = sum;
+  largest = max;
+}
+
+// ‖v‖₂ and max_i |v_i| in parallel ranges (range_count).
 template <class T>
 GradientSize measure(const Vector<T>& v) {
   const int k = range_count(v.size());
   T squares[kMaxRanges], largest[kMaxRanges];
   parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
-    T sum = 0, max = 0;
-    for (Index start = begin; start < end; start += kCachePiece) {
-      const auto piece = v.segment(start, std::min(kCachePiece, end - start));
-      sum += piece.squaredNorm();
-      max = std::max(max, piece.cwiseAbs().maxCoeff());
-    }
-    squares[i] = sum;
-    largest[i] = max;
+    measure_range<T>(v, begin, end, squares[i], largest[i]);
   });
   return combine<T>(v, squares, largest, k);
 }
@@ -104,8 +111,8 @@ double max_abs(const Vector<T>& v) {
 // A training batch split into k blocks of rows (row_blocks), on k threads, in two phases:
 //   1. each block's forward pass and errors dZ (Network::propagate_errors) at its own rows of one
 //      workspace, and its rows' terms of the summed error;
-//   2. the batch's gradient, split by rows of every W into k parts (Network::accumulate_gradients),
-//      each part's Σg² and max|g| measured while it is in cache.
+//   2. the batch's gradient in k parts (Network::gradient_part: nearly the ranges the update
+//      then hands each thread), each part's Σg² and max|g| measured while it is in cache.
 // dW = A_prevᵀ·dZ is then one product over all the batch's rows, the same sums in the same order
 // as on one thread. For a given thread count, the blocks and the order of every sum are fixed:
 // results repeat bit for bit.
@@ -156,24 +163,9 @@ class RowBlocks {
     T squares[kMaxRanges], largest[kMaxRanges];
     Vector<T>& g = network.gradients();
     run(k, [&](int i) {
-      network.accumulate_gradients(X, workspace, g, i, k);
-      // The entries part i wrote: rows row_range(n_in, i, k) of every W, and the biases for i = 0.
-      T sum = 0, max = 0;
-      const auto add = [&](Index offset, Index size) {
-        if (size == 0) return;
-        const auto piece = g.segment(offset, size);
-        sum += piece.squaredNorm();
-        max = std::max(max, piece.cwiseAbs().maxCoeff());
-      };
-      const auto& sizes = network.layer_sizes();
-      for (Index l = 0; l < network.n_layers(); ++l) {
-        const Index n_in = sizes[static_cast<size_t>(l)], n_out = sizes[static_cast<size_t>(l + 1)];
-        const auto [r0, r1] = row_range(n_in, i, k);
-        add(network.weight_offset(l) + r0 * n_out, (r1 - r0) * n_out);
-        if (i == 0 && network.use_bias()) add(network.bias_offset(l), n_out);
-      }
-      squares[i] = sum;
-      largest[i] = max;
+      const auto [begin, end] = network.gradient_part(i, k);
+      network.accumulate_gradients(X, workspace, g, begin, end);
+      measure_range<T>(g, begin, end, squares[i], largest[i]);
     });
     gradient = combine<T>(g, squares, largest, k);
     metric.add(workspace.A.back().topRows(m), Y, w);

@@ -57,15 +57,17 @@ struct Dense {
 
   // Backward propagation, given dZ = dL/dZ of this layer:
   //   dL/dW = A_prev^T · dZ      dL/db = Σ_rows dZ
-  // Only the rows [r0, r1) of dL/dW, and dL/db if `bias_too`: a batch's gradient split between
-  // threads by rows of W (Network::accumulate_gradients).
+  // Only the rows [r0, r1) of dL/dW and the entries [c0, c1) of dL/db: a batch's gradient split
+  // between threads (Network::accumulate_gradients).
   void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ, Index r0,
-                            Index r1, bool bias_too) {
+                            Index r1, Index c0, Index c1) {
     const Index rows = dZ.rows(), n_in = r1 - r0, n_out = W.cols();
-    if (rows == 1 && small())
-      return accumulate_gradients_one(A_prev.data(), dZ.data(), r0, r1, bias_too);
-    if (bias_too && has_bias()) db.noalias() = dZ.colwise().sum();
+    if (rows == 1)  // one sample: db = dz
+      for (Index j = c0; j < c1; ++j) db[j] = dZ(0, j);
+    else if (c1 > c0)
+      db.segment(c0, c1 - c0).noalias() = dZ.middleCols(c0, c1 - c0).colwise().sum();
     if (n_in == 0) return;
+    if (rows == 1 && small()) return accumulate_gradients_one(A_prev.data(), dZ.data(), r0, r1);
     if (tiled::suits(n_in, rows, n_out))
       return tiled::multiply<T>(n_in, n_out, rows, {A_prev.data() + r0, 1, A_prev.outerStride()},
                                 dZ.data(), dZ.outerStride(), nullptr, dW.data() + r0 * n_out,
@@ -75,8 +77,8 @@ struct Dense {
     if (blas_product<T>(A_cols, true, dZ, false, dW_rows)) return;
     const int k = column_blocks(n_in, rows, n_out);
     parallel_for(k, [&](int i) {
-      const auto [c0, c1] = block_range(n_out, i, k);
-      dW_rows.middleCols(c0, c1 - c0).noalias() = A_cols.transpose() * dZ.middleCols(c0, c1 - c0);
+      const auto [j0, j1] = block_range(n_out, i, k);
+      dW_rows.middleCols(j0, j1 - j0).noalias() = A_cols.transpose() * dZ.middleCols(j0, j1 - j0);
     });
   }
 
@@ -120,11 +122,8 @@ struct Dense {
       for (Index j = 0; j < n_out; ++j) z[j] += a[i] * w[j];
     }
   }
-  // dW[i, j] = a_i dz_j for the rows r0 ≤ i < r1,  db = dz if bias_too
-  void accumulate_gradients_one(const T* __restrict a, const T* __restrict dz, Index r0, Index r1,
-                                bool bias_too) {
-    if (bias_too)
-      for (Index j = 0; j < db.size(); ++j) db[j] = dz[j];
+  // dW[i, j] = a_i dz_j for the rows r0 ≤ i < r1
+  void accumulate_gradients_one(const T* __restrict a, const T* __restrict dz, Index r0, Index r1) {
     const Index n_out = W.cols();
     T* __restrict dw = dW.data();
     if (n_out < kNarrow) {  // a column at a time: the inner loop runs over the inputs

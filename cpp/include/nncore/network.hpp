@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nncore/activation.hpp"
@@ -97,11 +98,15 @@ class Network {
                         const ConstVectorRef<T>& weights, double weight_sum,
                         Workspace<T>& workspace, Index first = 0) const;
   // Then, with the errors of all n rows of X in the workspace: dL/dW_l = A_{l-1}ᵀ·dZ_l and
-  // dL/db_l = Σ_rows dZ_l into `gradients`. Of `parts`, only part `part`: the rows
-  // row_range(n_in, part, parts) of every layer's W (and every b with part 0), which no other
-  // part writes.
+  // dL/db_l = Σ_rows dZ_l into `gradients`, only the entries [begin, end) of the flat vector
+  // (default: all). begin and end must fall at the start of a row of a W or on a bias entry, as
+  // gradient_part's do.
   void accumulate_gradients(const ConstMatrixRef<T>& X, const Workspace<T>& workspace,
-                            VectorRef<T> gradients, int part = 0, int parts = 1) const;
+                            VectorRef<T> gradients, Index begin = 0, Index end = -1) const;
+  // Part `part` of `parts` of the flat gradient, for threads that each compute one: the range
+  // block_range(size, part, parts) (the one parallel_ranges hands to that part) with each end
+  // moved back to the start of the row of W it falls in. The parts cover the vector once.
+  std::pair<Index, Index> gradient_part(int part, int parts) const;
 
   // Throws std::invalid_argument unless X is (n >= 1, n_0), Y (if given) is (n, n_L) and
   // weights (if given and not empty) has n non-negative finite entries.
