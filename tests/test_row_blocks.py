@@ -86,8 +86,9 @@ def fitted(
 # Blocks have at least 16 rows. 100 rows in batches of 32: three batches in 2 blocks and a last
 # batch of 4 rows, too small to split; 63 rows: one batch in 2 blocks, a last one of 31 rows not
 # split; 87 rows in batches of 48: 2 blocks of 24 (3 of 16 with 3 and 4 threads), then 39 rows in
-# blocks of 19 and 20 (larger than the full batch's with 3 and 4 threads).
-@pytest.mark.parametrize(("n", "batch"), [(100, 32), (63, 32), (87, 48)])
+# blocks of 19 and 20; 150 rows in batches of 64: 2, 3 or 4 blocks (4 of 16 with 4 threads), then
+# 22 rows not split. The gradient's parts follow the blocks: 2, 3 or 4 of them.
+@pytest.mark.parametrize(("n", "batch"), [(100, 32), (63, 32), (87, 48), (150, 64)])
 @pytest.mark.parametrize("threads", [2, 3, 4])
 @pytest.mark.parametrize(
     ("loss", "optimizer"),
@@ -134,9 +135,12 @@ def test_split_batches_match_the_numpy_reference(
 def test_split_batches_agree_with_one_thread_and_repeat(
     dtype: str, rtol: float, shuffle: bool, loss: str, optimizer: str, restore_threads: None
 ) -> None:
-    """dW is one product over all the batch's rows however it is split, so the gradient, and the
-    weights of a rule that does not clip by the norm, are one thread's bit for bit; the loss is
-    summed block by block, in another order."""
+    """dW is one product over all the batch's rows however the batch is split. With the tiled
+    kernels (x86-64 with AVX2 and FMA) and blocks of 16 rows, the products Eigen still does (the
+    10-wide output layer's) see their rows in the same groups of 4 as on one thread, so the
+    weights are one thread's bit for bit; elsewhere they agree to rounding. The loss is summed
+    block by block, in another order."""
+    bitwise = nncore.config()["tiled_products"]
 
     def run(threads: int) -> tuple[np.ndarray, list[float]]:
         model, history = fitted(threads, dtype, loss, optimizer, shuffle=shuffle)
@@ -145,7 +149,10 @@ def test_split_batches_agree_with_one_thread_and_repeat(
     one, one_record = run(1)
     for threads in (2, 3):
         split, split_record = run(threads)
-        np.testing.assert_array_equal(split, one)
+        if bitwise:
+            np.testing.assert_array_equal(split, one)
+        else:
+            np.testing.assert_allclose(split, one, rtol=rtol, atol=rtol * 1e-2)
         np.testing.assert_allclose(split_record, one_record, rtol=rtol)
         # The split did happen (no product of this network is split by columns): the blocks'
         # errors, or the parts' squares of the gradient norm, were added in another order ...

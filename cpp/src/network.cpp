@@ -156,7 +156,10 @@ ConstMatrixRef<T> Network<T>::forward(const ConstMatrixRef<T>& X, Workspace<T>& 
   const Index n = X.rows();
   if (first < 0 || first + n > workspace.capacity)
     throw std::invalid_argument("batch larger than the workspace");
-  workspace.dropout_active = dropout_random != nullptr;
+  // Written only when it changes: the blocks of a split batch share one workspace (and run
+  // without dropout).
+  const bool dropout_on = dropout_random != nullptr;
+  if (workspace.dropout_active != dropout_on) workspace.dropout_active = dropout_on;
   for (Index l = 0; l < n_layers(); ++l) {
     const auto i = static_cast<size_t>(l);
     layer(l).forward(layer_input(l, X, workspace, workspace.dropout_active, first),
@@ -236,6 +239,8 @@ void Network<T>::accumulate_gradients(const ConstMatrixRef<T>& X, const Workspac
   if (n > workspace.delta.front().rows())
     throw std::invalid_argument("workspace was not made for training");
   if (end < 0) end = gradients.size();
+  if (begin < 0 || begin > end || end > gradients.size())
+    throw std::invalid_argument("accumulate_gradients: [begin, end) must lie in the gradient");
   // The part of [lo, lo + size) that lies in [begin, end), relative to lo.
   const auto overlap = [&](Index lo, Index size) {
     return std::pair(std::clamp(begin - lo, Index{0}, size), std::clamp(end - lo, Index{0}, size));
@@ -253,6 +258,8 @@ void Network<T>::accumulate_gradients(const ConstMatrixRef<T>& X, const Workspac
 
 template <class T>
 std::pair<Index, Index> Network<T>::gradient_part(int part, int parts) const {
+  if (parts < 1 || part < 0 || part >= parts)
+    throw std::invalid_argument("gradient_part: need 0 <= part < parts");
   const Index size = gradients_.size();
   // A boundary inside a W moves back to the start of its row.
   const auto row_start = [&](Index at) {
@@ -263,7 +270,7 @@ std::pair<Index, Index> Network<T>::gradient_part(int part, int parts) const {
     return at;
   };
   const auto [begin, end] = block_range(size, part, parts);
-  return {row_start(begin), end == size ? size : row_start(end)};
+  return {row_start(begin), row_start(end)};
 }
 
 template class Network<float>;

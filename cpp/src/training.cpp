@@ -5,7 +5,6 @@
 #include <exception>
 #include <limits>
 #include <numeric>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -113,9 +112,8 @@ double max_abs(const Vector<T>& v) {
 //      workspace, and its rows' terms of the summed error;
 //   2. the batch's gradient in k parts (Network::gradient_part: nearly the ranges the update
 //      then hands each thread), each part's Σg² and max|g| measured while it is in cache.
-// dW = A_prevᵀ·dZ is then one product over all the batch's rows, the same sums in the same order
-// as on one thread. For a given thread count, the blocks and the order of every sum are fixed:
-// results repeat bit for bit.
+// dW = A_prevᵀ·dZ is then one product over all the batch's rows, as on one thread. For a given
+// thread count, the blocks and the order of every sum are fixed: results repeat bit for bit.
 template <class T>
 class RowBlocks {
  public:
@@ -151,6 +149,7 @@ class RowBlocks {
                    Metric<T>& metric, GradientSize& gradient) {
     const Index m = X.rows();
     const int k = count(m);
+    workspace.dropout_active = false;  // split batches have no dropout
     run(k, [&](int i) {
       const auto [begin, end] = row_range(m, i, k);
       const Index rows = end - begin;
@@ -187,9 +186,12 @@ class RowBlocks {
         failures_[static_cast<size_t>(i)] = std::current_exception();
       }
     });
-    for (int i = 0; i < k; ++i)
-      if (failures_[static_cast<size_t>(i)])
-        std::rethrow_exception(std::exchange(failures_[static_cast<size_t>(i)], nullptr));
+    std::exception_ptr first;
+    for (int i = 0; i < k; ++i) {
+      std::exception_ptr failure = std::exchange(failures_[static_cast<size_t>(i)], nullptr);
+      if (!first) first = failure;
+    }
+    if (first) std::rethrow_exception(first);
   }
 
   int threads_;

@@ -6,7 +6,8 @@
 // narrower than a tile, and dA_prev of depth below 16, stay on Eigen; see there). Large products
 // run on the registered BLAS when there is one (nncore/blas.hpp), threaded by it, with the bias and
 // activation passes then on the calling thread; else they are split into blocks of output columns
-// [c0, c1) on the thread pool (nncore/parallel.hpp), each block with its share of those passes.
+// on the thread pool (nncore/parallel.hpp), each block with its part of the bias and activation
+// passes.
 #pragma once
 
 #include "nncore/activation.hpp"
@@ -62,7 +63,7 @@ struct Dense {
   void accumulate_gradients(const ConstMatrixRef<T>& A_prev, const ConstMatrixRef<T>& dZ, Index r0,
                             Index r1, Index c0, Index c1) {
     const Index rows = dZ.rows(), n_in = r1 - r0, n_out = W.cols();
-    if (rows == 1)  // one sample: db = dz
+    if (rows == 1)  // one sample: db = dz (c1 = c0 = 0 without a bias)
       for (Index j = c0; j < c1; ++j) db[j] = dZ(0, j);
     else if (c1 > c0)
       db.segment(c0, c1 - c0).noalias() = dZ.middleCols(c0, c1 - c0).colwise().sum();
@@ -98,7 +99,7 @@ struct Dense {
   }
 
   // One sample of a small layer (stochastic gradient descent, single-row predict): the same
-  // formulas as plain loops over the rows of W, without a matrix product's set-up.
+  // formulas as plain loops over W, without a matrix product's set-up.
   bool small() const { return W.size() <= kSmallLayer; }
   static constexpr Index kSmallLayer = 1 << 14;
   // Below this many outputs, the one-sample loops run a column of W at a time: row by row, their

@@ -74,13 +74,15 @@ inline std::pair<Index, Index> block_range(Index cols, int i, int k) {
   return {begin, std::min<Index>(cols, begin + step)};
 }
 
-// Rows below which a block of a split training batch would not pay for its hand-off, the adding
-// of its gradient share and the traffic between the cores: at 8 (a batch of 16 on 2 threads) the
-// S network trained 200k samples/s at 2 threads against 228–291k at 1.
+// Rows below which a block of a split training batch would not pay for its hand-offs and the
+// traffic between the cores: at 8 (a batch of 16 on 2 threads) the S network trained 200k
+// samples/s at 2 threads against 228–291k at 1 (measured when each block still added a gradient
+// share of its own).
 inline constexpr Index kMinBlockRows = 16;
 
 // How many blocks of rows fit splits a training batch of `rows` rows into, each block's forward
-// and backward pass on a thread of its own (data parallelism inside the batch). This is for
+// pass and backward propagation of errors on a thread of its own, then the gradient in as many
+// parts (data parallelism inside the batch; training.cpp). This is for
 // batches of small products: the batch (`work_per_row` multiply-adds per row) has at least
 // kMinParallelWork multiply-adds but none of its products does (`widest_per_row`, the largest
 // product's per row); larger products are split (or threaded by the BLAS) themselves, which
