@@ -6,6 +6,7 @@
 #include "nncore/blas.hpp"
 #include "nncore/parallel.hpp"
 #include "nncore/tiled_product.hpp"
+#include "nncore/training.hpp"
 
 namespace nncore::bindings {
 namespace {
@@ -59,6 +60,8 @@ void bind_threads(py::module_& m) {
       "Private: nncore/_blas.py finds NumPy's OpenBLAS and calls this.");
   m.def("_clear_blas", [] { set_blas(nullptr); }, "Back to Eigen's own products.");
   m.def("_blas_calls", &blas_calls, "Products run on the registered BLAS so far.");
+  m.def("_split_batches", &split_batches,
+        "Training batches split into blocks of rows on threads so far.");
   m.def(
       "blas_name",
       [] {

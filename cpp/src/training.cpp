@@ -1,6 +1,7 @@
 #include "nncore/training.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <limits>
@@ -25,6 +26,8 @@ std::string stop_reason_name(StopReason reason) {
 }
 
 namespace {
+
+std::atomic<std::int64_t> split_count{0};  // see split_batches
 
 void check_options(const FitOptions& options) {
   if (options.epochs < 1) throw std::invalid_argument("epochs must be >= 1");
@@ -150,6 +153,7 @@ class RowBlocks {
     const Index m = X.rows();
     const int k = count(m);
     workspace.dropout_active = false;  // split batches have no dropout
+    split_count.fetch_add(1, std::memory_order_relaxed);
     run(k, [&](int i) {
       const auto [begin, end] = row_range(m, i, k);
       const Index rows = end - begin;
@@ -206,6 +210,8 @@ std::string where(Index epoch, Index batch) {
 }
 
 }  // namespace
+
+std::int64_t split_batches() { return split_count.load(std::memory_order_relaxed); }
 
 template <class T>
 FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,

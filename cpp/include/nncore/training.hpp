@@ -5,6 +5,7 @@
 // change the optimizer's learning rate for the next epoch.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -66,6 +67,9 @@ class DivergenceError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Batches fit has split into blocks of rows on threads so far, in this process (for tests).
+std::int64_t split_batches();
 
 // validation: nullptr for none.
 template <class T>
