@@ -25,6 +25,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,7 @@ from bench_training import (
     text_table,
     time_epochs,
     torch_model,
+    torch_threads,
     with_threads,
 )
 from charts import size_chart
@@ -139,9 +141,7 @@ def predict_torch(
 ) -> Measurement:
     """PyTorch ``model(torch.from_numpy(X)).numpy()`` under ``torch.inference_mode()``."""
     torch = import_torch()
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(torch, threads):
         model = torch_model(problem)
 
         def call() -> Array:
@@ -149,8 +149,6 @@ def predict_torch(
                 return model(torch.from_numpy(X)).numpy()
 
         measurement = time_calls(call, len(X), repeats, min_time)
-    finally:
-        torch.set_num_threads(previous)
     return with_threads(measurement, threads)
 
 
@@ -289,19 +287,13 @@ def run_latency(problem: Problem, peers: Sequence[str], calls: int) -> dict[str,
             torch = import_torch()
         except Skip:
             torch = None
-    previous = torch.get_num_threads() if torch is not None else None
-    try:
-        if torch is not None:
-            torch.set_num_threads(1)
-        with nncore_threads(1), blas_threads(1):
-            for name, call in latency_calls(problem, x, peers).items():
-                if isinstance(call, str):
-                    skipped[name] = call
-                else:
-                    results[name] = latency(call, calls)
-    finally:
-        if torch is not None:
-            torch.set_num_threads(previous)
+    torch_one = torch_threads(torch, 1) if torch is not None else nullcontext()
+    with torch_one, nncore_threads(1), blas_threads(1):
+        for name, call in latency_calls(problem, x, peers).items():
+            if isinstance(call, str):
+                skipped[name] = call
+            else:
+                results[name] = latency(call, calls)
     entry: dict[str, Any] = {
         "size": problem.workload.name,
         "layers": list(problem.workload.layers),
