@@ -1,7 +1,7 @@
 """``nncore.distributed``: data-parallel training over MPI, run as users run it
 (``mpiexec -n K python script.py``, the scripts are in tests/mpi/), plus ``shard_rows`` and
 ``load_shard`` in this process. Skipped with a reason when mpi4py or mpiexec is missing
-(``pip install --group test`` installs both: mpi4py and the mpich wheels)."""
+(``pip install -r requirements/test.txt`` installs both: mpi4py and the mpich wheels)."""
 
 from __future__ import annotations
 
