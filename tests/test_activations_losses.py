@@ -53,19 +53,7 @@ HUBER_DELTA = 0.3
 LEAKY_SLOPE = 0.01  # MLP's default
 
 NEW_HIDDEN = ["elu", "gelu", "gelu_tanh", "softplus", "swish"]
-ALL_OUTPUTS = [
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "gelu_tanh",
-    "softplus",
-    "swish",
-    "softmax",
-]
+ALL_OUTPUTS = list(nncore.ACTIVATIONS)
 ELEMENTWISE_LOSSES = ["mean_squared_error", "mean_absolute_error", "huber"]
 # (output activation, loss) for every loss, the fused cross-entropies with their outputs.
 EVERY_LOSS = [

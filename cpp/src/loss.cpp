@@ -5,27 +5,37 @@
 
 namespace nncore {
 
+const std::vector<LossName>& loss_names() {
+  static const std::vector<LossName> names = {
+      {"mean_squared_error", LossKind::mean_squared_error},
+      {"mean_absolute_error", LossKind::mean_absolute_error},
+      {"huber", LossKind::huber},
+      {"binary_cross_entropy", LossKind::binary_cross_entropy},
+      {"categorical_cross_entropy", LossKind::categorical_cross_entropy},
+      // aliases
+      {"mse", LossKind::mean_squared_error},
+      {"mae", LossKind::mean_absolute_error},
+      {"bce", LossKind::binary_cross_entropy},
+      {"cce", LossKind::categorical_cross_entropy},
+      {"cross_entropy", LossKind::categorical_cross_entropy},
+  };
+  return names;
+}
+
 Loss Loss::from_name(const std::string& name, double delta) {
   if (!std::isfinite(delta) || delta <= 0.0)
     throw std::invalid_argument("huber delta must be finite and > 0, got " + std::to_string(delta));
-  if (name == "mean_squared_error") return {LossKind::mean_squared_error, delta};
-  if (name == "mean_absolute_error") return {LossKind::mean_absolute_error, delta};
-  if (name == "huber") return {LossKind::huber, delta};
-  if (name == "binary_cross_entropy") return {LossKind::binary_cross_entropy, delta};
-  if (name == "categorical_cross_entropy") return {LossKind::categorical_cross_entropy, delta};
-  throw std::invalid_argument("unknown loss '" + name +
-                              "'; expected one of mean_squared_error, mean_absolute_error, huber, "
-                              "binary_cross_entropy, categorical_cross_entropy");
+  std::string known;
+  for (const auto& entry : loss_names()) {
+    if (name == entry.name) return {entry.kind, delta};
+    known += (known.empty() ? "" : ", ") + std::string(entry.name);
+  }
+  throw std::invalid_argument("unknown loss '" + name + "'; expected one of " + known);
 }
 
 std::string Loss::name() const {
-  switch (kind) {
-    case LossKind::mean_squared_error: return "mean_squared_error";
-    case LossKind::mean_absolute_error: return "mean_absolute_error";
-    case LossKind::huber: return "huber";
-    case LossKind::binary_cross_entropy: return "binary_cross_entropy";
-    case LossKind::categorical_cross_entropy: return "categorical_cross_entropy";
-  }
+  for (const auto& entry : loss_names())
+    if (entry.kind == kind) return entry.name;
   return "unknown";
 }
 

@@ -12,6 +12,7 @@
 from . import datasets, optim, reference, schedules
 from ._core import DivergenceError
 from ._core import __version__ as __version__
+from ._validation import ACTIVATIONS, LOSSES
 from .config import config, get_num_threads, set_num_threads, show_config
 from .history import History
 from .mlp import MLP
@@ -19,6 +20,8 @@ from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
 from .serialization import load
 
 __all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
     "MLP",
     "SGD",
     "Adagrad",
