@@ -1,17 +1,19 @@
 """One registry per concept: the core's lists of activations and losses (``cpp/src/activation.cpp``,
-``cpp/src/loss.cpp``), ``nncore.optim.OPTIMIZERS`` and ``nncore.schedules.SCHEDULES``; everything
-that names these concepts reads them, and the Python and native sides agree."""
+``cpp/src/loss.cpp``), ``nncore.optim.OPTIMIZERS``, ``nncore.schedules.SCHEDULES`` and the model
+kinds of ``nncore.model_file.MODELS``; everything that names these concepts reads them, and the
+Python and native sides agree."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
 import nncore
-from nncore import _core, _validation, cli, optim, schedules
+from nncore import _core, _validation, cli, model_file, optim, schedules
 from nncore.reference import numpy_reference as nref
 
 NATIVE_OPTIMIZERS = {
@@ -144,7 +146,7 @@ def test_a_taken_or_malformed_name_is_a_type_error(name: Any) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Schedules
+# Schedules and model kinds
 # --------------------------------------------------------------------------------------------
 
 
@@ -181,3 +183,13 @@ def test_a_schedule_subclass_with_a_name_joins_the_registry() -> None:
         assert history.learning_rate == [0.1, 0.05, 0.025]
     finally:
         del schedules.SCHEDULES["halving_for_test"]
+
+
+def test_the_model_kinds_are_the_model_classes() -> None:
+    assert model_file.MODELS == {"MLP": nncore.MLP}
+    for name, cls in model_file.MODELS.items():
+        assert cls.__name__ == name
+        for method in ("config", "from_config", "count_parameters"):
+            assert callable(getattr(cls, method)), method
+        assert inspect.isdatadescriptor(cls.generator_state)
+        assert inspect.isdatadescriptor(cls.parameters)

@@ -86,7 +86,11 @@ def unfitted() -> tuple[nncore.MLP, np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    for name, make in [("classifier", classifier), ("regressor", regressor), ("unfitted", unfitted)]:
+    for name, make in [
+        ("classifier", classifier),
+        ("regressor", regressor),
+        ("unfitted", unfitted),
+    ]:
         model, X, y = make()
         model.save(OUTPUT / f"{name}.nncore")
         np.save(OUTPUT / f"{name}.inputs.npy", X)
