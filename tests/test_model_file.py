@@ -1,7 +1,8 @@
 """The model file (``nncore.model_file``) and what models tell it about themselves: ``config()``,
 ``from_config``, ``count_parameters``, ``parameters``, ``generator_state``; the files of format
-version 1 written by nncore 0.3.0 (``tests/data/format_v1/``); and the format module on its own
-(``nncore.serialization.write``/``read`` of any header and arrays)."""
+version 1 written by nncore 0.3.0 (``tests/data/format_v1/``); the format module on its own
+(``nncore.serialization.write``/``read`` of any header and arrays); and two defects of saving
+(issue 16): a missing directory and a save from inside ``fit``."""
 
 from __future__ import annotations
 
@@ -246,6 +247,68 @@ def test_a_bad_generator_state_is_refused_and_changes_nothing(state: Any, error:
     with pytest.raises(error, match="generator_state"):
         model.generator_state = state
     assert model.generator_state == before
+
+
+# --------------------------------------------------------------------------------------------
+# Saving: the path in errors, and from inside fit (issue 16 §4)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_save_into_a_missing_directory_names_the_path_given(tmp_path: Path, as_text: bool) -> None:
+    model = _model()
+    path = tmp_path / "missing" / "model.nncore"
+    with pytest.raises(FileNotFoundError) as info:
+        model.save(str(path) if as_text else path)
+    assert info.value.filename == str(path)
+    assert ".tmp" not in str(info.value) and str(path) in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_onto_a_directory_names_the_path_given(tmp_path: Path) -> None:
+    (tmp_path / "dir.nncore").mkdir()
+    with pytest.raises(IsADirectoryError) as info:
+        _model().save(tmp_path / "dir.nncore")
+    assert info.value.filename == str(tmp_path / "dir.nncore")
+    assert [p.name for p in tmp_path.iterdir()] == ["dir.nncore"]
+
+
+def test_a_model_saved_from_a_callback_holds_the_history_so_far(tmp_path: Path) -> None:
+    X, y = _data()
+    model = _model()
+    seen = []
+
+    def save_at_epoch_3(record: dict[str, Any]) -> None:
+        assert model.history is not None and model.history.epochs == record["epoch"]
+        seen.append(model.history.stop_reason)
+        if record["epoch"] == 3:
+            model.save(tmp_path / "epoch3.nncore")
+
+    history = model.fit(
+        X, y, epochs=5, callbacks=save_at_epoch_3, n_iter_no_change=None, validation_split=0.2
+    )
+    assert seen == ["running"] * 5 and model.history is history
+    assert history.stop_reason == "max_epochs" and history.epochs == 5
+    saved = nncore.load(tmp_path / "epoch3.nncore")
+    assert saved.history is not None and saved.history.stop_reason == "running"
+    assert saved.history.epochs == 3 and saved.history.metric_name == history.metric_name
+    assert saved.history.loss == history.loss[:3]
+    assert saved.history.validation_loss == history.validation_loss[:3]
+    assert saved.history.learning_rate == history.learning_rate[:3]
+
+
+def test_a_fit_that_raises_keeps_the_history_from_before() -> None:
+    X, y = _data()
+    model = _model()
+    before = model.fit(X, y, epochs=2)
+
+    def fail(record: dict[str, Any]) -> None:
+        if record["epoch"] == 2:
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        model.fit(X, y, epochs=4, callbacks=fail)
+    assert model.history is before
 
 
 # --------------------------------------------------------------------------------------------

@@ -834,6 +834,10 @@ class MLP:
                 else None
             )
             metric_name = "accuracy" if self.is_classifier else "r2"
+            # The history so far, extended at every epoch end before the user's callbacks: a
+            # callback that saves the model saves it. On an exception the old one comes back.
+            previous_history, running = self.history, History([], "running", metric_name)
+            self.history = running
             progress: EpochLines | ProgressBar | None = None
             if show_progress and verbose == 2:
                 progress = EpochLines(epochs, metric_name)
@@ -855,6 +859,7 @@ class MLP:
                     stopper_epoch = epoch
                 schedule.observe(epoch, monitored)
                 native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
+                running.append(record)
                 if progress is not None:
                     progress(record)
                 for callback in user_callbacks:
@@ -871,6 +876,9 @@ class MLP:
                 records, stop_reason = loop(
                     native_optimizer, on_epoch_end if needs_callback else None
                 )
+            except BaseException:
+                self.history = previous_history
+                raise
             finally:
                 if progress is not None:
                     progress.close()

@@ -51,9 +51,9 @@ What is restored: the model (predictions are bit-identical), the generator state
 (rule, hyper-parameters including the base learning rate, step count and state vectors), so that
 ``fit(...)`` on the loaded model continues exactly as it would have on the saved one; ``history``,
 ``metadata`` and ``metadata_arrays``. The parameters and the optimizer state must be finite (the
-history may hold NaN). Saving from a ``fit`` callback writes the state at that epoch's end;
-saving while *another thread* runs ``fit`` on the same model gives an undefined mixture of
-states: don't.
+history may hold NaN). Saving from a ``fit`` callback writes the state at that epoch's end, with
+the history so far (``stop_reason`` ``"running"``); saving while *another thread* runs ``fit``
+on the same model gives an undefined mixture of states: don't.
 """
 
 from __future__ import annotations

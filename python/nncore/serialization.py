@@ -156,7 +156,7 @@ def write(file: File, header: dict[str, Any], arrays: dict[str, Any]) -> None:
     before the file system is touched. Raises ``TypeError`` for a header JSON cannot hold or an
     array of a dtype the format does not hold, ``ValueError`` for an invalid array name, an array
     of more than 32 dimensions or a header over ``MAX_HEADER_BYTES``, and ``OSError`` from the
-    file system.
+    file system, naming ``file`` (never the temporary file).
     """
     members = [(name, member_array(value, f"array {name!r}")) for name, value in arrays.items()]
     for name, _ in members:
@@ -244,6 +244,8 @@ def _save_atomic(path: str, header: bytes, arrays: list[tuple[str, Array]]) -> N
             break
         except FileExistsError:
             continue
+        except OSError as error:  # e.g. a missing directory: name the path given, not ours
+            raise _naming(error, path) from None
     else:  # pragma: no cover - 100 collisions of 48 random bits
         raise FileExistsError(f"could not create a temporary file in {directory!r}")
     try:
@@ -254,11 +256,18 @@ def _save_atomic(path: str, header: bytes, arrays: list[tuple[str, Array]]) -> N
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and error.filename == temporary:
+            raise _naming(error, path) from None
         raise
     _fsync_directory(directory)
+
+
+def _naming(error: OSError, path: str) -> OSError:
+    """The same error about ``path`` (the caller's name) instead of the temporary file."""
+    return type(error)(error.errno, error.strerror, path)
 
 
 def _fsync_directory(directory: str) -> None:
