@@ -68,8 +68,8 @@ void assign_tanh(const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {
 }
 }  // namespace
 
-const std::vector<ActivationName>& activation_names() {
-  static const std::vector<ActivationName> names = {
+const std::vector<Name<ActivationKind>>& activation_names() {
+  static const std::vector<Name<ActivationKind>> names = {
       {"identity", ActivationKind::identity},
       {"sigmoid", ActivationKind::sigmoid},
       {"tanh", ActivationKind::tanh},
@@ -93,19 +93,10 @@ Activation Activation::from_name(const std::string& name, double slope, double a
                                 std::to_string(slope));
   if (!std::isfinite(alpha) || alpha <= 0.0)
     throw std::invalid_argument("elu alpha must be finite and > 0, got " + std::to_string(alpha));
-  std::string known;
-  for (const auto& entry : activation_names()) {
-    if (name == entry.name) return Activation{entry.kind, slope, alpha};
-    known += (known.empty() ? "" : ", ") + std::string(entry.name);
-  }
-  throw std::invalid_argument("unknown activation '" + name + "'; expected one of " + known);
+  return Activation{kind_named(activation_names(), name, "activation"), slope, alpha};
 }
 
-std::string Activation::name() const {
-  for (const auto& entry : activation_names())
-    if (entry.kind == kind) return entry.name;
-  return "unknown";
-}
+std::string Activation::name() const { return own_name(activation_names(), kind); }
 
 template <class T>
 void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {

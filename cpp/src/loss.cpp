@@ -5,8 +5,8 @@
 
 namespace nncore {
 
-const std::vector<LossName>& loss_names() {
-  static const std::vector<LossName> names = {
+const std::vector<Name<LossKind>>& loss_names() {
+  static const std::vector<Name<LossKind>> names = {
       {"mean_squared_error", LossKind::mean_squared_error},
       {"mean_absolute_error", LossKind::mean_absolute_error},
       {"huber", LossKind::huber},
@@ -25,19 +25,10 @@ const std::vector<LossName>& loss_names() {
 Loss Loss::from_name(const std::string& name, double delta) {
   if (!std::isfinite(delta) || delta <= 0.0)
     throw std::invalid_argument("huber delta must be finite and > 0, got " + std::to_string(delta));
-  std::string known;
-  for (const auto& entry : loss_names()) {
-    if (name == entry.name) return {entry.kind, delta};
-    known += (known.empty() ? "" : ", ") + std::string(entry.name);
-  }
-  throw std::invalid_argument("unknown loss '" + name + "'; expected one of " + known);
+  return {kind_named(loss_names(), name, "loss"), delta};
 }
 
-std::string Loss::name() const {
-  for (const auto& entry : loss_names())
-    if (entry.kind == kind) return entry.name;
-  return "unknown";
-}
+std::string Loss::name() const { return own_name(loss_names(), kind); }
 
 void Loss::check_output_activation(const Activation& output) const {
   if (kind == LossKind::binary_cross_entropy && output.kind != ActivationKind::sigmoid)

@@ -8,6 +8,8 @@ import math
 import re
 from typing import Any, TypeGuard
 
+from ._validation import check_keys
+
 _DECIMAL_U64 = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
@@ -64,12 +66,7 @@ def keys(value: Any, expected: tuple[str, ...], where: str) -> dict[str, Any]:
     """``value`` as a JSON object with exactly the ``expected`` keys."""
     if not isinstance(value, dict):
         raise Invalid(f"{where} must be a JSON object, got {json_type(value)}")
-    missing = [key for key in expected if key not in value]
-    if missing:
-        raise Invalid(f"{where} lacks {', '.join(map(repr, missing))}")
-    unknown = [key for key in value if key not in expected]
-    if unknown:
-        raise Invalid(f"{where} has unknown entries {', '.join(map(repr, unknown))}")
+    check_keys(value, expected, where, Invalid)
     return value
 
 

@@ -52,6 +52,19 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_keys(
+    value: dict[str, Any], expected: tuple[str, ...], where: str, error: type[Exception]
+) -> None:
+    """Raise ``error`` naming the keys of ``expected`` that ``value`` lacks, or its keys beyond
+    them (a config, a file's JSON object)."""
+    missing = [key for key in expected if key not in value]
+    if missing:
+        raise error(f"{where} lacks {', '.join(map(repr, missing))}")
+    unknown = [key for key in value if key not in expected]
+    if unknown:
+        raise error(f"{where} has unknown entries {', '.join(map(repr, unknown))}")
+
+
 def check_loss(loss: Any, output_activation: str) -> str:
     """The canonical loss name for ``loss`` (``None`` picks the one fused with the output)."""
     if loss is None:

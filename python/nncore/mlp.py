@@ -31,6 +31,7 @@ from ._validation import (
     check_dtype,
     check_float,
     check_int,
+    check_keys,
     check_loss,
 )
 from .callbacks import EarlyStopping, EpochLines, ProgressBar
@@ -996,15 +997,7 @@ def _config_arguments(config: Any) -> dict[str, Any]:
     """``config`` checked to hold exactly the constructor's parameters (``MLP.from_config``)."""
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict (as MLP.config() returns), got {config!r:.80}")
-    missing = [key for key in _CONFIG_KEYS if key not in config]
-    if missing:
-        raise ValueError(f"invalid MLP config: it lacks {', '.join(map(repr, missing))}")
-    unknown = [key for key in config if key not in _CONFIG_KEYS]
-    if unknown:
-        raise ValueError(
-            f"invalid MLP config: unknown keys {', '.join(repr(key) for key in unknown)}; an "
-            f"MLP config has {', '.join(_CONFIG_KEYS)}"
-        )
+    check_keys(config, _CONFIG_KEYS, "invalid MLP config: the config", ValueError)
     return dict(config)
 
 

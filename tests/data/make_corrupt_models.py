@@ -91,6 +91,23 @@ def zip_members(
     return buffer.getvalue()
 
 
+#: The optimizer entry of both headers but its rule, and their history entry.
+OPTIMIZER_STATE = {
+    "dtype": "float64",
+    "hyperparameters": {
+        "learning_rate": 0.001,
+        "betas": [0.9, 0.999],
+        "eps": 1e-08,
+        "weight_decay": 0.0,
+        "clip_norm": None,
+        "clip_value": None,
+    },
+    "step": 2,
+    "state_names": ["exp_avg", "exp_avg_sq"],
+}
+HISTORY_ENTRY = {"stop_reason": "max_epochs", "epochs": 2, "best_epoch": None, "metric_name": "r2"}
+
+
 def valid_header() -> dict[str, Any]:
     """The JSON header of ``valid_file()`` (without ``arrays``, which ``model_file`` adds)."""
     return {
@@ -111,24 +128,9 @@ def valid_header() -> dict[str, Any]:
         "random_state": ["1", "2", "3", "4"],
         "optimizer": {
             "class": "Adam",
-            "dtype": "float64",
-            "hyperparameters": {
-                "learning_rate": 0.001,
-                "betas": [0.9, 0.999],
-                "eps": 1e-08,
-                "weight_decay": 0.0,
-                "clip_norm": None,
-                "clip_value": None,
-            },
-            "step": 2,
-            "state_names": ["exp_avg", "exp_avg_sq"],
+            **copy.deepcopy(OPTIMIZER_STATE),
         },
-        "history": {
-            "stop_reason": "max_epochs",
-            "epochs": 2,
-            "best_epoch": None,
-            "metric_name": "r2",
-        },
+        "history": copy.deepcopy(HISTORY_ENTRY),
         "metadata": {"note": "hand-made"},
     }
 
@@ -156,24 +158,9 @@ def valid_header_v2() -> dict[str, Any]:
         "random_state": ["1", "2", "3", "4"],
         "optimizer": {
             "name": "adam",
-            "dtype": "float64",
-            "hyperparameters": {
-                "learning_rate": 0.001,
-                "betas": [0.9, 0.999],
-                "eps": 1e-08,
-                "weight_decay": 0.0,
-                "clip_norm": None,
-                "clip_value": None,
-            },
-            "step": 2,
-            "state_names": ["exp_avg", "exp_avg_sq"],
+            **copy.deepcopy(OPTIMIZER_STATE),
         },
-        "history": {
-            "stop_reason": "max_epochs",
-            "epochs": 2,
-            "best_epoch": None,
-            "metric_name": "r2",
-        },
+        "history": copy.deepcopy(HISTORY_ENTRY),
         "metadata": {"note": "hand-made"},
     }
 
@@ -832,8 +819,12 @@ def _version_2(add: Callable[[str, bytes, str], None]) -> None:
         ("model_number", setter("model", 1), "unknown model kind 1"),
         ("architecture_entry", setter("architecture", {}), "unknown entries 'architecture'"),
         ("config_not_object", setter("config", [2, 3, 1]), "config must be a JSON object"),
-        ("config_missing_key", deleter("config.seed"), "invalid MLP config: it lacks 'seed'"),
-        ("config_unknown_key", setter("config.hook", "os.system"), "unknown keys 'hook'"),
+        (
+            "config_missing_key",
+            deleter("config.seed"),
+            "invalid MLP config: the config lacks 'seed'",
+        ),
+        ("config_unknown_key", setter("config.hook", "os.system"), "unknown entries 'hook'"),
         (
             "config_layer_sizes_huge",
             setter("config.layer_sizes", [2, 10**12, 1]),

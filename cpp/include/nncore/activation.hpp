@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "nncore/names.hpp"
 #include "nncore/types.hpp"
 
 namespace nncore {
@@ -35,17 +36,11 @@ enum class ActivationKind {
   softmax
 };
 
-// One name of an activation kind.
-struct ActivationName {
-  const char* name;
-  ActivationKind kind;
-};
-
 // The one list of activation names: every kind under its own name, then the aliases (other names
 // of a kind listed before). from_name and name() read it, and so does Python
 // (nncore._core.activation_names()): a new activation is an entry here, its enum value and its
 // two formulas.
-const std::vector<ActivationName>& activation_names();
+const std::vector<Name<ActivationKind>>& activation_names();
 
 struct Activation {
   ActivationKind kind = ActivationKind::identity;

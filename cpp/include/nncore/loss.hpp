@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nncore/activation.hpp"
+#include "nncore/names.hpp"
 #include "nncore/types.hpp"
 
 namespace nncore {
@@ -31,16 +32,10 @@ enum class LossKind {
   categorical_cross_entropy
 };
 
-// One name of a loss kind.
-struct LossName {
-  const char* name;
-  LossKind kind;
-};
-
 // The one list of loss names: every kind under its own name, then the aliases (other names of a
 // kind listed before). from_name and name() read it, and so does Python
 // (nncore._core.loss_names()).
-const std::vector<LossName>& loss_names();
+const std::vector<Name<LossKind>>& loss_names();
 
 struct Loss {
   LossKind kind = LossKind::mean_squared_error;
