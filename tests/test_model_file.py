@@ -333,6 +333,8 @@ def test_a_subclass_of_mlp_is_saved_as_an_mlp() -> None:
     loaded = model_file.loads(model_file.dumps(model))
     assert type(loaded) is nncore.MLP
     assert np.array_equal(loaded.parameters, model.parameters)
+    clone = copy.deepcopy(model)  # through the same file, back into a Custom
+    assert type(clone) is Custom and np.array_equal(clone.parameters, model.parameters)
 
 
 def test_an_unknown_model_kind_is_refused() -> None:

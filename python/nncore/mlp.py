@@ -970,8 +970,10 @@ class MLP:
 
     def __setstate__(self, state: dict[str, bytes]) -> None:
         model = model_file.loads(state["nncore_model_file"])
-        if type(model) is not type(self):
-            raise ValueError(f"the pickled model is a {type(model).__name__}, not an MLP")
+        if not isinstance(self, type(model)):  # a subclass of MLP pickles as an MLP file
+            raise ValueError(
+                f"the pickled model is a {type(model).__name__}, not a {type(self).__name__}"
+            )
         self.__dict__.update(vars(model))
 
 

@@ -273,9 +273,9 @@ def _metadata_members(metadata_arrays: Any) -> dict[str, Array]:
 
 
 # ===================================================================================== loading
-def load(file: File) -> Model:
+def load(file: File) -> Any:
     """The model saved in ``file`` (a path or a readable binary file object) by ``save``
-    (``model.save``), of the class its header names.
+    (``model.save``): an instance of the class of ``MODELS`` its header names (``nncore.MLP``).
 
     The file is checked completely and nothing in it is executed, so files from untrusted sources
     are safe to load (``nncore.serialization``). Raises ``ValueError`` naming the file and the
@@ -287,7 +287,7 @@ def load(file: File) -> Model:
     return serialization.read(file, _decode)
 
 
-def loads(data: bytes) -> Model:
+def loads(data: bytes) -> Any:
     """The model in ``data``, the bytes of a model file (``dumps``)."""
     return serialization.read(io.BytesIO(data), _decode, "the pickled model")
 
