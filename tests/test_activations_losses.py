@@ -1,6 +1,6 @@
-"""The training-toolkit additions of the native core against ``nncore.reference.numpy_reference``:
-the activations elu/gelu/gelu_tanh/softplus/swish, the losses mean_absolute_error and huber,
-per-layer activation lists and sample weights — forward, loss, backward, finite differences,
+"""The activations and losses of the native core against ``nncore.reference.numpy_reference``:
+every activation of the core's list (hidden and output), every loss, per-layer activation lists
+and sample weights — forward, loss, backward, finite differences,
 a whole ``fit``, and integer weights as repeated rows."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 
 import nncore
 from conftest import reference_gradients
+from nncore import _validation
 from nncore.reference import numpy_reference as nref
 
 # --------------------------------------------------------------------------------------------
@@ -52,20 +53,9 @@ ELU_ALPHA = 0.7
 HUBER_DELTA = 0.3
 LEAKY_SLOPE = 0.01  # MLP's default
 
-NEW_HIDDEN = ["elu", "gelu", "gelu_tanh", "softplus", "swish"]
-ALL_OUTPUTS = [
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "gelu_tanh",
-    "softplus",
-    "swish",
-    "softmax",
-]
+# Every hidden activation of the core (the older ones are also in test_gradients.py).
+NEW_HIDDEN = [name for name in nncore.ACTIVATIONS if name != "softmax"]
+ALL_OUTPUTS = list(nncore.ACTIVATIONS)
 ELEMENTWISE_LOSSES = ["mean_squared_error", "mean_absolute_error", "huber"]
 # (output activation, loss) for every loss, the fused cross-entropies with their outputs.
 EVERY_LOSS = [
@@ -76,6 +66,11 @@ EVERY_LOSS = [
     ("softmax", "categorical_cross_entropy"),
 ]
 KINKED = ("relu", "leaky_relu", "elu")
+
+
+def test_every_loss_of_the_core_has_its_cases_here() -> None:
+    assert sorted(loss for _, loss in EVERY_LOSS) == sorted(nncore.LOSSES)
+    assert set(ELEMENTWISE_LOSSES) == set(nncore.LOSSES) - set(_validation.LOSS_OUTPUT)
 
 
 def stable_seed(*parts: Any) -> int:

@@ -78,7 +78,7 @@ def test_all_equal_class_labels() -> None:
         assert (model.predict(X) == y).all()
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize("optimizer", list(nncore.optim.OPTIMIZERS))
 def test_a_single_sample(optimizer: str) -> None:
     model = nncore.MLP([3, 4, 1], dtype="float64", seed=0)
     X, y = np.array([[0.5, -1.0, 2.0]]), np.array([1.5])

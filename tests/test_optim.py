@@ -15,7 +15,15 @@ import numpy as np
 import pytest
 
 from nncore import _core
-from nncore.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSProp, get_optimizer
+from nncore.optim import (
+    OPTIMIZERS,
+    SGD,
+    Adagrad,
+    Adam,
+    Optimizer,
+    RMSProp,
+    get_optimizer,
+)
 
 Array = np.ndarray
 
@@ -39,19 +47,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
-CLASSES: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "adam": Adam,
-    "adamw": AdamW,
-    "rmsprop": RMSProp,
-    "adagrad": Adagrad,
-}
+CLASSES: dict[str, type[Optimizer]] = OPTIMIZERS
+# The native types of each rule: the core's classes named after its Python class.
 NATIVE = {
-    "sgd": (_core.SGDF32, _core.SGDF64),
-    "adam": (_core.AdamF32, _core.AdamF64),
-    "adamw": (_core.AdamWF32, _core.AdamWF64),
-    "rmsprop": (_core.RMSPropF32, _core.RMSPropF64),
-    "adagrad": (_core.AdagradF32, _core.AdagradF64),
+    name: (getattr(_core, f"{rule.__name__}F32"), getattr(_core, f"{rule.__name__}F64"))
+    for name, rule in OPTIMIZERS.items()
 }
 
 # The grid of hyper-parameters: every option of every rule, weight decay and both clippings.
@@ -90,6 +90,15 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("adagrad", {"weight_decay": 0.1, "eps": 1e-6}),
     ("adagrad", {"clip_norm": 0.2, "lr_decay": 0.05}),
 ]
+
+
+def test_every_registered_rule_has_its_defaults_and_cases_here() -> None:
+    """A new rule of ``OPTIMIZERS`` is not tested until it has its reference (``reference_run``)
+    and cases here."""
+    assert set(DEFAULTS) == set(OPTIMIZERS)
+    assert {name for name, _ in CASES} == set(OPTIMIZERS)
+
+
 CASE_IDS = [
     f"{name}-{'-'.join(f'{k}={v}' for k, v in hp.items()) or 'defaults'}" for name, hp in CASES
 ]

@@ -1,4 +1,5 @@
-"""Saving and loading models (``MLP.save``, ``nncore.load``), pickling and copying.
+"""Saving and loading models (``MLP.save``, ``nncore.load``), pickling and copying, through the
+model file (``nncore.model_file``) and the format module (``nncore.serialization``).
 
 The round trips are bit-exact: the loaded model predicts the same, holds the same parameters,
 generator state and optimizer state, and ``fit`` on it continues exactly as on the original. The
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import inspect
 import io
 import json
 import os
@@ -27,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nncore
-from nncore import serialization
+from nncore import model_file, serialization
 from nncore.history import SERIES, History
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -99,11 +101,10 @@ def assert_same_model(a: nncore.MLP, b: nncore.MLP) -> None:
     assert a is not b
     assert a.layer_sizes == b.layer_sizes and a.activations == b.activations
     assert a.dtype == b.dtype and a.use_bias == b.use_bias and a.dropout == b.dropout
-    assert a.seed == b.seed and a._init == b._init
-    assert a._leaky_relu_slope == b._leaky_relu_slope and a._elu_alpha == b._elu_alpha
-    assert a._network.parameters.dtype == b._network.parameters.dtype
-    assert np.array_equal(a._network.parameters, b._network.parameters)
-    assert a._random.state == b._random.state
+    assert a.seed == b.seed and a.config() == b.config()
+    assert a.parameters.dtype == b.parameters.dtype
+    assert np.array_equal(a.parameters, b.parameters)
+    assert a.generator_state == b.generator_state
     if a.optimizer is None:
         assert b.optimizer is None
     else:
@@ -130,8 +131,8 @@ def assert_continues_identically(a: nncore.MLP, b: nncore.MLP, X: Any, y: Any) -
     ha = a.fit(X, y, epochs=3, batch_size=8, shuffle=True, n_iter_no_change=None)
     hb = b.fit(X, y, epochs=3, batch_size=8, shuffle=True, n_iter_no_change=None)
     assert _json(ha.to_dict()) == _json(hb.to_dict())
-    assert np.array_equal(a._network.parameters, b._network.parameters)
-    assert a._random.state == b._random.state
+    assert np.array_equal(a.parameters, b.parameters)
+    assert a.generator_state == b.generator_state
     assert_same_model(a, b)
 
 
@@ -175,7 +176,7 @@ def test_round_trip_keeps_the_base_learning_rate_after_a_schedule(tmp_path: Path
     ha = model.fit(X, y, lr_schedule="cosine", epochs=4, n_iter_no_change=None)
     hb = loaded.fit(X, y, lr_schedule="cosine", epochs=4, n_iter_no_change=None)
     assert ha.learning_rate == hb.learning_rate
-    assert np.array_equal(model._network.parameters, loaded._network.parameters)
+    assert np.array_equal(model.parameters, loaded.parameters)
 
 
 @pytest.mark.parametrize(
@@ -441,22 +442,37 @@ def test_the_file_is_an_uncompressed_npz_readable_with_numpy_alone(tmp_path: Pat
         header = json.loads(archive["header"].tobytes().decode("utf-8"))
         members = {name: archive[name] for name in archive.files}
     assert members["header"].dtype == np.uint8 and members["header"].ndim == 1
-    assert header["format"] == "nncore-model" and header["format_version"] == 1
+    assert header["format"] == "nncore-model" and header["format_version"] == 2
     assert header["nncore_version"] == nncore.__version__
-    assert header["architecture"] == {
+    assert list(header) == [
+        "format",
+        "format_version",
+        "nncore_version",
+        "model",
+        "config",
+        "random_state",
+        "optimizer",
+        "history",
+        "metadata",
+        "arrays",
+    ]
+    assert header["model"] == "MLP"
+    assert header["config"] == {
         "layer_sizes": [4, 7, 5, 3],
-        "activations": ["tanh", "tanh", "identity"],
-        "use_bias": True,
+        "activation": ["tanh", "tanh"],
+        "output_activation": "identity",
         "dtype": "float32",
+        "seed": 3,
+        "use_bias": True,
+        "init": "glorot_uniform",
         "leaky_relu_slope": 0.01,
         "elu_alpha": 1.0,
         "dropout": [0.0, 0.0],
-        "init": "glorot_uniform",
     }
-    assert header["seed"] == "3"
-    assert header["random_state"] == [str(word) for word in model._random.state]
+    assert header["config"] == model.config()
+    assert header["random_state"] == [str(word) for word in model.generator_state]
     assert header["optimizer"] == {
-        "class": "Adam",
+        "name": "adam",
         "dtype": "float32",
         "hyperparameters": {
             "learning_rate": 0.001,
@@ -507,13 +523,20 @@ def test_the_documentation_names_every_header_entry(tmp_path: Path) -> None:
     with np.load(tmp_path / "model.nncore", allow_pickle=False) as archive:
         header = json.loads(archive["header"].tobytes())
     docs = DOCS.read_text(encoding="utf-8")
-    module_docs = serialization.__doc__ or ""
-    names = [*header, *header["architecture"], *header["optimizer"], *header["history"]]
-    for name in names:
+    module_docs = (serialization.__doc__ or "") + (model_file.__doc__ or "")
+    names = [*header, *header["optimizer"], *header["history"]]
+    for name in [*names, *header["config"]]:
         assert f'"{name}"' in docs or f"``{name}``" in docs or f"`{name}`" in docs, name
+    for name in names:
         assert name in module_docs, name
+    # the config is the model's constructor's arguments (documented by nncore.MLP)
+    assert list(header["config"]) == list(inspect.signature(nncore.MLP).parameters)
     for member in ("header", "parameters", "optimizer.<", "history.<", "metadata.<"):
         assert member in docs and member in module_docs
+    # the entries of version 1, which load still reads
+    for name in ("architecture", "activations", "seed", "class", *MAKER.valid_header()):
+        assert f'"{name}"' in docs or f"`{name}`" in docs, name
+        assert name in module_docs, name
 
 
 def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path: Path) -> None:
@@ -524,13 +547,16 @@ def test_saving_the_same_model_twice_gives_identical_bytes(tmp_path: Path) -> No
     assert (tmp_path / "a.nncore").read_bytes() == (tmp_path / "b.nncore").read_bytes()
 
 
-def test_the_hand_written_file_from_the_documentation_loads() -> None:
-    """``make_corrupt_models.valid_file()`` is written from docs/model-format.md without nncore."""
-    model = nncore.load(io.BytesIO(MAKER.valid_file()))
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_hand_written_file_from_the_documentation_loads(version: int) -> None:
+    """``make_corrupt_models.valid_file()`` (version 1) and ``valid_file_v2()`` are written from
+    docs/model-format.md without nncore."""
+    data = MAKER.valid_file() if version == 1 else MAKER.valid_file_v2()
+    model = nncore.load(io.BytesIO(data))
     assert model.layer_sizes == (2, 3, 1) and model.activations == ("tanh", "identity")
     assert model.dtype == np.float64 and model.seed == 7
-    assert tuple(model._random.state) == (1, 2, 3, 4)
-    assert np.array_equal(model._network.parameters, MAKER.PARAMETERS)
+    assert model.generator_state == (1, 2, 3, 4)
+    assert np.array_equal(model.parameters, MAKER.PARAMETERS)
     weights, biases = model.get_parameters()
     assert np.array_equal(weights[0], MAKER.PARAMETERS[:6].reshape(2, 3))
     assert np.array_equal(biases[0], MAKER.PARAMETERS[6:9])
@@ -624,7 +650,7 @@ def test_file_objects(tmp_path: Path) -> None:
     model, X, _ = _problem()
     buffer = io.BytesIO()
     model.save(buffer)
-    assert buffer.getvalue() == serialization._dumps(model)
+    assert buffer.getvalue() == model_file.dumps(model)
     buffer.seek(0)
     assert np.array_equal(nncore.load(buffer).forward(X), model.forward(X))
     with open(tmp_path / "f.nncore", "wb") as file:
@@ -650,7 +676,7 @@ def test_file_objects(tmp_path: Path) -> None:
 def test_bad_file_arguments(tmp_path: Path) -> None:
     model, _, _ = _problem()
     with pytest.raises(TypeError, match=r"io\.BytesIO"):
-        nncore.load(serialization._dumps(model))  # type: ignore[arg-type]
+        nncore.load(model_file.dumps(model))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="binary file"):
         model.save(b"model.nncore")
     with open(tmp_path / "t.txt", "w") as text, pytest.raises(TypeError, match="binary file"):
@@ -658,7 +684,7 @@ def test_bad_file_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="binary file"):
         nncore.load(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"nncore\.MLP"):
-        serialization.save("not a model", tmp_path / "x.nncore")  # type: ignore[arg-type]
+        model_file.save("not a model", tmp_path / "x.nncore")  # type: ignore[arg-type]
 
 
 def test_os_errors_of_load_come_through(tmp_path: Path) -> None:
@@ -739,7 +765,7 @@ def test_a_newer_format_version_is_named(tmp_path: Path) -> None:
     path.write_bytes(MAKER.model_file(MAKER.setter("format_version", 7)))
     message = (
         f"cannot load {str(path)!r}: written by a newer nncore (format version 7); "
-        "this nncore reads version 1"
+        f"this nncore reads versions up to {serialization.FORMAT_VERSION}"
     )
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         nncore.load(path)
@@ -752,7 +778,7 @@ def _check_outcome(data: bytes) -> None:
     except ValueError as error:
         assert str(error).startswith("cannot load the file object: ")
         return
-    assert np.isfinite(model._network.parameters).all()
+    assert np.isfinite(model.parameters).all()
     assert np.isfinite(model.forward(np.ones((2, model.n_features)))).all()
     copy.deepcopy(model)
 
@@ -762,7 +788,7 @@ def _fuzz_base() -> bytes:
     model.fit(X, y, optimizer="adam", epochs=2)
     model.metadata = {"k": [1, 2]}
     model.metadata_arrays = {"m": np.arange(3.0)}
-    return serialization._dumps(model)
+    return model_file.dumps(model)
 
 
 FUZZ_BASE = _fuzz_base()
@@ -896,13 +922,13 @@ def test_the_pickled_state_is_the_file_format() -> None:
     model, _, _ = _problem()
     state = model.__getstate__()
     assert list(state) == ["nncore_model_file"]
-    assert state["nncore_model_file"] == serialization._dumps(model)
+    assert state["nncore_model_file"] == model_file.dumps(model)
     assert b"_thread" not in pickle.dumps(model)
     with pytest.raises(ValueError, match="cannot load the pickled model"):
         nncore.MLP.__new__(nncore.MLP).__setstate__({"nncore_model_file": b"PK\x03\x04junk"})
 
 
 def test_public_names() -> None:
-    assert nncore.load is serialization.load
+    assert nncore.load is model_file.load
     assert "load" in nncore.__all__
     assert callable(nncore.MLP.save)

@@ -23,7 +23,7 @@ def main() -> None:
     X = rng.normal(size=(64, 5))
     y = rng.integers(0, 3, size=64)
     for dtype in ("float32", "float64"):
-        for optimizer in ("sgd", "adam", "adamw", "rmsprop", "adagrad"):
+        for optimizer in nncore.optim.OPTIMIZERS:
             model = nncore.MLP([5, 8, 3], output_activation="softmax", dtype=dtype, dropout=0.1)
             model.fit(
                 X,

@@ -23,6 +23,14 @@ Network<T> make_network(const std::vector<Index>& layer_sizes,
   return Network<T>(layer_sizes, std::move(activations), use_bias, dropout);
 }
 
+// {name: the kind's own name} of a list of names (an alias maps to another name).
+template <class Kind>
+py::dict own_names(const std::vector<Name<Kind>>& names) {
+  py::dict result;
+  for (const auto& entry : names) result[entry.name] = own_name(names, entry.kind);
+  return result;
+}
+
 }  // namespace
 
 template <class T>
@@ -121,6 +129,12 @@ void bind_network_for(py::module_& m) {
 }
 
 void bind_network(py::module_& m) {
+  m.def(
+      "activation_names", [] { return own_names(activation_names()); },
+      "{name: own name} of every activation name the core parses (aliases included).");
+  m.def(
+      "loss_names", [] { return own_names(loss_names()); },
+      "{name: own name} of every loss name the core parses (aliases included).");
   bind_network_for<float>(m);
   bind_network_for<double>(m);
 }

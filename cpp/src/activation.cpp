@@ -68,13 +68,8 @@ void assign_tanh(const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {
 }
 }  // namespace
 
-Activation Activation::from_name(const std::string& name, double slope, double alpha) {
-  if (!std::isfinite(slope) || slope < 0.0)
-    throw std::invalid_argument("leaky_relu slope must be finite and >= 0, got " +
-                                std::to_string(slope));
-  if (!std::isfinite(alpha) || alpha <= 0.0)
-    throw std::invalid_argument("elu alpha must be finite and > 0, got " + std::to_string(alpha));
-  static const std::pair<const char*, ActivationKind> kinds[] = {
+const std::vector<Name<ActivationKind>>& activation_names() {
+  static const std::vector<Name<ActivationKind>> names = {
       {"identity", ActivationKind::identity},
       {"sigmoid", ActivationKind::sigmoid},
       {"tanh", ActivationKind::tanh},
@@ -85,30 +80,23 @@ Activation Activation::from_name(const std::string& name, double slope, double a
       {"gelu_tanh", ActivationKind::gelu_tanh},
       {"softplus", ActivationKind::softplus},
       {"swish", ActivationKind::swish},
-      {"softmax", ActivationKind::softmax}};
-  for (const auto& [known, kind] : kinds)
-    if (name == known) return Activation{kind, slope, alpha};
-  throw std::invalid_argument("unknown activation '" + name +
-                              "'; expected one of identity, sigmoid, tanh, relu, leaky_relu, elu, "
-                              "gelu, gelu_tanh, softplus, swish, softmax");
+      {"softmax", ActivationKind::softmax},
+      // aliases
+      {"silu", ActivationKind::swish},
+  };
+  return names;
 }
 
-std::string Activation::name() const {
-  switch (kind) {
-    case ActivationKind::identity: return "identity";
-    case ActivationKind::sigmoid: return "sigmoid";
-    case ActivationKind::tanh: return "tanh";
-    case ActivationKind::relu: return "relu";
-    case ActivationKind::leaky_relu: return "leaky_relu";
-    case ActivationKind::elu: return "elu";
-    case ActivationKind::gelu: return "gelu";
-    case ActivationKind::gelu_tanh: return "gelu_tanh";
-    case ActivationKind::softplus: return "softplus";
-    case ActivationKind::swish: return "swish";
-    case ActivationKind::softmax: return "softmax";
-  }
-  return "unknown";
+Activation Activation::from_name(const std::string& name, double slope, double alpha) {
+  if (!std::isfinite(slope) || slope < 0.0)
+    throw std::invalid_argument("leaky_relu slope must be finite and >= 0, got " +
+                                std::to_string(slope));
+  if (!std::isfinite(alpha) || alpha <= 0.0)
+    throw std::invalid_argument("elu alpha must be finite and > 0, got " + std::to_string(alpha));
+  return Activation{kind_named(activation_names(), name, "activation"), slope, alpha};
 }
+
+std::string Activation::name() const { return own_name(activation_names(), kind); }
 
 template <class T>
 void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {

@@ -5,29 +5,30 @@
 
 namespace nncore {
 
+const std::vector<Name<LossKind>>& loss_names() {
+  static const std::vector<Name<LossKind>> names = {
+      {"mean_squared_error", LossKind::mean_squared_error},
+      {"mean_absolute_error", LossKind::mean_absolute_error},
+      {"huber", LossKind::huber},
+      {"binary_cross_entropy", LossKind::binary_cross_entropy},
+      {"categorical_cross_entropy", LossKind::categorical_cross_entropy},
+      // aliases
+      {"mse", LossKind::mean_squared_error},
+      {"mae", LossKind::mean_absolute_error},
+      {"bce", LossKind::binary_cross_entropy},
+      {"cce", LossKind::categorical_cross_entropy},
+      {"cross_entropy", LossKind::categorical_cross_entropy},
+  };
+  return names;
+}
+
 Loss Loss::from_name(const std::string& name, double delta) {
   if (!std::isfinite(delta) || delta <= 0.0)
     throw std::invalid_argument("huber delta must be finite and > 0, got " + std::to_string(delta));
-  if (name == "mean_squared_error") return {LossKind::mean_squared_error, delta};
-  if (name == "mean_absolute_error") return {LossKind::mean_absolute_error, delta};
-  if (name == "huber") return {LossKind::huber, delta};
-  if (name == "binary_cross_entropy") return {LossKind::binary_cross_entropy, delta};
-  if (name == "categorical_cross_entropy") return {LossKind::categorical_cross_entropy, delta};
-  throw std::invalid_argument("unknown loss '" + name +
-                              "'; expected one of mean_squared_error, mean_absolute_error, huber, "
-                              "binary_cross_entropy, categorical_cross_entropy");
+  return {kind_named(loss_names(), name, "loss"), delta};
 }
 
-std::string Loss::name() const {
-  switch (kind) {
-    case LossKind::mean_squared_error: return "mean_squared_error";
-    case LossKind::mean_absolute_error: return "mean_absolute_error";
-    case LossKind::huber: return "huber";
-    case LossKind::binary_cross_entropy: return "binary_cross_entropy";
-    case LossKind::categorical_cross_entropy: return "categorical_cross_entropy";
-  }
-  return "unknown";
-}
+std::string Loss::name() const { return own_name(loss_names(), kind); }
 
 void Loss::check_output_activation(const Activation& output) const {
   if (kind == LossKind::binary_cross_entropy && output.kind != ActivationKind::sigmoid)

@@ -12,13 +12,16 @@
 from . import datasets, optim, reference, schedules
 from ._core import DivergenceError
 from ._core import __version__ as __version__
+from ._validation import ACTIVATIONS, LOSSES
 from .config import config, get_num_threads, set_num_threads, show_config
 from .history import History
 from .mlp import MLP
+from .model_file import load
 from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
-from .serialization import load
 
 __all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
     "MLP",
     "SGD",
     "Adagrad",

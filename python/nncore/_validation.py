@@ -9,36 +9,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-#: Activation names accepted by the core.
-ACTIVATIONS = (
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "gelu_tanh",
-    "softplus",
-    "swish",
-    "softmax",
-)
-ACTIVATION_ALIASES = {"silu": "swish"}
-#: Loss names accepted by the core, and the aliases users may type instead.
-LOSSES = (
-    "mean_squared_error",
-    "mean_absolute_error",
-    "huber",
-    "binary_cross_entropy",
-    "categorical_cross_entropy",
-)
-LOSS_ALIASES = {
-    "mse": "mean_squared_error",
-    "mae": "mean_absolute_error",
-    "bce": "binary_cross_entropy",
-    "cce": "categorical_cross_entropy",
-    "cross_entropy": "categorical_cross_entropy",
-}
+from . import _core
+
+
+def _own_names(names: dict[str, str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The registry ``{name: own name}`` of the core as (own names in order, {alias: own name})."""
+    own = tuple(dict.fromkeys(names.values()))
+    return own, {name: target for name, target in names.items() if name != target}
+
+
+#: The activations of the core (``cpp/src/activation.cpp`` holds the list), and the aliases users
+#: may type instead (``"silu"`` for ``"swish"``).
+ACTIVATIONS, ACTIVATION_ALIASES = _own_names(_core.activation_names())
+#: The losses of the core (``cpp/src/loss.cpp`` holds the list), and their aliases (``"mse"``...).
+LOSSES, LOSS_ALIASES = _own_names(_core.loss_names())
 #: The output activation each cross-entropy is fused with.
 LOSS_OUTPUT = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
@@ -66,6 +50,19 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
     return value
+
+
+def check_keys(
+    value: dict[str, Any], expected: tuple[str, ...], where: str, error: type[Exception]
+) -> None:
+    """Raise ``error`` naming the keys of ``expected`` that ``value`` lacks, or its keys beyond
+    them (a config, a file's JSON object)."""
+    missing = [key for key in expected if key not in value]
+    if missing:
+        raise error(f"{where} lacks {', '.join(map(repr, missing))}")
+    unknown = [key for key in value if key not in expected]
+    if unknown:
+        raise error(f"{where} has unknown entries {', '.join(map(repr, unknown))}")
 
 
 def check_loss(loss: Any, output_activation: str) -> str:

@@ -40,11 +40,10 @@ from .csv_data import (
 )
 from .datasets import make_spirals
 from .mlp import MLP
-from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
+from .optim import OPTIMIZERS
 
 Array = npt.NDArray[Any]
 
-OPTIMIZERS = tuple(rule.name for rule in (SGD, Adam, AdamW, RMSProp, Adagrad))
 HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax") + tuple(
     ACTIVATION_ALIASES
 )

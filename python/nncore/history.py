@@ -13,6 +13,7 @@ STOP_REASONS = (
     "early_stopping",
     "callback",
     "interrupted",
+    "running",  # fit has not returned: the history so far (model.history during a fit)
 )
 
 #: The per-epoch series a History holds (each a list with one value per completed epoch).
@@ -52,19 +53,31 @@ class History:
         metric_name: str = "metric",
         best_epoch: int | None = None,
     ) -> None:
-        self.loss = [float(r["loss"]) for r in records]
-        self.metric = [float(r.get("metric", float("nan"))) for r in records]
-        self.validation_loss = [
-            float(r["validation_loss"]) for r in records if "validation_loss" in r
-        ]
-        self.validation_metric = [
-            float(r["validation_metric"]) for r in records if "validation_metric" in r
-        ]
-        self.gradient_norm = [float(r.get("gradient_norm", float("nan"))) for r in records]
-        self.learning_rate = [float(r.get("learning_rate", float("nan"))) for r in records]
+        self.loss: list[float] = []
+        self.metric: list[float] = []
+        self.validation_loss: list[float] = []
+        self.validation_metric: list[float] = []
+        self.gradient_norm: list[float] = []
+        self.learning_rate: list[float] = []
+        for record in records:
+            self.append(record)
         self.stop_reason = stop_reason
         self.metric_name = metric_name
         self.best_epoch = best_epoch
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Add one epoch: its record as ``fit`` passes it to callbacks (``loss`` required; a
+        missing ``metric``, ``gradient_norm`` or ``learning_rate`` is NaN; the validation values
+        only when present)."""
+        nan = float("nan")
+        self.loss.append(float(record["loss"]))
+        self.metric.append(float(record.get("metric", nan)))
+        if "validation_loss" in record:
+            self.validation_loss.append(float(record["validation_loss"]))
+        if "validation_metric" in record:
+            self.validation_metric.append(float(record["validation_metric"]))
+        self.gradient_norm.append(float(record.get("gradient_norm", nan)))
+        self.learning_rate.append(float(record.get("learning_rate", nan)))
 
     @property
     def epochs(self) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import _core
+from . import _core, model_file
 from ._core import DivergenceError
 from ._validation import (
     ACTIVATION_ALIASES,
@@ -31,6 +31,7 @@ from ._validation import (
     check_dtype,
     check_float,
     check_int,
+    check_keys,
     check_loss,
 )
 from .callbacks import EarlyStopping, EpochLines, ProgressBar
@@ -84,6 +85,32 @@ def _per_layer(value: Any, name: str, n_hidden: int) -> list[Any]:
     return [value] * n_hidden
 
 
+def _layer_sizes(layer_sizes: Any) -> list[int]:
+    """``layer_sizes`` checked: a sequence of at least two ints in ``[1, MAX_LAYER_SIZE]``."""
+    if isinstance(layer_sizes, np.ndarray):
+        layer_sizes = layer_sizes.tolist()
+    if not isinstance(layer_sizes, (list, tuple)):
+        raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
+    sizes = [
+        check_int(size, f"layer_sizes[{i}]", 1, MAX_LAYER_SIZE)
+        for i, size in enumerate(layer_sizes)
+    ]
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least 2 entries (inputs, outputs), got {sizes}")
+    return sizes
+
+
+def _check_use_bias(use_bias: Any) -> bool:
+    if not isinstance(use_bias, (bool, np.bool_)):
+        raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
+    return bool(use_bias)
+
+
+def _parameter_count(sizes: list[int], use_bias: bool) -> int:
+    """``Σ n_in·n_out (+ n_out with bias)`` over the layers."""
+    return sum((n_in + use_bias) * n_out for n_in, n_out in itertools.pairwise(sizes))
+
+
 def _weights(sample_weight: Any, n_samples: int, dtype: np.dtype[Any], name: str) -> Array:
     """Sample weights as a 1-D array of ``dtype`` (empty for None: all ones)."""
     if sample_weight is None:
@@ -102,6 +129,7 @@ def _weights(sample_weight: Any, n_samples: int, dtype: np.dtype[Any], name: str
     return weights
 
 
+@model_file.register_model
 class MLP:
     """A multi-layer perceptron (a stack of dense layers).
 
@@ -111,11 +139,11 @@ class MLP:
         ``[n_features, hidden_1, ..., n_outputs]``; at least two entries, each >= 1.
     activation : str or list of str
         Activation of the hidden layers — one name for all, or a list with one per hidden
-        layer: ``"identity"``, ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``,
-        ``"elu"``, ``"gelu"`` (exact, with erf), ``"gelu_tanh"`` (the tanh approximation),
-        ``"softplus"``, ``"swish"`` (also called SiLU). Formulas in ``nncore.reference``.
+        layer: any name of ``nncore.ACTIVATIONS`` but ``"softmax"`` (``"gelu"`` is exact, with
+        erf; ``"gelu_tanh"`` the tanh approximation; ``"swish"`` is also called ``"silu"``).
+        Formulas in ``nncore.reference``.
     output_activation : str
-        Activation of the output layer: any of the above or ``"softmax"``. A ``"sigmoid"`` or
+        Activation of the output layer: any name of ``nncore.ACTIVATIONS``. A ``"sigmoid"`` or
         ``"softmax"`` output makes ``predict`` return class labels.
     dtype : ``"float32"`` (default) or ``"float64"``
         Precision of the parameters and of every computation.
@@ -159,13 +187,7 @@ class MLP:
         elu_alpha: float = 1.0,
         dropout: float | Sequence[float] = 0.0,
     ) -> None:
-        if isinstance(layer_sizes, np.ndarray):
-            layer_sizes = layer_sizes.tolist()
-        if not isinstance(layer_sizes, (list, tuple)):
-            raise TypeError(f"layer_sizes must be a sequence of ints, got {layer_sizes!r}")
-        sizes = [check_int(size, "layer_sizes entry", 1, MAX_LAYER_SIZE) for size in layer_sizes]
-        if len(sizes) < 2:
-            raise ValueError(f"layer_sizes needs at least 2 entries (inputs, outputs), got {sizes}")
+        sizes = _layer_sizes(layer_sizes)
         n_hidden = len(sizes) - 2
         hidden = [
             check_choice(ACTIVATION_ALIASES.get(name, name), "activation", ACTIVATIONS)
@@ -190,8 +212,7 @@ class MLP:
         self._seed = check_int(seed, "seed", 0)
         if self._seed >= 2**64:
             raise ValueError(f"seed must be below 2**64, got {seed}")
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
+        use_bias = _check_use_bias(use_bias)
         check_choice(init, "init", INITIALIZERS)
         slope = check_float(leaky_relu_slope, "leaky_relu_slope", minimum=0.0)
         alpha = check_float(elu_alpha, "elu_alpha", minimum=0.0, strict=True)
@@ -202,12 +223,10 @@ class MLP:
         network_type = _core.NetworkF32 if self._dtype == np.float32 else _core.NetworkF64
         try:
             self._network: Any = network_type(
-                sizes, [*hidden, output], slope, alpha, bool(use_bias), rates
+                sizes, [*hidden, output], slope, alpha, use_bias, rates
             )
         except MemoryError:
-            count = sum(
-                (n_in + bool(use_bias)) * n_out for n_in, n_out in itertools.pairwise(sizes)
-            )
+            count = _parameter_count(sizes, use_bias)
             raise MemoryError(
                 f"layer_sizes {sizes} need {count} parameters (twice {count * self._dtype.itemsize}"
                 " bytes with the gradients); there is not enough memory"
@@ -279,6 +298,85 @@ class MLP:
     @property
     def n_parameters(self) -> int:
         return int(self._network.parameters.size)
+
+    # ----------------------------------------------------------------- self-description
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments of this model, as JSON-compatible values (lists, not
+        tuples; ``init`` as ``"auto"`` resolved): ``MLP(**model.config())`` or
+        ``MLP.from_config(model.config())`` is a new model of the same architecture, seed and
+        initial parameters. The model files of ``save`` hold it.
+        """
+        return {
+            "layer_sizes": list(self.layer_sizes),
+            "activation": list(self.activations[:-1]),
+            "output_activation": self.activations[-1],
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "use_bias": self.use_bias,
+            "init": self._init,
+            "leaky_relu_slope": self._leaky_relu_slope,
+            "elu_alpha": self._elu_alpha,
+            "dropout": list(self.dropout),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> MLP:
+        """A new model from ``config``, a dict as ``config()`` returns it (every key, no other).
+
+        Raises ``TypeError`` if ``config`` is not a dict, ``ValueError`` naming the key for a
+        missing, unknown or invalid entry.
+        """
+        arguments = _config_arguments(config)
+        try:
+            return cls(**arguments)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"invalid MLP config: {error}") from None
+
+    @classmethod
+    def count_parameters(cls, config: dict[str, Any]) -> int:
+        """The length of ``parameters`` of ``from_config(config)``, computed without building the
+        model (a file reader checks a file's sizes with it before allocating anything). Raises
+        as ``from_config`` for a config that is not a dict, misses or adds keys, or has invalid
+        ``layer_sizes`` or ``use_bias``; the other entries are checked by ``from_config``."""
+        arguments = _config_arguments(config)
+        try:
+            sizes = _layer_sizes(arguments["layer_sizes"])
+            use_bias = _check_use_bias(arguments["use_bias"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"invalid MLP config: {error}") from None
+        return _parameter_count(sizes, use_bias)
+
+    @property
+    def parameters(self) -> Array:
+        """Every parameter in one flat 1-D array of the model's dtype, ``n_parameters`` long, layer
+        by layer: each layer's ``W`` in row-major order, then its ``b`` (absent without bias).
+
+        A view of the model's parameter buffer: writing into it (``model.parameters[...] = v``)
+        changes the model, with no check of the values. Copy it to keep a snapshot.
+        """
+        parameters: Array = self._network.parameters
+        return parameters
+
+    @property
+    def generator_state(self) -> tuple[int, int, int, int]:
+        """The state of the model's generator (xoshiro256**, which draws shuffling orders and
+        dropout masks): four integers in ``[0, 2**64)``, not all zero.
+
+        Assigning a state read earlier makes the next ``fit`` shuffle and drop out as it would have
+        then. Raises ``TypeError``/``ValueError`` for anything but four such integers; the state
+        is then unchanged.
+        """
+        state = tuple(int(word) for word in self._random.state)
+        return state[0], state[1], state[2], state[3]
+
+    @generator_state.setter
+    def generator_state(self, state: Any) -> None:
+        if not isinstance(state, (tuple, list)) or len(state) != 4:
+            raise TypeError(f"generator_state must be four integers, got {state!r:.80}")
+        words = [check_int(word, "generator_state entry", 0, 2**64 - 1) for word in state]
+        if not any(words):
+            raise ValueError("generator_state must not be all zeros (xoshiro256** would be stuck)")
+        self._random.state = (words[0], words[1], words[2], words[3])
 
     def __repr__(self) -> str:
         sizes = "-".join(str(n) for n in self.layer_sizes)
@@ -420,10 +518,11 @@ class MLP:
         """The (weighted) mean loss over the samples: ``Σ w_i ℓ_i / Σ w_i``.
 
         ``loss=None`` picks the loss fused with the output activation: binary_cross_entropy for
-        sigmoid, categorical_cross_entropy for softmax, mean_squared_error otherwise. Other
-        names: ``mean_absolute_error`` (``mae``) and ``huber`` (with ``huber_delta``). The
-        per-sample formulas are in ``nncore.reference``. ``sample_weight``: ``(n_samples,)``,
-        non-negative, or None for equal weights. Dropout is off.
+        sigmoid, categorical_cross_entropy for softmax, mean_squared_error otherwise; any name of
+        ``nncore.LOSSES`` (or an alias such as ``mse``, ``mae``) picks that loss (``huber`` with
+        ``huber_delta``). The per-sample formulas are in ``nncore.reference``.
+        ``sample_weight``: ``(n_samples,)``, non-negative, or None for equal weights. Dropout is
+        off.
         """
         features, targets, weights, name, delta = self._loss_inputs(
             X, y, loss, sample_weight, huber_delta
@@ -531,8 +630,8 @@ class MLP:
         Parameters beyond the data (``X`` ``(n_samples, n_features)``, ``y`` as for ``loss``):
 
         - ``loss``: see ``MLP.loss``; ``huber_delta`` is δ of the huber loss.
-        - ``optimizer``: ``"sgd"`` (default), ``"adam"``, ``"adamw"``, ``"rmsprop"``,
-          ``"adagrad"`` or a ``nncore.optim`` instance. ``None`` continues with the optimizer of
+        - ``optimizer``: a name of ``nncore.optim.OPTIMIZERS`` (``"sgd"``, ``"adam"``, ...) or a
+          ``nncore.optim`` instance. ``None`` continues with the optimizer of
           the previous ``fit`` (its state — moments, step count — carries over: a warm start),
           or starts plain SGD. It is kept as ``model.optimizer``.
         - ``learning_rate``: sets the optimizer's (initial) learning rate; None keeps its own
@@ -736,6 +835,10 @@ class MLP:
                 else None
             )
             metric_name = "accuracy" if self.is_classifier else "r2"
+            # The history so far, extended at every epoch end before the user's callbacks: a
+            # callback that saves the model saves it. On an exception the old one comes back.
+            previous_history, running = self.history, History([], "running", metric_name)
+            self.history = running
             progress: EpochLines | ProgressBar | None = None
             if show_progress and verbose == 2:
                 progress = EpochLines(epochs, metric_name)
@@ -757,6 +860,7 @@ class MLP:
                     stopper_epoch = epoch
                 schedule.observe(epoch, monitored)
                 native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
+                running.append(record)
                 if progress is not None:
                     progress(record)
                 for callback in user_callbacks:
@@ -773,6 +877,9 @@ class MLP:
                 records, stop_reason = loop(
                     native_optimizer, on_epoch_end if needs_callback else None
                 )
+            except BaseException:
+                self.history = previous_history
+                raise
             finally:
                 if progress is not None:
                     progress.close()
@@ -851,24 +958,23 @@ class MLP:
         """Save the model to ``file`` (a path, written atomically, or a binary file object) in the
         ``.nncore`` format; ``nncore.load(file)`` gives it back — architecture, parameters,
         generator, optimizer state, ``history``, ``metadata`` and ``metadata_arrays`` — so that
-        predictions are identical and ``fit`` continues exactly. Format and errors:
-        ``nncore.serialization``.
+        predictions are identical and ``fit`` continues exactly. What a file holds and the errors:
+        ``nncore.model_file``; the format: ``nncore.serialization``.
         """
-        from .serialization import save
-
-        save(self, file)
+        model_file.save(self, file)
 
     def __getstate__(self) -> dict[str, bytes]:
         """Pickling, ``copy.copy`` and ``copy.deepcopy`` go through the bytes of the model file
         (the native objects, views and the lock are never pickled): a copy is independent."""
-        from .serialization import _dumps
-
-        return {"nncore_model_file": _dumps(self)}
+        return {"nncore_model_file": model_file.dumps(self)}
 
     def __setstate__(self, state: dict[str, bytes]) -> None:
-        from .serialization import _loads
-
-        self.__dict__.update(vars(_loads(state["nncore_model_file"])))
+        model = model_file.loads(state["nncore_model_file"])
+        if not isinstance(self, type(model)):  # a subclass of MLP pickles as an MLP file
+            raise ValueError(
+                f"the pickled model is a {type(model).__name__}, not a {type(self).__name__}"
+            )
+        self.__dict__.update(vars(model))
 
 
 def _callbacks(callbacks: Any) -> list[Callback]:
@@ -883,6 +989,18 @@ def _callbacks(callbacks: Any) -> list[Callback]:
         if not callable(callback):
             raise TypeError(f"callbacks must be callables, got {callback!r}")
     return list(callbacks)
+
+
+#: The keys of ``MLP.config()``: the constructor's parameters (read off its signature).
+_CONFIG_KEYS = tuple(name for name in inspect.signature(MLP.__init__).parameters if name != "self")
+
+
+def _config_arguments(config: Any) -> dict[str, Any]:
+    """``config`` checked to hold exactly the constructor's parameters (``MLP.from_config``)."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict (as MLP.config() returns), got {config!r:.80}")
+    check_keys(config, _CONFIG_KEYS, "invalid MLP config: the config", ValueError)
+    return dict(config)
 
 
 # The keyword arguments of MLP.fit beyond X and y, with their defaults (read off its signature,

@@ -1,4 +1,6 @@
-"""Update rules for ``MLP.fit``: ``SGD``, ``Adam``, ``AdamW``, ``RMSProp`` and ``Adagrad``.
+"""Update rules for ``MLP.fit``, each a subclass of ``Optimizer`` registered in ``OPTIMIZERS`` under
+its ``name`` (``"sgd"``, ``"adam"``, ...), the names ``fit(optimizer=...)``, ``get_optimizer``,
+model files, the command line's ``--optimizer`` and the scikit-learn estimators' ``solver`` accept.
 
 Each is exactly the PyTorch optimizer of the same name (``torch.optim.SGD``, ``Adam``, ``AdamW``,
 ``RMSprop``, ``Adagrad`` with ``maximize=False``, ``amsgrad=False``), run natively on the model's
@@ -28,9 +30,23 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._registry import register
 from ._validation import as_float_array, check_dtype, check_float
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSProp", "get_optimizer"]
+__all__ = [
+    "OPTIMIZERS",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Optimizer",
+    "RMSProp",
+    "get_optimizer",
+]
+
+#: Every update rule by its ``name``: each subclass of ``Optimizer`` that sets a ``name`` of its
+#: own adds itself here when it is defined (``Optimizer.__init_subclass__``).
+OPTIMIZERS: dict[str, type[Optimizer]] = {}
 
 
 def _check_bool(value: Any, name: str) -> bool:
@@ -70,9 +86,15 @@ class Optimizer:
     Raises ``ValueError``/``TypeError`` naming a hyper-parameter out of range.
     """
 
-    #: The name ``get_optimizer`` knows this rule by.
+    #: The name the rule is registered under in ``OPTIMIZERS`` (lower case; the base has none).
     name: ClassVar[str] = ""
     _native_types: ClassVar[dict[np.dtype[Any], Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that sets its own ``name`` is a new rule and joins ``OPTIMIZERS``
+        (``TypeError`` for a name that is taken); one that inherits its name does not."""
+        super().__init_subclass__(**kwargs)
+        register(OPTIMIZERS, cls, "optimizer")
 
     def __init__(
         self,
@@ -291,7 +313,7 @@ class Optimizer:
         """A new optimizer of the rule and hyper-parameters of ``state_dict``, holding its state."""
         if not isinstance(state_dict, dict) or "name" not in state_dict:
             raise ValueError("state_dict must be a dict from Optimizer.state_dict()")
-        rule = _RULES.get(state_dict["name"])
+        rule = OPTIMIZERS.get(state_dict["name"]) if isinstance(state_dict["name"], str) else None
         if rule is None:
             raise ValueError(f"unknown optimizer {state_dict['name']!r} in state_dict")
         optimizer = rule(**state_dict.get("hyperparameters", {}))
@@ -569,17 +591,11 @@ class Adagrad(Optimizer):
         }
 
 
-_RULES: dict[str, type[Optimizer]] = {
-    rule.name: rule for rule in (SGD, Adam, AdamW, RMSProp, Adagrad)
-}
-
-
 def get_optimizer(
     optimizer: str | Optimizer | type[Optimizer], learning_rate: float | None = None
 ) -> Optimizer:
-    """The optimizer for ``optimizer``: a name (``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``,
-    ``"adagrad"``, any case) gives a new one with that rule's defaults, a class a new instance of
-    it, and an instance is returned as it is.
+    """The optimizer for ``optimizer``: a name of ``OPTIMIZERS`` (any case) gives a new one with
+    that rule's defaults, a class a new instance of it, and an instance is returned as it is.
 
     ``learning_rate``, when not None, sets the learning rate of the result (of the given instance
     too). Raises ``ValueError`` for an unknown name or a bad learning rate, ``TypeError`` for
@@ -590,16 +606,16 @@ def get_optimizer(
     elif isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer.name:
         result = optimizer()
     elif isinstance(optimizer, str):
-        rule = _RULES.get(optimizer.lower())
+        rule = OPTIMIZERS.get(optimizer.lower())
         if rule is None:
             raise ValueError(
-                f"unknown optimizer {optimizer!r}; expected one of {', '.join(_RULES)} or an "
+                f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)} or an "
                 "nncore.optim optimizer"
             )
         result = rule()
     else:
         raise TypeError(
-            f"optimizer must be a name ({', '.join(_RULES)}) or an nncore.optim optimizer, "
+            f"optimizer must be a name ({', '.join(OPTIMIZERS)}) or an nncore.optim optimizer, "
             f"got {optimizer!r}"
         )
     if learning_rate is not None:

@@ -1,7 +1,9 @@
 """Learning-rate schedules: the learning rate of each epoch, set on the optimizer between epochs.
 
-Every schedule maps the 1-based epoch ``e`` and the initial rate ``η₀`` (the optimizer's learning
-rate when ``fit`` starts) to the rate used during epoch ``e``:
+Each schedule is a subclass of ``Schedule`` registered in ``SCHEDULES`` under its ``name``
+(``fit(lr_schedule="cosine")``); every schedule maps the 1-based epoch ``e`` and the initial
+rate ``η₀`` (the optimizer's learning rate when ``fit`` starts) to the rate used during epoch
+``e``:
 
 - ``Constant()``:                 ``η₀``
 - ``StepDecay(step_size, gamma)``: ``η₀ · gamma^⌊(e − 1) / step_size⌋``
@@ -23,14 +25,27 @@ rate when ``fit`` starts) to the rate used during epoch ``e``:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
+from ._registry import register
 from ._validation import check_float, check_int
+
+#: Every schedule by its ``name``: each subclass of ``Schedule`` that sets a ``name`` of its own
+#: adds itself here when it is defined (``Schedule.__init_subclass__``).
+SCHEDULES: dict[str, type[Schedule]] = {}
 
 
 class Schedule:
     """Base class. ``start`` is called when ``fit`` begins, ``learning_rate(e)`` before epoch
-    ``e``, and ``observe(e, loss)`` after it with the monitored loss."""
+    ``e``, and ``observe(e, loss)`` after it with the monitored loss. A subclass that sets its
+    own ``name`` joins ``SCHEDULES`` (``TypeError`` if the name is taken)."""
+
+    #: The name ``get_schedule`` knows the schedule by (the base has none).
+    name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register(SCHEDULES, cls, "schedule")
 
     def start(self, initial_learning_rate: float, epochs: int) -> None:
         self.initial_learning_rate = initial_learning_rate
@@ -54,12 +69,16 @@ class Schedule:
 class Constant(Schedule):
     """``η_e = η₀``."""
 
+    name = "constant"
+
     def learning_rate(self, epoch: int) -> float:
         return self.initial_learning_rate
 
 
 class StepDecay(Schedule):
     """``η_e = η₀ · gamma^⌊(e − 1) / step_size⌋``."""
+
+    name = "step"
 
     def __init__(self, step_size: int = 10, gamma: float = 0.1) -> None:
         self.step_size = check_int(step_size, "step_size", 1)
@@ -72,6 +91,8 @@ class StepDecay(Schedule):
 class ExponentialDecay(Schedule):
     """``η_e = η₀ · gamma^(e − 1)``."""
 
+    name = "exponential"
+
     def __init__(self, gamma: float = 0.95) -> None:
         self.gamma = check_float(gamma, "gamma", minimum=0.0, strict=True)
 
@@ -82,6 +103,8 @@ class ExponentialDecay(Schedule):
 class CosineAnnealing(Schedule):
     """Linear warm-up for ``warmup_epochs``, then cosine from ``η₀`` down to ``eta_min`` at
     epoch ``T_max`` (default: the ``epochs`` of ``fit``)."""
+
+    name = "cosine"
 
     def __init__(
         self, T_max: int | None = None, eta_min: float = 0.0, warmup_epochs: int = 0
@@ -104,6 +127,8 @@ class CosineAnnealing(Schedule):
 class InverseScaling(Schedule):
     """``η_e = η₀ / e^power_t``."""
 
+    name = "inverse_scaling"
+
     def __init__(self, power_t: float = 0.5) -> None:
         self.power_t = check_float(power_t, "power_t", minimum=0.0)
 
@@ -113,6 +138,8 @@ class InverseScaling(Schedule):
 
 class ReduceOnPlateau(Schedule):
     """Multiply the rate by ``factor`` when the monitored loss stops improving (see module doc)."""
+
+    name = "reduce_on_plateau"
 
     def __init__(
         self,
@@ -155,27 +182,16 @@ class ReduceOnPlateau(Schedule):
             self._bad_epochs = 0
 
 
-_BY_NAME: dict[str, type[Schedule]] = {
-    "constant": Constant,
-    "step": StepDecay,
-    "exponential": ExponentialDecay,
-    "cosine": CosineAnnealing,
-    "inverse_scaling": InverseScaling,
-    "reduce_on_plateau": ReduceOnPlateau,
-}
-
-
 def get_schedule(schedule: Any) -> Schedule:
-    """A ``Schedule`` from an instance, a name (``"constant"``, ``"step"``, ``"exponential"``,
-    ``"cosine"``, ``"inverse_scaling"``, ``"reduce_on_plateau"``, with default settings) or
-    ``None`` (constant)."""
+    """A ``Schedule`` from an instance, a name of ``SCHEDULES`` (a new schedule with default
+    settings) or ``None`` (constant). Raises ``ValueError`` for anything else."""
     if schedule is None:
         return Constant()
     if isinstance(schedule, Schedule):
         return schedule
-    if isinstance(schedule, str) and schedule in _BY_NAME:
-        return _BY_NAME[schedule]()
+    if isinstance(schedule, str) and schedule in SCHEDULES:
+        return SCHEDULES[schedule]()
     raise ValueError(
         f"unknown lr_schedule {schedule!r}; expected a nncore.schedules.Schedule or one of "
-        f"{', '.join(_BY_NAME)}"
+        f"{', '.join(SCHEDULES)}"
     )

@@ -29,6 +29,7 @@ How the two libraries' training relate (the details are in the class docstrings)
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import math
 import numbers
@@ -80,7 +81,6 @@ _SKLEARN_ACTIVATIONS = {
 }
 #: nncore's name of each output activation as scikit-learn names it in ``out_activation_``.
 _OUT_ACTIVATION_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
-_SOLVERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _REGRESSION_LOSSES = {
     "squared_error": "mean_squared_error",
@@ -248,8 +248,10 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 "gradient descent only); use solver='adam' or 'sgd', or "
                 "sklearn.neural_network for L-BFGS"
             )
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(_SOLVERS)}; got {self.solver!r}")
+        if not isinstance(self.solver, str) or self.solver not in optim.OPTIMIZERS:
+            raise ValueError(
+                f"solver must be one of {', '.join(optim.OPTIMIZERS)}; got {self.solver!r}"
+            )
         if self.learning_rate not in _LEARNING_RATES:
             raise ValueError(
                 f"learning_rate must be one of {', '.join(_LEARNING_RATES)}; "
@@ -347,10 +349,10 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         elif self.solver == "adamw":
             betas = (p["beta_1"], p["beta_2"])
             optimizer = optim.AdamW(lr, betas=betas, eps=eps, weight_decay=p["alpha"])
-        elif self.solver == "rmsprop":
-            optimizer = optim.RMSProp(lr, eps=eps, weight_decay=weight_decay)
-        else:
-            optimizer = optim.Adagrad(lr, eps=eps, weight_decay=weight_decay)
+        else:  # any other rule of nncore.optim.OPTIMIZERS: its defaults, with ε when it has one
+            rule = optim.OPTIMIZERS[self.solver]
+            options = {"eps": eps} if "eps" in inspect.signature(rule).parameters else {}
+            optimizer = rule(lr, weight_decay=weight_decay, **options)
         if previous is not None and previous.name == optimizer.name:
             state = previous.state_dict()
             state["hyperparameters"] = optimizer.hyperparameters()
@@ -606,17 +608,16 @@ _PARAMETERS_DOC = """
 
     activation : str, default="relu"
         Activation of the hidden layers: scikit-learn's ``"identity"``, ``"logistic"`` (nncore's
-        ``"sigmoid"``), ``"tanh"``, ``"relu"``, or any other hidden activation of nncore:
-        ``"sigmoid"``, ``"leaky_relu"``, ``"elu"``, ``"gelu"``, ``"gelu_tanh"``, ``"softplus"``,
-        ``"swish"``/``"silu"`` (formulas in ``nncore.reference``).
+        ``"sigmoid"``), ``"tanh"``, ``"relu"``, or any other name of ``nncore.ACTIVATIONS`` but
+        ``"softmax"``, or an alias such as ``"silu"`` (formulas in ``nncore.reference``).
 
-    solver : {"adam", "sgd", "adamw", "rmsprop", "adagrad"}, default="adam"
-        The update rule. ``"sgd"`` (with ``momentum`` and ``nesterovs_momentum``) and ``"adam"``
-        (with ``beta_1``, ``beta_2``, ``epsilon``) are scikit-learn's; ``"adamw"``, ``"rmsprop"``
-        and ``"adagrad"`` are nncore additions (``nncore.optim``; ``epsilon`` is their ε, the
-        other hyper-parameters are nncore's defaults). **"lbfgs" is not supported**: ``fit``
-        raises ``ValueError`` (nncore trains by mini-batch gradient descent only); so there is
-        no ``max_fun`` parameter either.
+    solver : str, default="adam"
+        The update rule, a name of ``nncore.optim.OPTIMIZERS``. ``"sgd"`` (with ``momentum`` and
+        ``nesterovs_momentum``) and ``"adam"`` (with ``beta_1``, ``beta_2``, ``epsilon``) are
+        scikit-learn's; the others (``"adamw"``, ``"rmsprop"``, ...) are nncore additions
+        (``epsilon`` is their ε, the other hyper-parameters are nncore's defaults).
+        **"lbfgs" is not supported**: ``fit`` raises ``ValueError`` (nncore trains by mini-batch
+        gradient descent only); so there is no ``max_fun`` parameter either.
 
     alpha : float, default=0.0001
         Strength of the L2 penalty. scikit-learn adds ``(alpha/2)·‖W‖²/m`` to the loss of a

@@ -91,6 +91,23 @@ def zip_members(
     return buffer.getvalue()
 
 
+#: The optimizer entry of both headers but its rule, and their history entry.
+OPTIMIZER_STATE = {
+    "dtype": "float64",
+    "hyperparameters": {
+        "learning_rate": 0.001,
+        "betas": [0.9, 0.999],
+        "eps": 1e-08,
+        "weight_decay": 0.0,
+        "clip_norm": None,
+        "clip_value": None,
+    },
+    "step": 2,
+    "state_names": ["exp_avg", "exp_avg_sq"],
+}
+HISTORY_ENTRY = {"stop_reason": "max_epochs", "epochs": 2, "best_epoch": None, "metric_name": "r2"}
+
+
 def valid_header() -> dict[str, Any]:
     """The JSON header of ``valid_file()`` (without ``arrays``, which ``model_file`` adds)."""
     return {
@@ -111,24 +128,39 @@ def valid_header() -> dict[str, Any]:
         "random_state": ["1", "2", "3", "4"],
         "optimizer": {
             "class": "Adam",
+            **copy.deepcopy(OPTIMIZER_STATE),
+        },
+        "history": copy.deepcopy(HISTORY_ENTRY),
+        "metadata": {"note": "hand-made"},
+    }
+
+
+def valid_header_v2() -> dict[str, Any]:
+    """The JSON header of ``valid_file_v2()``: the model of ``valid_file()`` in format version 2
+    (without ``arrays``)."""
+    return {
+        "format": "nncore-model",
+        "format_version": 2,
+        "nncore_version": "0.4.0",
+        "model": "MLP",
+        "config": {
+            "layer_sizes": [2, 3, 1],
+            "activation": ["tanh"],
+            "output_activation": "identity",
             "dtype": "float64",
-            "hyperparameters": {
-                "learning_rate": 0.001,
-                "betas": [0.9, 0.999],
-                "eps": 1e-08,
-                "weight_decay": 0.0,
-                "clip_norm": None,
-                "clip_value": None,
-            },
-            "step": 2,
-            "state_names": ["exp_avg", "exp_avg_sq"],
+            "seed": 7,
+            "use_bias": True,
+            "init": "glorot_uniform",
+            "leaky_relu_slope": 0.01,
+            "elu_alpha": 1.0,
+            "dropout": [0.0],
         },
-        "history": {
-            "stop_reason": "max_epochs",
-            "epochs": 2,
-            "best_epoch": None,
-            "metric_name": "r2",
+        "random_state": ["1", "2", "3", "4"],
+        "optimizer": {
+            "name": "adam",
+            **copy.deepcopy(OPTIMIZER_STATE),
         },
+        "history": copy.deepcopy(HISTORY_ENTRY),
         "metadata": {"note": "hand-made"},
     }
 
@@ -152,11 +184,13 @@ def model_file(
     arrays: dict[str, Any] | None = None,
     members: dict[str, bytes] | None = None,
     declare: dict[str, Any] | None = None,
+    version: int = 1,
 ) -> bytes:
-    """A model file: ``valid_header()`` changed by ``edit``, ``arrays`` (default
-    ``valid_arrays()``) declared in its ``arrays`` entry (plus ``declare``, which may override),
-    members from ``arrays`` unless replaced by raw bytes in ``members``."""
-    header = valid_header()
+    """A model file: ``valid_header()`` (``valid_header_v2()`` for ``version=2``) changed by
+    ``edit``, ``arrays`` (default ``valid_arrays()``) declared in its ``arrays`` entry (plus
+    ``declare``, which may override), members from ``arrays`` unless replaced by raw bytes in
+    ``members``."""
+    header = valid_header() if version == 1 else valid_header_v2()
     arrays = valid_arrays() if arrays is None else arrays
     header["arrays"] = {
         name: {"dtype": np.asarray(a).dtype.str, "shape": list(np.shape(a))}
@@ -174,8 +208,13 @@ def model_file(
 
 
 def valid_file() -> bytes:
-    """A valid model file, written by hand from the documentation."""
+    """A valid model file of format version 1, written by hand from the documentation."""
     return model_file()
+
+
+def valid_file_v2() -> bytes:
+    """The same model in format version 2, written by hand from the documentation."""
+    return model_file(version=2)
 
 
 def with_header_text(text: bytes) -> bytes:
@@ -289,9 +328,13 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         ("absolute_path_member", "/etc/parameters.npy"),
         ("directory_member", "metadata/"),
         ("metadata_name_with_space", "metadata.a b.npy"),
-        ("optimizer_member_bad_name", "optimizer.Exp-Avg.npy"),
     ]:
         add(name, zip_members([*extra, (member, npy(MEAN))]), f"unexpected member {member!r}")
+    add(  # a valid member name, but nothing declares it
+        "optimizer_member_bad_name",
+        zip_members([*extra, ("optimizer.Exp-Avg.npy", npy(MEAN))]),
+        "'optimizer.Exp-Avg.npy' are not declared",
+    )
     add(
         "nul_in_member_name",
         replace_all(
@@ -415,8 +458,8 @@ def corpus() -> dict[str, tuple[bytes, str]]:
     add("format_missing", model_file(deleter("format")), "not an nncore model file")
     add(
         "newer_format_version",
-        model_file(setter("format_version", 2)),
-        "written by a newer nncore (format version 2); this nncore reads version 1",
+        model_file(setter("format_version", 3)),
+        "written by a newer nncore (format version 3); this nncore reads versions up to 2",
     )
     add(
         "format_version_string", model_file(setter("format_version", "1")), "invalid format_version"
@@ -429,46 +472,46 @@ def corpus() -> dict[str, tuple[bytes, str]]:
     # --- the architecture
     arch = "architecture."
     for name, key, value, fragment in [
-        ("layer_sizes_zero", "layer_sizes", [2, 0, 1], "layer_sizes[1] must be an integer >= 1"),
-        ("layer_sizes_negative", "layer_sizes", [2, -3, 1], "layer_sizes[1] must be an integer"),
+        ("layer_sizes_zero", "layer_sizes", [2, 0, 1], "layer_sizes[1] must be >= 1, got 0"),
+        ("layer_sizes_negative", "layer_sizes", [2, -3, 1], "layer_sizes[1] must be >= 1"),
         ("layer_sizes_float", "layer_sizes", [2, 3.0, 1], "layer_sizes[1] must be an integer"),
         ("layer_sizes_bool", "layer_sizes", [2, True, 1], "layer_sizes[1] must be an integer"),
-        ("layer_sizes_string", "layer_sizes", "2-3-1", "layer_sizes must be a list"),
+        ("layer_sizes_string", "layer_sizes", "2-3-1", "layer_sizes must be a sequence of ints"),
         ("layer_sizes_single", "layer_sizes", [2], "needs at least 2 entries"),
         (
             "layer_sizes_huge",
             "layer_sizes",
             [2, 10**12, 1],
-            "architecture implies '<f8' (4000000000001,)",
+            "layer_sizes[1] must be <= 16777216, got 1000000000000",
         ),
         ("activation_unknown", "activations", ["evil", "identity"], "unknown activation 'evil'"),
         (
             "activation_softmax_hidden",
             "activations",
             ["softmax", "identity"],
-            "unknown activation 'softmax' for hidden layer 1",
+            "softmax is only available as the output_activation",
         ),
         (
             "activations_count_mismatch",
             "activations",
             ["tanh", "tanh", "identity"],
-            "must have 2 entries",
+            "activation as a list needs one entry per hidden layer (1), got 2",
         ),
         (
             "leaky_relu_slope_nan",
             "leaky_relu_slope",
             float("nan"),
-            "leaky_relu_slope must be a finite number",
+            "leaky_relu_slope must be finite, got nan",
         ),
         ("leaky_relu_slope_negative", "leaky_relu_slope", -0.5, "leaky_relu_slope must be >= 0"),
         ("elu_alpha_zero", "elu_alpha", 0.0, "elu_alpha must be > 0"),
-        ("elu_alpha_infinite", "elu_alpha", float("inf"), "elu_alpha must be a finite number"),
-        ("dropout_one", "dropout", [1.0], "dropout[0] must be below 1"),
-        ("dropout_negative", "dropout", [-0.1], "dropout[0] must be >= 0"),
-        ("dropout_count_mismatch", "dropout", [], "dropout must have 1 entries"),
+        ("elu_alpha_infinite", "elu_alpha", float("inf"), "elu_alpha must be finite"),
+        ("dropout_one", "dropout", [1.0], "dropout rates must be in [0, 1), got [1.0]"),
+        ("dropout_negative", "dropout", [-0.1], "dropout must be >= 0.0, got -0.1"),
+        ("dropout_count_mismatch", "dropout", [], "dropout as a list needs one entry per hidden"),
         ("dtype_float16", "dtype", "float16", "dtype must be 'float32' or 'float64'"),
-        ("use_bias_string", "use_bias", "yes", "use_bias must be true or false"),
-        ("init_unknown", "init", "zeros", "unknown initializer 'zeros'"),
+        ("use_bias_string", "use_bias", "yes", "use_bias must be a bool, got 'yes'"),
+        ("init_unknown", "init", "zeros", "unknown init 'zeros'"),
     ]:
         add(name, model_file(setter(arch + key, value)), fragment)
     add(
@@ -479,7 +522,7 @@ def corpus() -> dict[str, tuple[bytes, str]]:
     add(
         "parameter_count_mismatch",
         model_file(arrays={**arrays, "parameters": PARAMETERS[:-1]}),
-        "architecture implies '<f8' (13,)",
+        "declares '<f8' (12,), but the config implies '<f4' or '<f8' (13,)",
     )
 
     # --- seed and generator
@@ -635,7 +678,7 @@ def corpus() -> dict[str, tuple[bytes, str]]:
     add(
         "history_unknown_series",
         model_file(members={"history.evil": npy(HISTORY["loss"])}),
-        "unexpected member 'history.evil.npy'",
+        "'history.evil.npy' are not declared",
     )
     add(
         "history_consistent_huge_epochs",
@@ -763,7 +806,58 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         _consistent_huge(),
         "declares 8000024000000 bytes of data but the member holds 104",
     )
+    _version_2(add)
     return files
+
+
+def _version_2(add: Callable[[str, bytes, str], None]) -> None:
+    """Files of format version 2 wrong in what version 2 changed: the model kind and config."""
+    arrays = valid_arrays()
+    for name, edit, fragment in [
+        ("model_missing", deleter("model"), "the header lacks 'model'"),
+        ("model_unknown", setter("model", "Transformer"), "unknown model kind 'Transformer'"),
+        ("model_number", setter("model", 1), "unknown model kind 1"),
+        ("architecture_entry", setter("architecture", {}), "unknown entries 'architecture'"),
+        ("config_not_object", setter("config", [2, 3, 1]), "config must be a JSON object"),
+        (
+            "config_missing_key",
+            deleter("config.seed"),
+            "invalid MLP config: the config lacks 'seed'",
+        ),
+        ("config_unknown_key", setter("config.hook", "os.system"), "unknown entries 'hook'"),
+        (
+            "config_layer_sizes_huge",
+            setter("config.layer_sizes", [2, 10**12, 1]),
+            "layer_sizes[1] must be <= 16777216",
+        ),
+        ("config_seed_string", setter("config.seed", "7"), "seed must be an integer"),
+        ("config_activation_unknown", setter("config.activation", ["evil"]), "unknown activation"),
+        ("config_dtype_float32", setter("config.dtype", "float32"), "the config's model '<f4'"),
+        (
+            "config_dropout_count",
+            setter("config.dropout", [0.1, 0.1]),
+            "dropout as a list needs one entry per hidden layer",
+        ),
+        ("config_init_unknown", setter("config.init", "zeros"), "unknown init 'zeros'"),
+        ("seed_outside_config", setter("seed", "7"), "unknown entries 'seed'"),
+        ("optimizer_class_entry", setter("optimizer.class", "Adam"), "unknown entries 'class'"),
+        ("optimizer_unknown_name", setter("optimizer.name", "evil"), "unknown name 'evil'"),
+        ("optimizer_name_class", setter("optimizer.name", "Adam"), "unknown name 'Adam'"),
+    ]:
+        add(f"version2_{name}", model_file(edit, version=2), fragment)
+    add(
+        "version2_parameter_count_mismatch",
+        model_file(setter("config.layer_sizes", [2, 4, 1]), version=2),
+        "the config implies '<f4' or '<f8' (17,)",
+    )
+    add(
+        "version2_parameters_nan",
+        model_file(
+            arrays={**arrays, "parameters": np.where(PARAMETERS > 0, np.nan, PARAMETERS)},
+            version=2,
+        ),
+        "parameters: the values are not all finite",
+    )
 
 
 def _consistent_huge() -> bytes:

@@ -15,7 +15,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "nncore/names.hpp"
 #include "nncore/types.hpp"
 
 namespace nncore {
@@ -34,14 +36,21 @@ enum class ActivationKind {
   softmax
 };
 
+// The one list of activation names: every kind under its own name, then the aliases (other names
+// of a kind listed before). from_name and name() read it, and so does Python
+// (nncore._core.activation_names()): a new activation is an entry here, its enum value and its
+// two formulas.
+const std::vector<Name<ActivationKind>>& activation_names();
+
 struct Activation {
   ActivationKind kind = ActivationKind::identity;
   double slope = 0.01;  // leaky_relu: s
   double alpha = 1.0;   // elu: α
 
-  // Parses the names above; throws std::invalid_argument for any other name, a negative or
-  // non-finite slope, or a non-positive or non-finite alpha.
+  // Parses any name of activation_names(); throws std::invalid_argument for any other name, a
+  // negative or non-finite slope, or a non-positive or non-finite alpha.
   static Activation from_name(const std::string& name, double slope = 0.01, double alpha = 1.0);
+  // The kind's own name (its first entry in activation_names()).
   std::string name() const;
 };
 

@@ -16,8 +16,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "nncore/activation.hpp"
+#include "nncore/names.hpp"
 #include "nncore/types.hpp"
 
 namespace nncore {
@@ -30,12 +32,19 @@ enum class LossKind {
   categorical_cross_entropy
 };
 
+// The one list of loss names: every kind under its own name, then the aliases (other names of a
+// kind listed before). from_name and name() read it, and so does Python
+// (nncore._core.loss_names()).
+const std::vector<Name<LossKind>>& loss_names();
+
 struct Loss {
   LossKind kind = LossKind::mean_squared_error;
   double delta = 1.0;  // huber: δ
 
-  // Parses the names above; throws std::invalid_argument for any other, or a non-positive δ.
+  // Parses any name of loss_names(); throws std::invalid_argument for any other, or a
+  // non-positive δ.
   static Loss from_name(const std::string& name, double delta = 1.0);
+  // The kind's own name (its first entry in loss_names()).
   std::string name() const;
   // Throws std::invalid_argument unless this loss can follow the given output activation.
   void check_output_activation(const Activation& output) const;
