@@ -411,6 +411,19 @@ class MLP:
         """``b`` of each layer, shape ``(n_out,)``: views, like ``weights``. Empty without bias."""
         return self._layer_views(self._network.parameters)[1]
 
+    def named_parameters(self) -> list[tuple[str, Array]]:
+        """Each parameter array with its name, in the order in which they tile ``parameters``:
+        ``[("weights[0]", W of layer 0), ("biases[0]", b of layer 0), ("weights[1]", ...), ...]``
+        (no ``biases`` entries without bias). Views, like ``weights`` and ``biases``; the names
+        are the attributes that hold them (``model.weights[0]``), for messages."""
+        weights, biases = self._layer_views(self._network.parameters)
+        named = []
+        for layer, weight in enumerate(weights):
+            named.append((f"weights[{layer}]", weight))
+            if self.use_bias:
+                named.append((f"biases[{layer}]", biases[layer]))
+        return named
+
     def get_parameters(self) -> tuple[list[Array], list[Array]]:
         """Copies of ``(weights, biases)``."""
         weights, biases = self._layer_views(self._network.parameters.copy())

@@ -88,6 +88,8 @@ class Model(Protocol):
     @property
     def parameters(self) -> Array: ...
 
+    def named_parameters(self) -> list[tuple[str, Array]]: ...
+
     def config(self) -> dict[str, Any]: ...
 
     @classmethod
@@ -143,8 +145,9 @@ def save(model: Model, file: File) -> None:
             f"{type(model).__name__}"
         )
     parameters = model.parameters
+    _refuse_non_finite(model, parameters)
     arrays: dict[str, Any] = {"parameters": parameters}
-    optimizer, vectors = _optimizer_entry(model.optimizer, parameters)
+    optimizer, vectors = _optimizer_entry(model, parameters)
     arrays.update(vectors)
     history = model.history
     if history is not None and not isinstance(history, History):
@@ -175,10 +178,45 @@ def dumps(model: Model) -> bytes:
     return buffer.getvalue()
 
 
+def _refuse_non_finite(model: Model, vector: Array, state: str | None = None) -> None:
+    """Raise ``ValueError`` if ``vector`` — ``model.parameters``, or the optimizer's ``state``
+    vector laid out as they are — holds NaN or an infinity (``load`` refuses them), naming the
+    parameter array (``model.named_parameters()``: the layer and ``W`` or ``b``) of the first."""
+    finite = np.isfinite(vector)
+    if finite.all():
+        return
+    index = int(np.argmin(finite))
+    where = _parameter_at(model, index)
+    count = f"{finite.size - np.count_nonzero(finite)} of {finite.size} values are NaN or infinite"
+    if state is None:
+        raise ValueError(
+            f"cannot save a model with non-finite parameters: {where} is {vector[index]} "
+            f"({count}); the file format holds finite parameters only"
+        )
+    raise ValueError(
+        f"cannot save a model with non-finite optimizer state: model.optimizer's {state} for "
+        f"{where} is {vector[index]} ({count}); call model.optimizer.reset() or set "
+        "model.optimizer = None to save the model without it"
+    )
+
+
+def _parameter_at(model: Model, index: int) -> str:
+    """The entry of ``model.named_parameters()`` that holds ``model.parameters[index]``:
+    ``"model.weights[1][0, 2]"``."""
+    start = 0
+    for name, array in model.named_parameters():
+        if index < start + array.size:
+            position = np.unravel_index(index - start, array.shape)
+            return f"model.{name}[{', '.join(map(str, position))}]"
+        start += array.size
+    return f"model.parameters[{index}]"  # pragma: no cover - the arrays tile parameters
+
+
 def _optimizer_entry(
-    optimizer: Optimizer | None, parameters: Array
+    model: Model, parameters: Array
 ) -> tuple[dict[str, Any] | None, dict[str, Array]]:
     """The header's ``"optimizer"`` entry and the ``optimizer.<state name>`` arrays."""
+    optimizer = model.optimizer
     if optimizer is None:
         return None, {}
     name = getattr(optimizer, "name", None)
@@ -196,12 +234,13 @@ def _optimizer_entry(
         )
     state = dict(state_dict["state"])
     step = int(state.pop("step"))
-    for vector in state.values():
+    for key, vector in state.items():
         if vector.shape != parameters.shape:
             raise ValueError(
                 f"model.optimizer holds state for {vector.size} parameters, the model has "
                 f"{parameters.size}; call model.optimizer.reset() or set model.optimizer = None"
             )
+        _refuse_non_finite(model, vector, key)
     entry = {
         "name": state_dict["name"],
         "dtype": state_dict["dtype"],
