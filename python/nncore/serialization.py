@@ -49,9 +49,11 @@ Nothing in a file is executed (``allow_pickle=False``, no ``eval``) and memory u
 small multiple of the file's size. ``read`` opens the archive with ``zipfile`` and refuses any
 member name other than the above, compressed or encrypted members, and members whose sizes add up
 to more than the file; reads the header only if it is at most 1 MiB; and parses every ``.npy``
-member's own header (``numpy.lib.format``, which evaluates nothing), which must declare exactly
-the dtype and shape the JSON header declares, C order, and as many data bytes as the member holds,
-all before its data is read. Any problem is a ``ValueError`` naming the file and the problem;
+member's own header (``nncore._npy_header``: at most 10,000 bytes, one flat pass, no recursion,
+nothing evaluated), which must declare exactly the dtype and shape the JSON header declares, C
+order, and as many data bytes as the member holds, all before its data is read. A path must name
+a regular file: a FIFO, socket or device is refused without being opened for a blocking read.
+Any problem is a ``ValueError`` naming the file and the problem, with a non-empty reason;
 ``FileNotFoundError``, ``IsADirectoryError`` and ``PermissionError`` come through as they are.
 
 Writing
@@ -80,7 +82,7 @@ import stat
 import struct
 import zipfile
 from collections.abc import Callable, Iterable
-from typing import IO, Any, TypeAlias, TypeVar
+from typing import IO, Any, TypeAlias, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -233,54 +235,64 @@ def _is_binary_file(file: Any, method: str) -> bool:
 
 def _write_archive(file: IO[bytes], header: bytes, arrays: list[tuple[str, Array]]) -> None:
     members = [("header", np.frombuffer(header, dtype=np.uint8)), *arrays]
-    archive = zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+    archive = _Archive(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+    member: io.IOBase | None = None  # the open member (a zipfile._ZipWriteFile, an io.IOBase)
     try:
         for name, array in members:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             large = array.nbytes + _NPY_HEADER_ROOM > zipfile.ZIP64_LIMIT
-            with archive.open(info, "w", force_zip64=large) as member:
-                np.lib.format.write_array(member, array, allow_pickle=False)
+            member = cast(io.IOBase, archive.open(info, "w", force_zip64=large))
+            np.lib.format.write_array(member, array, allow_pickle=False)
+            member.close()
         archive.close()
     except BaseException:
-        # Abandon the archive, unclosed: closing it would write its directory after the failure,
-        # or (a member still open) raise a ValueError that hides the error, a KeyboardInterrupt.
-        archive.fp = None
+        # Abandon the archive and its open member, writing nothing more: closing them would write
+        # after the failure, or raise (a member open) a ValueError that hides the error, a
+        # KeyboardInterrupt say. io.IOBase.close only marks the member closed, so that neither
+        # its own close nor the garbage collector's writes its sizes into the file later.
+        if member is not None:
+            io.IOBase.close(member)
         raise
+
+
+class _Archive(zipfile.ZipFile):
+    """A ``ZipFile`` that the garbage collector never closes: an archive abandoned after a
+    failure (or an interrupt right after its creation) writes nothing later, when its file may be
+    closed or removed, or be the caller's file object."""
+
+    def __del__(self) -> None:
+        pass
 
 
 def _save_atomic(path: str, header: bytes, arrays: list[tuple[str, Array]]) -> None:
     """Write the archive to a new temporary file beside ``path``, then rename it onto ``path``.
 
     Whatever fails or interrupts it (a ``KeyboardInterrupt`` between or inside any of its calls,
-    including the ``os.open`` that creates the temporary), the temporary is removed, ``path``
+    including the ``open`` that creates the temporary), the temporary is removed, ``path``
     keeps its old contents (or is absent, or has the complete new ones once renamed) and the
     exception comes through as it was raised.
     """
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     temporary = ""  # the name of a file of ours to remove if anything fails
     try:
         try:
             mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
         except OSError:
-            mode = None  # a new file: os.open below applies the umask to 0o666
+            mode = None  # a new file: open below applies the umask to 0o666
         for _ in range(100):
             temporary = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
             try:
-                descriptor = os.open(temporary, flags, 0o666)
+                # One call makes the file (O_CREAT | O_EXCL) and its file object: no descriptor
+                # to lose to an interrupt in between.
+                file = open(temporary, "xb")  # noqa: SIM115 - the with below closes it
                 break
             except FileExistsError:
                 temporary = ""  # not ours
         else:  # pragma: no cover - 100 collisions of 48 random bits
             raise FileExistsError(f"could not create a temporary file in {directory!r}")
-        try:
-            file = os.fdopen(descriptor, "wb")
-        except BaseException:
-            os.close(descriptor)
-            raise
         with file:
             _write_archive(file, header, arrays)
             file.flush()
