@@ -126,10 +126,10 @@ def test_two_identical_ranks_train_like_one_process_bit_for_bit(case: dict[str, 
     assert reason == expected_reason
     # Before the first epoch, for the training and the validation data: the total weight and, for
     # R², the weighted target sums and squares; the batch weights before the first epoch, or at
-    # every epoch when a shuffle changes them; every batch's gradient (nothing else per batch);
-    # the epoch's sums.
+    # every epoch when shuffling (whether this rank's rows have weights or not: another rank's
+    # may); every batch's gradient (nothing else per batch); the epoch's sums.
     r2 = 2 if case["output"] == "identity" else 0
-    reweighed = case.get("weighted", True) and case.get("shuffle", True)
+    reweighed = case.get("shuffle", True)
     setup = 1 + r2 + (1 + r2 if case.get("validation", True) else 0) + (not reweighed)
     batches = -(-45 // 8)
     assert ranks.sums == setup + len(records) * (reweighed + batches + 1)

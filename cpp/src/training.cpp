@@ -265,7 +265,7 @@ void check_fit(const Network<T>& network, const Dataset<T>& train, const Dataset
 // What runs once per fit or per epoch is kept out of line ([[gnu::cold]], [[gnu::noinline]]):
 // inlined into the loop, it left the compiler no budget to inline the batch's own code, and T
 // (2-16-1 at batch 1, where the loop's overhead shows) ran 3.6% more instructions per batch than
-// in the single function fit was before; with it, 1.5% (callgrind).
+// when fit was one function; kept out, 1.5% (callgrind).
 template <class T>
 class Training {
  public:
@@ -275,7 +275,7 @@ class Training {
   FitResult run();
 
  private:
-  [[gnu::noinline]] void start_epoch();  // not cold: it shuffles, at T's batch cost per row
+  [[gnu::noinline]] void start_epoch();  // not cold: its shuffle is part of every epoch's time
   void weigh_batches();
   [[gnu::cold]] void mark_failed();
   bool train_epoch(Index epoch, double& summed_error, double& summed_gradient_norm);
@@ -296,6 +296,9 @@ class Training {
   Reduction* const reduction_;
   const Index n_, batch_size_;
   const bool weighted_, dropout_;
+  // Whether the batches' weights change from epoch to epoch: a shuffle changes them when rows have
+  // weights (in a data-parallel fit, where every rank makes the same calls, on any rank).
+  const bool reweigh_;
   Index batches_;                  // per epoch (the most any rank has, in a data-parallel fit)
   Eigen::VectorXd batch_weights_;  // of the epoch's batches: Σ_{i∈B} w_i, B over the ranks
   double total_weight_;            // Σ_i w_i over the training rows (of every rank)
@@ -343,6 +346,7 @@ Training<T>::Training(Network<T>& network, Optimizer<T>& optimizer, Random& rand
       batch_size_(std::min(options.batch_size, n_)),
       weighted_(train.weights.size() != 0),
       dropout_(has_dropout(network)),
+      reweigh_(options.shuffle && (weighted_ || reduction_ != nullptr)),
       batches_((n_ + batch_size_ - 1) / batch_size_),
       total_weight_(weight_sum<T>(train.weights, n_)),
       // Batches are split into blocks of rows on the threads, unless dropout draws masks (from
@@ -361,7 +365,7 @@ Training<T>::Training(Network<T>& network, Optimizer<T>& optimizer, Random& rand
   }
   if (!(total_weight_ > 0.0)) throw std::invalid_argument("sample_weight must not sum to 0");
   batch_weights_.resize(batches_);
-  if (!(weighted_ && options_.shuffle)) weigh_batches();  // the same in every epoch
+  if (!reweigh_) weigh_batches();  // the same in every epoch
   std::iota(order_.begin(), order_.end(), Index{0});
   if (validation != nullptr) validation_.emplace(network, *validation, reduction_);
 }
@@ -401,7 +405,7 @@ void Training<T>::start_epoch() {
     random_.shuffle(order_.begin(), order_.end());
   }
   metric_.reset();
-  if (weighted_ && options_.shuffle) weigh_batches();  // the order changed them
+  if (reweigh_) weigh_batches();
 }
 
 // The weight of each batch, the normaliser of its gradient: Σ_i w_i over its rows, in their order
