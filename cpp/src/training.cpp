@@ -364,9 +364,9 @@ Training<T>::Training(Network<T>& network, Optimizer<T>& optimizer, Random& rand
     reduction_->sum(Eigen::Map<Eigen::VectorXd>(&total_weight_, 1));
   }
   if (!(total_weight_ > 0.0)) throw std::invalid_argument("sample_weight must not sum to 0");
+  std::iota(order_.begin(), order_.end(), Index{0});
   batch_weights_.resize(batches_);
   if (!reweigh_) weigh_batches();  // the same in every epoch
-  std::iota(order_.begin(), order_.end(), Index{0});
   if (validation != nullptr) validation_.emplace(network, *validation, reduction_);
 }
 
