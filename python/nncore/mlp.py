@@ -73,6 +73,26 @@ class _FitPlan:
     min_delta: float
     restore_best_weights: bool
 
+    def native_options(self) -> Any:
+        """The settings of the native loop (``_core.FitOptions``)."""
+        return _core.FitOptions(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            target_loss=self.target_loss,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            loss=self.loss,
+            huber_delta=self.huber_delta,
+        )
+
+    def validation_data(self) -> tuple[Array, Array, Array] | None:
+        """``(X_val, Y_val, weights_val)`` as the native loop takes it, or None for none."""
+        X_val, Y_val, w_val = self.validation
+        if X_val is None or Y_val is None or w_val is None:
+            return None
+        return X_val, Y_val, w_val
+
 
 def _per_layer(value: Any, name: str, n_hidden: int) -> list[Any]:
     """One value for every hidden layer from a single value or a list of ``n_hidden``."""
@@ -701,18 +721,9 @@ class MLP:
                 self._network,
                 native_optimizer,
                 self._random,
-                plan.features,
-                plan.targets,
-                plan.weights,
-                *plan.validation,
-                plan.loss,
-                plan.huber_delta,
-                plan.epochs,
-                plan.batch_size,
-                plan.shuffle,
-                plan.target_loss,
-                plan.tol,
-                plan.n_iter_no_change,
+                (plan.features, plan.targets, plan.weights),
+                plan.validation_data(),
+                plan.native_options(),
                 on_epoch_end,
             )
             return records, stop_reason
