@@ -6,6 +6,7 @@ One file per layer, its forward and backward side by side, formulas beside the c
   (inverted, with explicit masks), :class:`LayerNorm` (as ``torch.nn.LayerNorm``),
   :class:`BatchNorm` (as ``torch.nn.BatchNorm1d``), :class:`Residual` (``x + f(x)``),
   :class:`Embedding` (integer-coded columns, first layer only);
+* :class:`Layer`: what they all are (``build``, ``forward``, ``backward``);
 * :class:`Sequential`: ``forward``, ``loss``, ``gradient``, a plain-SGD ``fit``, ``layout`` and
   ``state``. The activations and losses are those of :mod:`nncore.reference.numpy_reference`.
 
@@ -28,6 +29,7 @@ One file per layer, its forward and backward side by side, formulas beside the c
 Nothing here imports the native extension.
 """
 
+from ._layer import Layer
 from .activation import Activation
 from .batch_norm import BatchNorm
 from .dense import Dense
@@ -43,6 +45,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "Embedding",
+    "Layer",
     "LayerNorm",
     "Residual",
     "Sequential",

@@ -37,6 +37,12 @@ Masks = Mapping[str, npt.ArrayLike]
 """Dropout masks by the Dropout layer's path (``{"3": M3, "5.2": M52}``), see ``dropout``."""
 
 
+def flatten(arrays: Sequence[Array], dtype: np.dtype[Any]) -> Array:
+    """The arrays' entries one after another, each row-major (empty for no arrays)."""
+    flat: Array = np.concatenate([np.zeros(0, dtype)] + [a.ravel() for a in arrays])
+    return flat
+
+
 class Step(NamedTuple):
     """One mini-batch step of :meth:`Sequential.fit`."""
 
@@ -80,7 +86,7 @@ class Sequential:
             self._layout.append((name, initial.shape, offset))
             offset += initial.size
         self._dropout_paths = build.dropout_paths
-        initial = np.concatenate([value.ravel() for _, value in build.parameters])
+        initial = flatten([value for _, value in build.parameters], self.dtype)
         self._parameters = self._check_parameters(initial if parameters is None else parameters)
         self._state = self._check_state(dict(build.state) if state is None else state, build)
 
@@ -137,8 +143,10 @@ class Sequential:
         Xa = _as_float(X, "X", 2).astype(self.dtype, copy=False)
         if Xa.shape[1] != self.n_inputs:
             raise ValueError(f"X has {Xa.shape[1]} columns, expected n_inputs={self.n_inputs}")
-        if not np.all(np.isfinite(Xa)):
-            raise ValueError("X must be finite")
+        bad = np.argwhere(~np.isfinite(Xa))
+        if len(bad) > 0:
+            row, column = bad[0]
+            raise ValueError(f"X must be finite: column {column} holds {Xa[row, column]!r}")
         return Xa
 
     def _check_Y(self, Y: npt.ArrayLike, n: int) -> Array:
@@ -236,7 +244,7 @@ class Sequential:
             )
             dA = last.backward(last_cache, dOut, last_path, run, gradients)
         backward_chain(self.layers[:-1], caches[:-1], dA, "", run, gradients)
-        flat_gradient = np.concatenate([gradients[name].ravel() for name, _, _ in self._layout])
+        flat_gradient = flatten([gradients[name] for name, _, _ in self._layout], self.dtype)
         return value, flat_gradient, {**state, **run.new_state}
 
     def gradient(
