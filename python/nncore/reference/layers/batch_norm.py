@@ -8,7 +8,8 @@ Training mode, on a batch of n ≥ 2 rows::
     running_mean ← (1 − momentum)·running_mean + momentum·μ
     running_var  ← (1 − momentum)·running_var  + momentum·σ²·n/(n − 1)   (unbiased)
 
-Inference mode: ``Y = γ ⊙ (x − running_mean)/√(running_var + ε) + β``.
+Inference mode: ``Y = γ ⊙ (x − running_mean)/√(running_var + ε) + β``. Sample weights weigh
+the loss, not these statistics (as in torch).
 
 Parameters: ``gamma`` (k,), initially ones, then ``beta`` (k,), initially zeros. State:
 ``running_mean`` (k,), initially zeros, then ``running_var`` (k,), initially ones. Backward

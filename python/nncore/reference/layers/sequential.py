@@ -185,7 +185,7 @@ class Sequential:
 
         ``training=True``: BatchNorm uses the batch's statistics (the running statistics are not
         changed here, see :meth:`fit`) and Dropout applies ``masks`` (``None``: dropout off).
-        ``training=False`` (inference): running statistics, no dropout, ``masks`` ignored.
+        ``training=False`` (inference): running statistics, no dropout (``masks`` not applied).
         """
         check_bool(training, "forward", "training")
         Xa = self._check_X(X)
