@@ -563,7 +563,9 @@ def error_results(
     def run_case(name: str) -> subprocess.CompletedProcess[str]:
         env = None
         if name == "demo plot without matplotlib":
-            env = {"PYTHONPATH": str(workdir / "no_matplotlib")}
+            # first on the path, before whatever finds nncore itself (an in-place build)
+            paths = [str(workdir / "no_matplotlib"), os.environ.get("PYTHONPATH", "")]
+            env = {"PYTHONPATH": os.pathsep.join(filter(None, paths))}
         return run(*cases[name], cwd=workdir, env=env)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
