@@ -637,6 +637,8 @@ def test_test_split_reports_the_held_out_scores(
     # the same scores from Python: the last 30 rows of the seed's order, scaled as saved
     model = nncore.load(str(workdir / "tested.nncore"))
     assert model.metadata["training"]["test_rows"] == 30
+    info = run_here("info", "tested.nncore", cwd=workdir)
+    assert "90 training, 30 validation and 30 test rows" in info.stdout
     table = read_csv(workdir / "colours.csv")
     X = table.numeric(["x1", "x2", "x3"])
     X = (X - model.metadata_arrays["scaler_mean"]) / model.metadata_arrays["scaler_scale"]

@@ -220,6 +220,8 @@ BAD_INPUT = [
     ("accuracy", ([0, -1], [0, 1]), ValueError, "y_true"),
     ("accuracy", ([0, 0.5], [0, 1]), ValueError, "y_true"),
     ("accuracy", (["a", "b"], [0, 1]), TypeError, "y_true"),
+    ("accuracy", ([[0, 1], [1]], [0, 1]), ValueError, "y_true"),
+    ("accuracy", (0, [0, 1]), ValueError, "y_true"),
     ("accuracy", ([0, 1], [0, 1], [1.0, -1.0]), ValueError, "sample_weight"),
     ("accuracy", ([0, 1], [0, 1], [0.0, 0.0]), ValueError, "sample_weight"),
     ("log_loss", ([0, 1], [[0.5, 0.5], [0.7, 0.7]]), ValueError, "sum to 1"),

@@ -721,6 +721,64 @@ def _optimizer(args: argparse.Namespace) -> Optimizer:
     return type(optimizer)(**{**optimizer.hyperparameters(), "weight_decay": args.weight_decay})
 
 
+def _training_loss(args: argparse.Namespace, task: str) -> str:
+    """The loss of ``--loss`` for ``task``'s output (None: the output's own)."""
+    output_activation = "softmax" if task == "classify" else "identity"
+    try:
+        loss = check_loss(args.loss, output_activation)
+    except ValueError as error:
+        raise CommandError(f"--loss {args.loss}: {error} (the task is {task})") from None
+    if task == "classify" and loss != "categorical_cross_entropy":
+        raise CommandError(
+            f"--loss {args.loss}: a classifier trains with categorical_cross_entropy (its "
+            "softmax output's loss); the other losses are for --task regress"
+        )
+    return loss
+
+
+@dataclass
+class _Scaled:
+    """The standardised features and training targets, with the scalers of the training rows
+    (the target's: identity unless the task is regress)."""
+
+    X: Array
+    y: Array
+    scaler: Standardizer
+    target_scaler: Standardizer
+
+
+def _scaled(data: _TrainingData, train_rows: Array, source: str) -> _Scaled:
+    scaler = Standardizer.fit(data.X[train_rows], data.features, source)
+    X = scaler.transform(data.X)
+    data.table.check_finite(X, data.features, "is too large once standardised")
+    if data.task != "regress":
+        return _Scaled(X, data.y, scaler, Standardizer(np.zeros(1), np.ones(1)))
+    target_scaler = Standardizer.fit(data.y[train_rows], [data.target], source)
+    y = target_scaler.transform(data.y)
+    data.table.check_finite(y, [data.target], "is too large once standardised")
+    return _Scaled(X, y, scaler, target_scaler)
+
+
+def _report_scores(
+    say: Callable[..., None],
+    model: MLP,
+    data: _TrainingData,
+    rows: dict[str, Array],
+    scaled: _Scaled,
+) -> None:
+    """A line of scores for the training and validation rows; for the test rows, also the
+    confusion matrix."""
+    for name, indices in rows.items():
+        if len(indices):
+            scores = _scores(
+                model, data.task, scaled.X[indices], data.y[indices], scaled.target_scaler
+            )
+            lines = _format_scores(scores, data.classes)
+            if name != "test":
+                lines = lines[:1]  # no confusion matrix
+            say("\n".join([f"{name + ':':<12}{lines[0]}", *lines[1:]]))
+
+
 def train_command(args: argparse.Namespace) -> int:
     say = _say(args.quiet)
     _check_writable(args.out, "--out")
@@ -728,31 +786,13 @@ def train_command(args: argparse.Namespace) -> int:
         raise CommandError(f"--dropout {args.dropout}: there is no hidden layer (--hidden none)")
     data = _training_data(args)
     _print_notes(data.table)
-    output_activation = "softmax" if data.task == "classify" else "identity"
-    try:
-        loss = check_loss(args.loss, output_activation)
-    except ValueError as error:
-        raise CommandError(f"--loss {args.loss}: {error} (the task is {data.task})") from None
-    if data.task == "classify" and loss != "categorical_cross_entropy":
-        raise CommandError(
-            f"--loss {args.loss}: a classifier trains with categorical_cross_entropy (its "
-            "softmax output's loss); the other losses are for --task regress"
-        )
+    loss = _training_loss(args, data.task)
     train_rows, validation_rows, test_rows = _split_rows(data.table.n_rows, args)
-    scaler = Standardizer.fit(data.X[train_rows], data.features, args.data)
-    X_scaled = scaler.transform(data.X)
-    data.table.check_finite(X_scaled, data.features, "is too large once standardised")
-    target_scaler = Standardizer(np.zeros(1), np.ones(1))
-    y_fit = data.y
-    if data.task == "regress":
-        target_scaler = Standardizer.fit(data.y[train_rows], [data.target], args.data)
-        y_fit = target_scaler.transform(data.y)
-        data.table.check_finite(y_fit, [data.target], "is too large once standardised")
-
+    scaled = _scaled(data, train_rows, args.data)
     model = MLP(
         [len(data.features), *args.hidden, len(data.classes) or 1],
         activation=args.activation,
-        output_activation=output_activation,
+        output_activation="softmax" if data.task == "classify" else "identity",
         dtype=args.dtype,
         seed=args.seed,
         dropout=args.dropout,
@@ -778,15 +818,15 @@ def train_command(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     history = model.fit(
-        X_scaled[train_rows],
-        y_fit[train_rows],
+        scaled.X[train_rows],
+        scaled.y[train_rows],
         loss=loss,
         optimizer=optimizer,
         learning_rate=args.learning_rate,
         epochs=args.epochs,
         batch_size=args.batch_size,
         validation_data=(
-            (X_scaled[validation_rows], y_fit[validation_rows]) if len(validation_rows) else None
+            (scaled.X[validation_rows], scaled.y[validation_rows]) if len(validation_rows) else None
         ),
         verbose=0 if args.quiet else 1,
     )
@@ -797,15 +837,30 @@ def train_command(args: argparse.Namespace) -> int:
         f"trained {history.epochs} epochs in {seconds:.2f} s "
         f"(stopped: {history.stop_reason}{best}); final loss {history.loss[-1]:.4f}{units}"
     )
-    for name, rows in (("training", train_rows), ("validation", validation_rows)):
-        if len(rows):
-            scores = _scores(model, data.task, X_scaled[rows], data.y[rows], target_scaler)
-            say(f"{name + ':':<12}{_format_scores(scores)[0]}")
-    if len(test_rows):
-        scores = _scores(model, data.task, X_scaled[test_rows], data.y[test_rows], target_scaler)
-        lines = _format_scores(scores, data.classes)
-        say("\n".join([f"{'test:':<12}{lines[0]}", *lines[1:]]))
+    rows = {"training": train_rows, "validation": validation_rows, "test": test_rows}
+    _report_scores(say, model, data, rows, scaled)
+    counts = {name: len(indices) for name, indices in rows.items()}
+    _describe_in_metadata(model, args, data, loss, counts, scaled)
+    try:
+        model.save(args.out)
+    except OSError as error:
+        raise CommandError(f"{args.out}: cannot write it ({error.strerror or error})") from None
+    say(f"saved the model to {args.out}")
+    return 0
 
+
+def _describe_in_metadata(
+    model: MLP,
+    args: argparse.Namespace,
+    data: _TrainingData,
+    loss: str,
+    counts: dict[str, int],
+    scaled: _Scaled,
+) -> None:
+    """What ``predict``/``evaluate``/``info`` read: the task, target, features, classes,
+    scalers, and how training went (after ``fit``)."""
+    history, optimizer = model.history, model.optimizer
+    assert history is not None and optimizer is not None
     model.metadata.update(
         task=data.task,
         target=data.target,
@@ -814,9 +869,9 @@ def train_command(args: argparse.Namespace) -> int:
         training={
             "data": str(args.data),
             "rows": data.table.n_rows,
-            "training_rows": len(train_rows),
-            "validation_rows": len(validation_rows),
-            "test_rows": len(test_rows),
+            "training_rows": counts["training"],
+            "validation_rows": counts["validation"],
+            "test_rows": counts["test"],
             "optimizer": optimizer.name,
             "learning_rate": optimizer.learning_rate,
             "weight_decay": optimizer.weight_decay,
@@ -833,17 +888,11 @@ def train_command(args: argparse.Namespace) -> int:
     )
     if data.task == "classify":
         model.metadata["classes"] = data.classes
-    model.metadata_arrays["scaler_mean"] = scaler.mean
-    model.metadata_arrays["scaler_scale"] = scaler.scale
+    model.metadata_arrays["scaler_mean"] = scaled.scaler.mean
+    model.metadata_arrays["scaler_scale"] = scaled.scaler.scale
     if data.task == "regress":
-        model.metadata_arrays["target_mean"] = target_scaler.mean
-        model.metadata_arrays["target_scale"] = target_scaler.scale
-    try:
-        model.save(args.out)
-    except OSError as error:
-        raise CommandError(f"{args.out}: cannot write it ({error.strerror or error})") from None
-    say(f"saved the model to {args.out}")
-    return 0
+        model.metadata_arrays["target_mean"] = scaled.target_scaler.mean
+        model.metadata_arrays["target_scale"] = scaled.target_scaler.scale
 
 
 def predict_command(args: argparse.Namespace) -> int:
@@ -942,9 +991,9 @@ def info_command(args: argparse.Namespace) -> int:
         )
         if "rows" in training:
             print(
-                f"training data: {training['data']}, {training['training_rows']} training and "
-                f"{training['validation_rows']} validation rows, batch size "
-                f"{training['batch_size']}"
+                f"training data: {training['data']}, {training['training_rows']} training, "
+                f"{training['validation_rows']} validation and {training.get('test_rows', 0)} "
+                f"test rows, batch size {training['batch_size']}"
             )
     else:
         print("training: none recorded (the model has not been trained)")

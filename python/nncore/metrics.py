@@ -31,9 +31,18 @@ TASKS = ("classify", "regress")
 
 
 # ----------------------------------------------------------------------------- input checks
+def _float64(value: Any, name: str) -> Array:
+    """``value`` as a float64 array of its own shape (``ValueError``/``TypeError`` naming it)."""
+    try:
+        ndim = np.ndim(value)
+    except (ValueError, TypeError) as error:  # a ragged nesting of lists
+        raise ValueError(f"{name} could not be read as a numeric array: {error}") from None
+    return as_float_array(value, name, np.dtype(np.float64), ndim=ndim)
+
+
 def class_indices(y: Any, name: str) -> Array:
     """``y`` as class indices: a 1-D (or ``(n, 1)``) array of integers >= 0, as ``intp``."""
-    values = as_float_array(y, name, np.dtype(np.float64), ndim=np.ndim(y))
+    values = _float64(y, name)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
@@ -90,7 +99,7 @@ def _values(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[Array, Array,
     """Targets and predictions as float64 ``(n_samples, n_outputs)``, and the weights."""
     arrays = []
     for value, name in ((y_true, "y_true"), (y_pred, "y_pred")):
-        array = as_float_array(value, name, np.dtype(np.float64), ndim=np.ndim(value))
+        array = _float64(value, name)
         if array.ndim not in (1, 2):
             raise ValueError(f"{name} must be 1-D or 2-D, got shape {array.shape}")
         arrays.append(array.reshape(array.shape[0], -1))
