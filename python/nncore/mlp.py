@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from . import metrics as metrics_module
 from ._core import DivergenceError
 from ._validation import (
     ACTIVATION_ALIASES,
@@ -36,6 +35,8 @@ from ._validation import (
 from ._validation import as_sample_weight as _weights
 from .callbacks import EarlyStopping, progress_output
 from .history import History
+from .metrics import check_metrics, class_indices
+from .metrics import evaluate as evaluate_predictions
 from .optim import Optimizer, get_optimizer
 from .schedules import Constant, Schedule, get_schedule
 
@@ -452,7 +453,7 @@ class MLP:
         outputs), and bad ``X``/``y``/``sample_weight``; ``TypeError`` for non-numeric data.
         """
         task = "classify" if self.is_classifier else "regress"
-        names = metrics_module.check_metrics(metrics, task)
+        names = check_metrics(metrics, task)
         if self.activations[-1] == "sigmoid" and self.n_outputs > 1:
             raise ValueError(
                 "evaluate scores one class per sample; this model is multi-label (sigmoid with "
@@ -467,7 +468,7 @@ class MLP:
             )
             probabilities = None
         else:
-            truth = metrics_module.class_indices(y, "y")
+            truth = class_indices(y, "y")
             n_classes = max(self.n_outputs, 2)
             if truth.shape[0] != features.shape[0]:
                 raise ValueError(
@@ -478,7 +479,7 @@ class MLP:
                     f"y holds class {truth.max()}; this model's classes are 0..{n_classes - 1}"
                 )
             probabilities = output if self.n_outputs > 1 else np.hstack([1 - output, output])
-        return metrics_module.evaluate(
+        return evaluate_predictions(
             task,
             truth,
             self._prediction(output),
