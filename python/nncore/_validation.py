@@ -180,6 +180,27 @@ def as_float_array(
     return array
 
 
+def as_sample_weight(
+    sample_weight: Any, n_samples: int, dtype: np.dtype[Any], name: str = "sample_weight"
+) -> npt.NDArray[Any]:
+    """Sample weights as a 1-D array of ``dtype``, ``n_samples`` long, non-negative, with a
+    finite sum above 0 (empty for None: all ones)."""
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    weights = as_float_array(sample_weight, name, dtype, ndim=1)
+    if weights.shape[0] != n_samples:
+        raise ValueError(f"{name} must have {n_samples} entries, got {weights.shape[0]}")
+    if weights.min() < 0:
+        raise ValueError(f"{name} must be >= 0")
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not np.isfinite(total):
+        raise ValueError(f"{name} sums to infinity in {dtype}; scale the weights down")
+    if not total > 0:
+        raise ValueError(f"{name} must not sum to 0")
+    return weights
+
+
 def as_features(
     X: Any, dtype: np.dtype[Any], n_features: int, name: str = "X", check_values: bool = True
 ) -> npt.NDArray[Any]:
