@@ -24,6 +24,7 @@ from ._validation import (
     INDEX_MAX,
     INITIALIZERS,
     MAX_LAYER_SIZE,
+    UINT64_MAX,
     as_features,
     as_float_array,
     as_targets,
@@ -40,6 +41,8 @@ from .schedules import Constant, Schedule, get_schedule
 
 Array = npt.NDArray[Any]
 Gradients = list[tuple[Array, Array | None]]
+#: Why a call is refused while another holds the model's fit lock (``RuntimeError``).
+FIT_RUNNING = "fit is already running on this model in another thread"
 #: A callback receives the epoch's record (a dict, see ``MLP.fit``); a true return value stops
 #: training after that epoch.
 Callback = Callable[[dict[str, Any]], Any]
@@ -64,8 +67,7 @@ class _FitPlan:
     n_iter_no_change: int  # 0: never
     verbose: int
     callbacks: list[Callback]
-    optimizer: Optimizer
-    native_optimizer: Any
+    optimizer: Optimizer  # checked against the model (its native object is made by _run_fit)
     schedule: Schedule
     early_stopping: bool
     patience: int
@@ -187,9 +189,7 @@ class MLP:
         self._dtype = check_dtype(dtype)
         if seed is None:
             seed = secrets.randbits(64)
-        self._seed = check_int(seed, "seed", 0)
-        if self._seed >= 2**64:
-            raise ValueError(f"seed must be below 2**64, got {seed}")
+        self._seed = check_int(seed, "seed", 0, UINT64_MAX)
         if not isinstance(use_bias, (bool, np.bool_)):
             raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
         check_choice(init, "init", INITIALIZERS)
@@ -453,12 +453,25 @@ class MLP:
         Returns one ``(dL/dW, dL/db)`` pair per layer, shaped like ``(W, b)`` (``dL/db`` is None
         without bias). The parameters do not change. Dropout is off: this is the gradient of the
         network ``predict`` uses.
+
+        Raises ``RuntimeError`` while ``fit`` runs on this model (from another thread or from
+        one of its callbacks): ``backward`` and ``fit`` share the model's gradient buffer. A
+        ``fit`` started while ``backward`` runs is refused the same way.
         """
         features, targets, weights, name, delta = self._loss_inputs(
             X, y, loss, sample_weight, huber_delta
         )
-        self._network.backward(features, targets, weights, name, delta)
-        weights_, biases = self._layer_views(self._network.gradients.copy())
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError(
+                f"backward is refused: {FIT_RUNNING} (or in one of its callbacks), and the two "
+                "share the model's gradient buffer"
+            )
+        try:
+            self._network.backward(features, targets, weights, name, delta)
+            gradients = self._network.gradients.copy()
+        finally:
+            self._fit_lock.release()
+        weights_, biases = self._layer_views(gradients)
         return [(w, biases[i] if self.use_bias else None) for i, w in enumerate(weights_)]
 
     def step(self, gradients: Any, learning_rate: float) -> None:
@@ -671,7 +684,7 @@ class MLP:
             if optimizer is None and self.optimizer is not None
             else (get_optimizer(optimizer or "sgd"))
         )
-        native_optimizer = chosen._native(self.dtype)  # validates dtype before any change
+        chosen._check_model(self.dtype, self.n_parameters, learning_rate)  # changes nothing
         schedule = get_schedule(o["lr_schedule"])
         early_stopping = o["early_stopping"]
         if early_stopping is None:
@@ -680,6 +693,9 @@ class MLP:
             raise TypeError(f"early_stopping must be a bool or None, got {early_stopping!r}")
         patience = check_int(o["patience"], "patience", 1)
         min_delta = check_float(o["min_delta"], "min_delta", minimum=0.0)
+        restore_best_weights = o["restore_best_weights"]
+        if not isinstance(restore_best_weights, (bool, np.bool_)):
+            raise TypeError(f"restore_best_weights must be a bool, got {restore_best_weights!r}")
         return _FitPlan(
             features=features,
             targets=targets,
@@ -697,12 +713,11 @@ class MLP:
             verbose=verbose,
             callbacks=user_callbacks,
             optimizer=chosen,
-            native_optimizer=native_optimizer,
             schedule=schedule,
             early_stopping=bool(early_stopping),
             patience=patience,
             min_delta=min_delta,
-            restore_best_weights=bool(o["restore_best_weights"]),
+            restore_best_weights=bool(restore_best_weights),
         )
 
     def _run_fit(
@@ -718,12 +733,13 @@ class MLP:
         the schedule, progress output (when ``show_progress``), early stopping, user callbacks,
         best-weight restoring and the ``History``. ``on_epoch_end`` is None when nothing needs
         it (the native loop then never takes the GIL)."""
-        chosen, native_optimizer, schedule = plan.optimizer, plan.native_optimizer, plan.schedule
+        chosen, schedule = plan.optimizer, plan.schedule
         epochs, verbose, user_callbacks = plan.epochs, plan.verbose, plan.callbacks
         if not self._fit_lock.acquire(blocking=False):
-            raise RuntimeError("fit is already running on this model in another thread")
+            raise RuntimeError(FIT_RUNNING)
         try:
-            # Everything is checked: from here on the model changes.
+            # Everything is checked: from here on the model and the optimizer change.
+            native_optimizer = chosen._native(self.dtype)
             if plan.learning_rate is not None:
                 chosen.learning_rate = plan.learning_rate
             self.optimizer = chosen
