@@ -59,10 +59,11 @@ def set_num_threads(n: int) -> None:
 
     Threads and ``fork()``: forking the process (``os.fork``, or ``multiprocessing`` with the
     ``"fork"`` start method, the default on Linux before Python 3.14) while another thread is
-    inside a large product can deadlock the child in OpenBLAS's own fork handler, which waits for
-    OpenBLAS's busy threads (NumPy's products alone do the same). Either make the large products
-    Eigen's (``NNCORE_BLAS=eigen`` in the environment before importing nncore), or start worker
-    processes with the ``"spawn"`` or ``"forkserver"`` start method.
+    inside a large product on OpenBLAS can hang the process inside ``fork()``, in OpenBLAS's own
+    fork handler (NumPy's products alone do the same). Either keep the large products on Eigen
+    (``NNCORE_BLAS=eigen`` in the environment before importing nncore; nncore's own pool is
+    rebuilt after ``fork()``), or start worker processes with the ``"spawn"`` or
+    ``"forkserver"`` start method.
     """
     n = check_int(n, "n", minimum=1, maximum=MAX_THREADS)
     _core.set_num_threads(n)

@@ -577,8 +577,10 @@ class MLP:
         ``stop_reason="interrupted"``, the model holding the weights after the last complete
         batch (or the best ones, with early stopping). Nothing is re-raised; check the reason.
 
-        Raises ``ValueError``/``TypeError`` for bad input (the model is left unchanged),
-        ``RuntimeError`` if another thread is fitting this model, and ``nncore.DivergenceError``
+        Raises ``ValueError``/``TypeError`` for bad input, including an optimizer whose state
+        is for another number of parameters or dtype (the model and the optimizer are then
+        left as they were: parameters, generator, history, the optimizer's rate and state),
+        ``RuntimeError`` if another thread is fitting this model (or running ``backward``), and ``nncore.DivergenceError``
         (a ``FloatingPointError``) when a batch gives a non-finite loss or gradient: the model
         then keeps the weights from before that batch. An exception raised by a callback stops
         training and propagates; the model keeps the weights of the last completed epoch.

@@ -230,7 +230,8 @@ class Optimizer:
         array (the optimizer's dtype is fixed by the first call); ``gradients``: real numbers of
         the same length, finite, converted to that dtype (copied only if needed; never modified).
         Raises ``TypeError`` for a non-array or non-numeric input, ``ValueError`` for anything
-        else; the parameters and the state are then unchanged.
+        else (another dtype or length than the state's, a hyper-parameter float32 cannot hold);
+        the parameters and the state are then unchanged.
         """
         if not isinstance(parameters, np.ndarray):
             raise TypeError(f"parameters must be a NumPy array, got {type(parameters).__name__}")
@@ -275,8 +276,9 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a ``state_dict`` of an optimizer of the same rule and hyper-parameters (the
         learning rate may differ: it is restored too). Use ``Optimizer.from_state_dict`` to
-        create the optimizer from it instead. Raises ``ValueError``/``TypeError``; nothing
-        changes then.
+        create the optimizer from it instead. ``state["step"]`` must be an integer in
+        ``[0, 2**62 − 1]`` and the state vectors finite 1-D arrays of one length. Raises
+        ``ValueError``/``TypeError``; nothing changes then.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
