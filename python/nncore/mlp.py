@@ -582,8 +582,9 @@ class MLP:
         left as they were: parameters, generator, history, the optimizer's rate and state),
         ``RuntimeError`` if another thread is fitting this model (or running ``backward``),
         and ``nncore.DivergenceError`` (a ``FloatingPointError``) when a batch gives a
-        non-finite loss or gradient: the model then keeps the weights from before that batch. An exception raised by a callback stops
-        training and propagates; the model keeps the weights of the last completed epoch.
+        non-finite loss or gradient: the model then keeps the weights from before that batch.
+        An exception raised by a callback stops training and propagates; the model keeps the
+        weights of the last completed epoch.
         """
         plan = self._fit_plan(
             X,
