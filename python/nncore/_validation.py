@@ -133,14 +133,25 @@ def check_float(value: Any, name: str, minimum: float | None = None, strict: boo
     return result
 
 
+def _rounding_limits(dtype: np.dtype[Any]) -> tuple[float, float]:
+    """``(overflow, zero)``: a float64 ``|v| >= overflow`` rounds to infinity in ``dtype`` and a
+    nonzero ``|v| <= zero`` to 0 (halfway to the next value, rounding to even; float64 itself:
+    ``(inf, 0)``)."""
+    info = np.finfo(dtype)
+    top_spacing = float(np.spacing(np.nextafter(info.max, 0)))  # that of the largest value too
+    return float(info.max) + top_spacing / 2, float(info.smallest_subnormal) / 2
+
+
+_ROUNDING_LIMITS = {dtype: _rounding_limits(dtype) for dtype in DTYPES}
+
+
 def check_representable(value: float, name: str, dtype: np.dtype[Any]) -> None:
     """``ValueError`` unless the finite ``value`` stays finite, and nonzero if it is, when the
     core rounds it to ``dtype`` (float32 holds magnitudes from about 1.4e-45 to 3.4e38)."""
-    with np.errstate(over="ignore", under="ignore"):
-        rounded = np.array(value, dtype=np.float64).astype(dtype)
-    if not np.isfinite(rounded):
+    overflow, zero = _ROUNDING_LIMITS[dtype]
+    if abs(value) >= overflow:
         raise ValueError(f"{name}={value!r} overflows {dtype} (the model's dtype)")
-    if value != 0 and rounded == 0:
+    if value != 0 and abs(value) <= zero:
         raise ValueError(f"{name}={value!r} is 0 in {dtype} (the model's dtype)")
 
 
