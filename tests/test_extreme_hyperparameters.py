@@ -256,3 +256,26 @@ def test_the_estimators_invscaling_rate_saturates(power_t: float) -> None:
     power = DECIMAL.power(Decimal(estimator.t_ + 1), Decimal(power_t))
     expected = float(DECIMAL.divide(Decimal(estimator.learning_rate_init), power))
     assert math.isclose(estimator._learning_rate_now, expected, rel_tol=1e-12, abs_tol=1e-300)
+
+
+def test_float32_refusals_are_exactly_the_values_numpy_rounds_to_inf_or_0() -> None:
+    """The door's rule for float32 hyper-parameters against NumPy's own float64 → float32 cast,
+    at and next to the rounding limits (halfway above the largest float32, halfway below the
+    smallest subnormal) and across the range."""
+    from nncore._validation import check_representable
+
+    limits = [2.0**128 - 2.0**103, 2.0**-150]
+    values = [edge for limit in limits for edge in (math.nextafter(limit, 0.0), limit)]
+    values += [math.nextafter(limit, math.inf) for limit in limits]
+    values += [10.0**k for k in range(-330, 309, 7)] + [TINY, LARGEST, 0.0]
+    for value in values + [-value for value in values]:
+        with np.errstate(over="ignore", under="ignore"):
+            rounded = np.array(value).astype(np.float32)
+        holds = bool(np.isfinite(rounded)) and (rounded != 0 or value == 0)
+        try:
+            check_representable(value, "x", np.dtype(np.float32))
+            refused = False
+        except ValueError:
+            refused = True
+        assert refused != holds, value
+        check_representable(value, "x", np.dtype(np.float64))  # every float64 holds

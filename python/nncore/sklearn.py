@@ -633,6 +633,13 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For a bad parameter or bad input, before training: the estimator is then left as it
+            was (fitted attributes, model and optimizer state included). Also when training
+            diverges (non-finite weights); the epochs before are kept then.
         """
         with _Rollback(self) as rollback:
             return self._fit(X, y, sample_weight, incremental=False, rollback=rollback)
