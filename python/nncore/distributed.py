@@ -35,7 +35,7 @@ import numpy.typing as npt
 from . import _core
 from ._core import DivergenceError
 from .history import History
-from .mlp import MLP, _FitPlan
+from .mlp import FIT_RUNNING, MLP, _FitPlan
 
 __all__ = ["fit", "load_shard", "shard_rows"]
 
@@ -211,6 +211,8 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
         if not isinstance(model, MLP):
             raise TypeError(f"model must be an nncore.MLP, got {type(model).__name__}")
         plan = model._fit_plan(X_local, y_local, **fit_kwargs)
+        if model._fit_lock.locked():  # refused before the broadcasts below change the model
+            raise RuntimeError(FIT_RUNNING)
         signature = _signature(model, plan)
     except Exception as caught:
         error = caught
@@ -237,7 +239,6 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
             error = caught
     _agree(comm, error)
     plan.learning_rate = learning_rate
-    plan.native_optimizer = plan.optimizer._native(model.dtype)  # the object holding the state
     comm.Bcast(model._network.parameters, root=0)
     model._random.state = comm.bcast(tuple(model._random.state), root=0)
 

@@ -23,6 +23,7 @@ from ._validation import (
     INDEX_MAX,
     INITIALIZERS,
     MAX_LAYER_SIZE,
+    UINT64_MAX,
     as_features,
     as_float_array,
     as_targets,
@@ -43,6 +44,8 @@ from .schedules import Constant, Schedule, get_schedule
 
 Array = npt.NDArray[Any]
 Gradients = list[tuple[Array, Array | None]]
+#: Why a call is refused while another holds the model's fit lock (``RuntimeError``).
+FIT_RUNNING = "fit is already running on this model in another thread"
 #: A callback receives the epoch's record (a dict, see ``MLP.fit``); a true return value stops
 #: training after that epoch.
 Callback = Callable[[dict[str, Any]], Any]
@@ -69,8 +72,7 @@ class _FitPlan:
     n_iter_no_change: int  # 0: never
     verbose: int
     callbacks: list[Callback]
-    optimizer: Optimizer
-    native_optimizer: Any
+    optimizer: Optimizer  # checked against the model (its native object is made by _run_fit)
     schedule: Schedule
     early_stopping: bool
     patience: int
@@ -224,9 +226,7 @@ class MLP:
         self._dtype = check_dtype(dtype)
         if seed is None:
             seed = secrets.randbits(64)
-        self._seed = check_int(seed, "seed", 0)
-        if self._seed >= 2**64:
-            raise ValueError(f"seed must be below 2**64, got {seed}")
+        self._seed = check_int(seed, "seed", 0, UINT64_MAX)
         use_bias = _check_use_bias(use_bias)
         check_choice(init, "init", INITIALIZERS)
         slope = check_float(leaky_relu_slope, "leaky_relu_slope", minimum=0.0)
@@ -630,12 +630,25 @@ class MLP:
         Returns one ``(dL/dW, dL/db)`` pair per layer, shaped like ``(W, b)`` (``dL/db`` is None
         without bias). The parameters do not change. Dropout is off: this is the gradient of the
         network ``predict`` uses.
+
+        Raises ``RuntimeError`` while ``fit`` runs on this model (from another thread or from
+        one of its callbacks): ``backward`` and ``fit`` share the model's gradient buffer. A
+        ``fit`` started while ``backward`` runs is refused the same way.
         """
         features, targets, weights, name, delta = self._loss_inputs(
             X, y, loss, sample_weight, huber_delta
         )
-        self._network.backward(features, targets, weights, name, delta)
-        weights_, biases = self._layer_views(self._network.gradients.copy())
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError(
+                f"backward is refused: {FIT_RUNNING} (or in one of its callbacks), and the two "
+                "share the model's gradient buffer"
+            )
+        try:
+            self._network.backward(features, targets, weights, name, delta)
+            gradients = self._network.gradients.copy()
+        finally:
+            self._fit_lock.release()
+        weights_, biases = self._layer_views(gradients)
         return [(w, biases[i] if self.use_bias else None) for i, w in enumerate(weights_)]
 
     def step(self, gradients: Any, learning_rate: float) -> None:
@@ -746,12 +759,15 @@ class MLP:
         ``stop_reason="interrupted"``, the model holding the weights after the last complete
         batch (or the best ones, with early stopping). Nothing is re-raised; check the reason.
 
-        Raises ``ValueError``/``TypeError`` for bad input (the model is left unchanged),
+        Raises ``ValueError``/``TypeError`` for bad input, including an optimizer whose state
+        is for another number of parameters or dtype (the model and the optimizer are then
+        left as they were: parameters, generator, history, the optimizer's rate and state),
         ``RuntimeError`` if this model is being fitted already (by another thread, or by the
-        ``fit`` whose callback calls this one), and ``nncore.DivergenceError``
-        (a ``FloatingPointError``) when a batch gives a non-finite loss or gradient: the model
-        then keeps the weights from before that batch. An exception raised by a callback stops
-        training and propagates; the model keeps the weights of the last completed epoch.
+        ``fit`` whose callback calls this one) or another thread runs its ``backward``, and
+        ``nncore.DivergenceError`` (a ``FloatingPointError``) when a batch gives a non-finite
+        loss or gradient: the model then keeps the weights from before that batch. An
+        exception raised by a callback stops training and propagates; the model keeps the
+        weights of the last completed epoch.
         """
         plan = self._fit_plan(
             X,
@@ -845,7 +861,7 @@ class MLP:
             if optimizer is None and self.optimizer is not None
             else (get_optimizer(optimizer or "sgd"))
         )
-        native_optimizer = chosen._native(self.dtype)  # validates dtype before any change
+        chosen._check_model(self.dtype, self.n_parameters, learning_rate)  # changes nothing
         schedule = get_schedule(o["lr_schedule"])
         early_stopping = o["early_stopping"]
         if early_stopping is None:
@@ -863,6 +879,9 @@ class MLP:
         )
         patience = check_int(o["patience"], "patience", 1)
         min_delta = check_float(o["min_delta"], "min_delta", minimum=0.0)
+        restore_best_weights = o["restore_best_weights"]
+        if not isinstance(restore_best_weights, (bool, np.bool_)):
+            raise TypeError(f"restore_best_weights must be a bool, got {restore_best_weights!r}")
         return _FitPlan(
             features=features,
             targets=targets,
@@ -880,12 +899,11 @@ class MLP:
             verbose=verbose,
             callbacks=user_callbacks,
             optimizer=chosen,
-            native_optimizer=native_optimizer,
             schedule=schedule,
             early_stopping=bool(early_stopping),
             patience=patience,
             min_delta=min_delta,
-            restore_best_weights=bool(o["restore_best_weights"]),
+            restore_best_weights=bool(restore_best_weights),
         )
 
     def _run_fit(
@@ -901,7 +919,7 @@ class MLP:
         the schedule, progress output (when ``show_progress``), early stopping, user callbacks,
         best-weight restoring and the ``History``. ``on_epoch_end`` is None when nothing needs
         it (the native loop then never takes the GIL)."""
-        chosen, native_optimizer, schedule = plan.optimizer, plan.native_optimizer, plan.schedule
+        chosen, schedule = plan.optimizer, plan.schedule
         epochs, verbose, user_callbacks = plan.epochs, plan.verbose, plan.callbacks
         if not self._fit_lock.acquire(blocking=False):
             if self._fit_thread == threading.get_ident():
@@ -910,10 +928,11 @@ class MLP:
                     "call), which cannot train the model the outer fit is training; return True "
                     "from the callback to stop that fit, then call fit again"
                 )
-            raise RuntimeError("fit is already running on this model in another thread")
+            raise RuntimeError(FIT_RUNNING)
         self._fit_thread = threading.get_ident()
         try:
-            # Everything is checked: from here on the model changes.
+            # Everything is checked: from here on the model and the optimizer change.
+            native_optimizer = chosen._native(self.dtype)
             if plan.learning_rate is not None:
                 chosen.learning_rate = plan.learning_rate
             self.optimizer = chosen
