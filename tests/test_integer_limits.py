@@ -62,7 +62,7 @@ def plateau(**kwargs: Any) -> None:
 
 # (argument, call with the value, the documented range [low, high]; high None: unbounded)
 ARGUMENTS: list[tuple[str, Callable[[Any], Any], int, int | None]] = [
-    ("layer_sizes entry", lambda v: nncore.MLP([3, v, 1]), 1, 2**24),
+    ("layer_sizes[1]", lambda v: nncore.MLP([3, v, 1]), 1, 2**24),
     ("seed", lambda v: nncore.MLP([3, 2, 1], seed=v), 0, 2**64 - 1),
     ("epochs", lambda v: fit(epochs=v), 1, INDEX_MAX),
     ("batch_size", lambda v: fit(batch_size=v), 1, None),
@@ -124,7 +124,7 @@ def test_a_non_integer_is_a_type_error_naming_the_argument(
 
 def names(name: str, error: Exception) -> bool:
     """Whether the message says what ``name`` must be (``n must be``, ``['step'] must be``)."""
-    return re.search(rf"\b{re.escape(name)}\b\W*must", str(error)) is not None
+    return re.search(rf"(?<!\w){re.escape(name)}(?!\w)\W*must", str(error)) is not None
 
 
 def test_a_learning_rate_too_large_for_a_float_is_a_value_error() -> None:
