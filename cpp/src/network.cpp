@@ -69,9 +69,9 @@ Dense<T> Network<T>::layer_with_gradients(Index l, T* gradients) const {
   const auto i = static_cast<size_t>(l);
   const Index n_in = layer_sizes_.at(i), n_out = layer_sizes_.at(i + 1);
   const Index n_bias = use_bias_ ? n_out : 0;
-  T* parameters = const_cast<T*>(parameters_.data());  // Dense is a view; const is the caller's
-  return Dense<T>{MatrixMap<T>(parameters + weight_offsets_[i], n_in, n_out),
-                  RowVectorMap<T>(parameters + bias_offsets_[i], n_bias),
+  const T* parameters = parameters_.data();
+  return Dense<T>{ConstMatrixMap<T>(parameters + weight_offsets_[i], n_in, n_out),
+                  ConstRowVectorMap<T>(parameters + bias_offsets_[i], n_bias),
                   MatrixMap<T>(gradients + weight_offsets_[i], n_in, n_out),
                   RowVectorMap<T>(gradients + bias_offsets_[i], n_bias), activations_[i]};
 }
@@ -79,9 +79,10 @@ Dense<T> Network<T>::layer_with_gradients(Index l, T* gradients) const {
 template <class T>
 void Network<T>::initialize(Initializer initializer, Random& random) {
   for (Index l = 0; l < n_layers(); ++l) {
-    Dense<T> dense = layer(l);
-    const double fan_in = static_cast<double>(dense.W.rows());
-    const double fan_out = static_cast<double>(dense.W.cols());
+    const auto i = static_cast<size_t>(l);
+    const Index n_in = layer_sizes_[i], n_out = layer_sizes_[i + 1];
+    const double fan_in = static_cast<double>(n_in);
+    const double fan_out = static_cast<double>(n_out);
     const bool glorot =
         initializer == Initializer::glorot_uniform || initializer == Initializer::glorot_normal;
     const double fan = glorot ? (fan_in + fan_out) / 2.0 : fan_in / 2.0;
@@ -89,10 +90,10 @@ void Network<T>::initialize(Initializer initializer, Random& random) {
     const bool uniform =
         initializer == Initializer::glorot_uniform || initializer == Initializer::he_uniform;
     const double limit = std::sqrt(3.0 / fan), stddev = std::sqrt(1.0 / fan);
-    T* w = dense.W.data();
-    for (Index i = 0; i < dense.W.size(); ++i)
-      w[i] = static_cast<T>(uniform ? random.uniform(-limit, limit) : stddev * random.normal());
-    dense.b.setZero();
+    auto W = parameters_.segment(weight_offsets_[i], n_in * n_out);
+    for (Index j = 0; j < W.size(); ++j)
+      W[j] = static_cast<T>(uniform ? random.uniform(-limit, limit) : stddev * random.normal());
+    parameters_.segment(bias_offsets_[i], use_bias_ ? n_out : 0).setZero();
   }
 }
 
