@@ -122,16 +122,12 @@ class RowBlocks {
  public:
   // For batches of the given lengths (an epoch's are batch_size and the remainder), on `threads`
   // threads (1: never split).
-  RowBlocks(const Network<T>& network, const std::vector<Index>& lengths, int threads)
+  RowBlocks(const Sequential<T>& network, const std::vector<Index>& lengths, int threads)
       : workspace(network.make_workspace(*std::max_element(lengths.begin(), lengths.end()), true)),
         threads_(threads) {
-    const auto& sizes = network.layer_sizes();
-    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-      const double product = static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
-      // forward and gradient products, and the propagated one (none below the first layer)
-      work_per_row_ += (l == 0 ? 2.0 : 3.0) * product;
-      widest_per_row_ = std::max(widest_per_row_, product);
-    }
+    const Work work = network.work_per_row();
+    work_per_row_ = work.per_row;
+    widest_per_row_ = work.widest_per_row;
     int most = 1;
     for (const Index m : lengths) most = std::max(most, count(m));
     errors_.resize(static_cast<size_t>(most));
@@ -147,7 +143,7 @@ class RowBlocks {
   // into network.gradients(); returns the batch's summed error Σ_r w_r ℓ_r (adding the outputs
   // to the metric) and sets `gradient` to the gradient's size. (The gradient is computed before
   // the caller sees a non-finite error.)
-  double propagate(Network<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
+  double propagate(Sequential<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& w, double weight_sum,
                    Metric<T>& metric, GradientSize& gradient) {
     const Index m = X.rows();
@@ -171,7 +167,7 @@ class RowBlocks {
       measure_range<T>(g, begin, end, squares[i], largest[i]);
     });
     gradient = combine<T>(g, squares, largest, k);
-    metric.add(workspace.A.back().topRows(m), Y, w);
+    metric.add(network.output(workspace, 0, m), Y, w);
     double error = 0.0;
     for (int i = 0; i < k; ++i) error += errors_[static_cast<size_t>(i)];
     return error;
@@ -214,9 +210,10 @@ std::string where(Index epoch, Index batch) {
 std::int64_t split_batches() { return split_count.load(std::memory_order_relaxed); }
 
 template <class T>
-FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,
-              const Dataset<T>* validation, const Loss& loss, const FitOptions& options,
-              const EpochCallback& on_epoch_end, const InterruptCheck& interrupted) {
+FitResult fit(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
+              const Dataset<T>& train, const Dataset<T>* validation, const Loss& loss,
+              const FitOptions& options, const EpochCallback& on_epoch_end,
+              const InterruptCheck& interrupted) {
   const auto& X = train.X;
   const auto& Y = train.Y;
   const auto& w = train.weights;
@@ -224,20 +221,19 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
   network.check_batch(X, &Y, &w);
   if (validation != nullptr)
     network.check_batch(validation->X, &validation->Y, &validation->weights);
-  loss.check_output_activation(network.activations().back());
+  loss.check_output_activation(network.output_activation());
   check_options(options);
 
   const Index n = X.rows();
   const Index batch_size = std::min(options.batch_size, n);
   const double total_weight = weight_sum<T>(w, n);
   if (!(total_weight > 0.0)) throw std::invalid_argument("sample_weight must not sum to 0");
-  const bool dropout = std::any_of(network.dropout().begin(), network.dropout().end(),
-                                   [](double rate) { return rate > 0.0; });
+  const bool dropout = network.draws();
   // Batches are split into blocks of rows on the threads, unless dropout draws masks (from one
-  // generator, in order).
+  // generator, in order) or a layer mixes the rows (Sequential::rows_independent).
   std::vector<Index> lengths{batch_size};
   if (n % batch_size != 0) lengths.push_back(n % batch_size);
-  RowBlocks<T> blocks(network, lengths, dropout ? 1 : num_threads());
+  RowBlocks<T> blocks(network, lengths, network.rows_independent() ? num_threads() : 1);
   Workspace<T>& workspace = blocks.workspace;
   // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
   Matrix<T> X_batch(options.shuffle ? batch_size : 0, X.cols());
@@ -252,7 +248,7 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
   double parameter_bound = max_abs<T>(network.parameters());
   const double safe_magnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
   const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
-  Metric<T> metric(metric_for(network.activations().back()), Y, w);
+  Metric<T> metric(metric_for(network.output_activation()), Y, w);
 
   FitResult result;
   double best_loss = std::numeric_limits<double>::infinity();
@@ -372,13 +368,13 @@ FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, cons
 }
 
 template <class T>
-Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Loss& loss) {
+Evaluation evaluate(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss) {
   network.check_batch(data.X, &data.Y, &data.weights);
-  loss.check_output_activation(network.activations().back());
+  loss.check_output_activation(network.output_activation());
   const Index n = data.X.rows();
   const bool weighted = data.weights.size() != 0;
   Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
-  Metric<T> metric(metric_for(network.activations().back()), data.Y, data.weights);
+  Metric<T> metric(metric_for(network.output_activation()), data.Y, data.weights);
   double summed = 0.0;
   for (Index start = 0; start < n; start += workspace.capacity) {
     const Index m = std::min(workspace.capacity, n - start);
@@ -394,7 +390,7 @@ Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Los
 }
 
 template <class T>
-void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) {
+void predict(const Sequential<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) {
   network.check_batch(X);
   if (out.rows() != X.rows() || out.cols() != network.n_outputs())
     throw std::invalid_argument("output buffer has the wrong shape");
@@ -406,12 +402,12 @@ void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<M
   }
 }
 
-#define NNCORE_INSTANTIATE(T)                                                         \
-  template FitResult fit<T>(Network<T>&, Optimizer<T>&, Random&, const Dataset<T>&,   \
-                            const Dataset<T>*, const Loss&, const FitOptions&,        \
-                            const EpochCallback&, const InterruptCheck&);             \
-  template Evaluation evaluate<T>(const Network<T>&, const Dataset<T>&, const Loss&); \
-  template void predict<T>(const Network<T>&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
+#define NNCORE_INSTANTIATE(T)                                                            \
+  template FitResult fit<T>(Sequential<T>&, Optimizer<T>&, Random&, const Dataset<T>&,   \
+                            const Dataset<T>*, const Loss&, const FitOptions&,           \
+                            const EpochCallback&, const InterruptCheck&);                \
+  template Evaluation evaluate<T>(const Sequential<T>&, const Dataset<T>&, const Loss&); \
+  template void predict<T>(const Sequential<T>&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)
 #undef NNCORE_INSTANTIATE
