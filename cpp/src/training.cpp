@@ -104,9 +104,10 @@ double max_abs(const Vector<T>& v) {
 }
 
 // A training batch split into k blocks of rows (row_blocks), on k threads, in two phases:
-//   1. each block's forward pass and errors dZ (Network::propagate_errors) at its own rows of one
+//   1. each block's forward pass and errors dZ (Sequential::propagate_errors) at its own rows of
+//   one
 //      workspace, and its rows' terms of the summed error;
-//   2. the batch's gradient in k parts (Network::gradient_part: nearly the ranges the update
+//   2. the batch's gradient in k parts (Sequential::gradient_part: nearly the ranges the update
 //      then hands each thread), each part's Σg² and max|g| measured while it is in cache.
 // dW = A_prevᵀ·dZ is then one product over all the batch's rows, as on one thread. For a given
 // thread count, the blocks and the order of every sum are fixed: results repeat bit for bit.
@@ -115,16 +116,12 @@ class RowBlocks {
  public:
   // For batches of the given lengths (an epoch's are batch_size and the remainder), on `threads`
   // threads (1: never split).
-  RowBlocks(const Network<T>& network, const std::vector<Index>& lengths, int threads)
+  RowBlocks(const Sequential<T>& network, const std::vector<Index>& lengths, int threads)
       : workspace(network.make_workspace(*std::max_element(lengths.begin(), lengths.end()), true)),
         threads_(threads) {
-    const auto& sizes = network.layer_sizes();
-    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-      const double product = static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
-      // forward and gradient products, and the propagated one (none below the first layer)
-      work_per_row_ += (l == 0 ? 2.0 : 3.0) * product;
-      widest_per_row_ = std::max(widest_per_row_, product);
-    }
+    const Work work = network.work_per_row();
+    work_per_row_ = work.per_row;
+    widest_per_row_ = work.widest_per_row;
     int most = 1;
     for (const Index m : lengths) most = std::max(most, count(m));
     errors_.resize(static_cast<size_t>(most));
@@ -140,7 +137,7 @@ class RowBlocks {
   // into network.gradients(); returns the batch's summed error Σ_r w_r ℓ_r (adding the outputs
   // to the metric) and sets `gradient` to the gradient's size. (The gradient is computed before
   // the caller sees a non-finite error.)
-  double propagate(Network<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
+  double propagate(Sequential<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& w, double weight_sum,
                    Metric<T>& metric, GradientSize& gradient) {
     const Index m = X.rows();
@@ -164,7 +161,7 @@ class RowBlocks {
       measure_range<T>(g, begin, end, squares[i], largest[i]);
     });
     gradient = combine<T>(g, squares, largest, k);
-    metric.add(workspace.A.back().topRows(m), Y, w);
+    metric.add(network.output(workspace, 0, m), Y, w);
     double error = 0.0;
     for (int i = 0; i < k; ++i) error += errors_[static_cast<size_t>(i)];
     return error;
@@ -205,7 +202,7 @@ std::string where(Index epoch, Index batch) {
 // Σ_i w_i ℓ_i over all the rows of data, evaluated in chunks of the workspace's capacity without
 // dropout (no update), each chunk's outputs added to metric.
 template <class T>
-double chunked_error(const Network<T>& network, const Dataset<T>& data, const Loss& loss,
+double chunked_error(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss,
                      Workspace<T>& workspace, Metric<T>& metric) {
   const Index n = data.X.rows();
   const bool weighted = data.weights.size() != 0;
@@ -225,11 +222,11 @@ double chunked_error(const Network<T>& network, const Dataset<T>& data, const Lo
 // What the validation data needs at every epoch end, allocated once.
 template <class T>
 struct Validation {
-  Validation(const Network<T>& network, const Dataset<T>& data, Reduction* reduction)
+  Validation(const Sequential<T>& network, const Dataset<T>& data, Reduction* reduction)
       : data(data),
         workspace(
             network.make_workspace(std::clamp(data.X.rows(), Index{1}, kEvaluationChunk), false)),
-        metric(metric_for(network.activations().back()), data.Y, data.weights, reduction),
+        metric(metric_for(network.output_activation()), data.Y, data.weights, reduction),
         total_weight(weight_sum<T>(data.weights, data.X.rows())) {
     if (reduction != nullptr) reduction->sum(Eigen::Map<Eigen::VectorXd>(&total_weight, 1));
   }
@@ -243,14 +240,14 @@ struct Validation {
 // Throws std::invalid_argument unless the data, the options and the loss fit the network; in a
 // data-parallel fit, one rank's failure is raised on every rank.
 template <class T>
-void check_fit(const Network<T>& network, const Dataset<T>& train, const Dataset<T>* validation,
+void check_fit(const Sequential<T>& network, const Dataset<T>& train, const Dataset<T>* validation,
                const FitOptions& options, Reduction* reduction) {
   std::exception_ptr failure;
   try {
     network.check_batch(train.X, &train.Y, &train.weights);
     if (validation != nullptr && (reduction == nullptr || validation->X.rows() > 0))
       network.check_batch(validation->X, &validation->Y, &validation->weights);
-    options.loss.check_output_activation(network.activations().back());
+    options.loss.check_output_activation(network.output_activation());
     check(options);
   } catch (...) {
     if (reduction == nullptr) throw;
@@ -269,7 +266,7 @@ void check_fit(const Network<T>& network, const Dataset<T>& train, const Dataset
 template <class T>
 class Training {
  public:
-  [[gnu::cold]] Training(Network<T>& network, Optimizer<T>& optimizer, Random& random,
+  [[gnu::cold]] Training(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
                          const Dataset<T>& train, const Dataset<T>* validation,
                          const FitOptions& options, const FitHooks& hooks);
   FitResult run();
@@ -287,7 +284,7 @@ class Training {
   [[gnu::cold]] void reduce_epoch_sums(double& summed_error, double& validation_error);
   [[gnu::cold]] std::optional<StopReason> stop_rule(const EpochRecord& record, bool callback_stops);
 
-  Network<T>& network_;
+  Sequential<T>& network_;
   Optimizer<T>& optimizer_;
   Random& random_;
   const Dataset<T>& train_;
@@ -326,13 +323,12 @@ std::vector<Index> batch_lengths(Index n, Index batch_size) {
 }
 
 template <class T>
-bool has_dropout(const Network<T>& network) {
-  return std::any_of(network.dropout().begin(), network.dropout().end(),
-                     [](double rate) { return rate > 0.0; });
+bool has_dropout(const Sequential<T>& network) {
+  return network.draws();
 }
 
 template <class T>
-Training<T>::Training(Network<T>& network, Optimizer<T>& optimizer, Random& random,
+Training<T>::Training(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
                       const Dataset<T>& train, const Dataset<T>* validation,
                       const FitOptions& options, const FitHooks& hooks)
     : network_(network),
@@ -351,14 +347,15 @@ Training<T>::Training(Network<T>& network, Optimizer<T>& optimizer, Random& rand
       total_weight_(weight_sum<T>(train.weights, n_)),
       // Batches are split into blocks of rows on the threads, unless dropout draws masks (from
       // one generator, in order).
-      blocks_(network, batch_lengths(n_, batch_size_), dropout_ ? 1 : num_threads()),
+      blocks_(network, batch_lengths(n_, batch_size_),
+              network.rows_independent() ? num_threads() : 1),
       X_batch_(options.shuffle ? batch_size_ : 0, train.X.cols()),
       Y_batch_(options.shuffle ? batch_size_ : 0, train.Y.cols()),
       w_batch_(options.shuffle && weighted_ ? batch_size_ : 0),
       order_(static_cast<size_t>(n_)),
       previous_parameters_(network.parameters().size()),
       parameter_bound_(max_abs<T>(network.parameters())),
-      metric_(metric_for(network.activations().back()), train.Y, train.weights, reduction_) {
+      metric_(metric_for(network.output_activation()), train.Y, train.weights, reduction_) {
   if (reduction_ != nullptr) {
     batches_ = reduction_->max(batches_);
     reduction_->sum(Eigen::Map<Eigen::VectorXd>(&total_weight_, 1));
@@ -628,27 +625,28 @@ void check(const FitOptions& options) {
 std::int64_t split_batches() { return split_count.load(std::memory_order_relaxed); }
 
 template <class T>
-FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,
-              const Dataset<T>* validation, const FitOptions& options, const FitHooks& hooks) {
+FitResult fit(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
+              const Dataset<T>& train, const Dataset<T>* validation, const FitOptions& options,
+              const FitHooks& hooks) {
   check_fit(network, train, validation, options, hooks.reduction);
   Training<T> training(network, optimizer, random, train, validation, options, hooks);
   return training.run();
 }
 
 template <class T>
-Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Loss& loss) {
+Evaluation evaluate(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss) {
   network.check_batch(data.X, &data.Y, &data.weights);
-  loss.check_output_activation(network.activations().back());
+  loss.check_output_activation(network.output_activation());
   const Index n = data.X.rows();
   Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
-  Metric<T> metric(metric_for(network.activations().back()), data.Y, data.weights);
+  Metric<T> metric(metric_for(network.output_activation()), data.Y, data.weights);
   const double summed = chunked_error(network, data, loss, workspace, metric);
   const double total = weight_sum<T>(data.weights, n);
   return Evaluation{total > 0.0 ? summed / total : 0.0, metric.value()};
 }
 
 template <class T>
-void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) {
+void predict(const Sequential<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) {
   network.check_batch(X);
   if (out.rows() != X.rows() || out.cols() != network.n_outputs())
     throw std::invalid_argument("output buffer has the wrong shape");
@@ -660,11 +658,11 @@ void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<M
   }
 }
 
-#define NNCORE_INSTANTIATE(T)                                                         \
-  template FitResult fit<T>(Network<T>&, Optimizer<T>&, Random&, const Dataset<T>&,   \
-                            const Dataset<T>*, const FitOptions&, const FitHooks&);   \
-  template Evaluation evaluate<T>(const Network<T>&, const Dataset<T>&, const Loss&); \
-  template void predict<T>(const Network<T>&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
+#define NNCORE_INSTANTIATE(T)                                                            \
+  template FitResult fit<T>(Sequential<T>&, Optimizer<T>&, Random&, const Dataset<T>&,   \
+                            const Dataset<T>*, const FitOptions&, const FitHooks&);      \
+  template Evaluation evaluate<T>(const Sequential<T>&, const Dataset<T>&, const Loss&); \
+  template void predict<T>(const Sequential<T>&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)
 #undef NNCORE_INSTANTIATE

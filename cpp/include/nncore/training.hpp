@@ -92,8 +92,9 @@ std::int64_t split_batches();
 // validation: nullptr for none (with a reduction, it may have no rows: other ranks hold them).
 // random: the generator of the shuffles and dropout masks.
 template <class T>
-FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,
-              const Dataset<T>* validation, const FitOptions& options, const FitHooks& hooks = {});
+FitResult fit(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
+              const Dataset<T>& train, const Dataset<T>* validation, const FitOptions& options,
+              const FitHooks& hooks = {});
 
 struct Evaluation {
   double loss = 0.0;    // weighted mean loss
@@ -102,11 +103,11 @@ struct Evaluation {
 
 // Loss and metric over a whole data set, evaluated in chunks without dropout (no update).
 template <class T>
-Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Loss& loss);
+Evaluation evaluate(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss);
 
 // Output activations for all rows of X into out (n, n_L), evaluated in chunks without dropout.
 // Uses only local buffers, so several threads may predict with one network at once.
 template <class T>
-void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out);
+void predict(const Sequential<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out);
 
 }  // namespace nncore
