@@ -18,7 +18,5 @@ CHARTS = "benchmarks/results"
 def on_files(files: Files, config: Any, **kwargs: Any) -> Files:
     root = Path(config["config_file_path"]).parent
     for chart in sorted((root / CHARTS).glob("*.png")):
-        files.append(
-            File.generated(config, f"{CHARTS}/{chart.name}", abs_src_path=str(chart))
-        )
+        files.append(File.generated(config, f"{CHARTS}/{chart.name}", abs_src_path=str(chart)))
     return files

@@ -124,7 +124,7 @@ def missing_requirement(block: Block) -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"{block.name} needs {module} ({hint})"
     if block.language == "python" and uses_mpi(block) and mpiexec() is None:
-        return f"{block.name} needs mpiexec (pip install \"nncore[mpi]\" brings one)"
+        return f'{block.name} needs mpiexec (pip install "nncore[mpi]" brings one)'
     return None
 
 
@@ -254,7 +254,10 @@ def test_a_broken_example_fails(tmp_path: Path) -> None:
         "Text.\n\n```python\nx = 1\n```\n\n- item\n\n    ```python\n    assert x == 2\n    ```\n"
     )
     blocks = runnable(page)
-    assert [(block.line, block.code) for block in blocks] == [(4, "x = 1\n"), (10, "assert x == 2\n")]
+    assert [(block.line, block.code) for block in blocks] == [
+        (4, "x = 1\n"),
+        (10, "assert x == 2\n"),
+    ]
     run_python(blocks[0], tmp_path)
     with pytest.raises(NameError):  # a fresh namespace: x of the first block is not there
         run_python(blocks[1], tmp_path)
