@@ -56,7 +56,17 @@ class RuntimeDocstrings(griffe.Extension):
                 )
                 continue
             module, name = path.rsplit(".", 1)
-            text = getattr(importlib.import_module(module), name).__doc__
+            try:
+                text = getattr(importlib.import_module(module), name).__doc__
+            except ImportError as error:
+                logger.warning(
+                    "griffe_docstrings: cannot import %s (%s); the API pages need nncore "
+                    "importable (installed, or built in place with python/ on PYTHONPATH) and "
+                    "scikit-learn",
+                    module,
+                    error,
+                )
+                continue
             obj.docstring = griffe.Docstring(inspect.cleandoc(text), parent=obj)
 
 
