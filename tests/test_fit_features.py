@@ -538,13 +538,15 @@ def test_early_stopping_without_validation_data_is_a_value_error():
 def test_training_loss_rule_gives_way_to_early_stopping_on_validation_data():
     """n_iter_no_change="auto" (the default) is 10 epochs on the training loss, except with early
     stopping on validation data, which then decides alone; an explicit n_iter_no_change keeps
-    both rules. With learning_rate=0 no loss ever improves after epoch 1, so each rule stops at
-    a known epoch: 1 + 10 for the training loss, 1 + patience for the validation loss."""
+    both rules. With learning_rate=0 no loss improves after epoch 1 by more than rounding (the
+    training loss is summed in float32 in each epoch's shuffled order, so it moves in its last bits,
+    by at most ~33 ulp here; tol=1e-5 is above that and below any real change), so each rule stops at a known epoch:
+    1 + 10 for the training loss, 1 + patience for the validation loss."""
     X, y = regression_data(33)
 
     def fit(**options: Any) -> tuple[int, str]:
         model = nncore.MLP([3, 4, 1], seed=0)
-        history = model.fit(X, y, epochs=100, learning_rate=0.0, **options)
+        history = model.fit(X, y, epochs=100, learning_rate=0.0, tol=1e-5, **options)
         return history.epochs, history.stop_reason
 
     assert fit(validation_split=0.2, patience=30) == (31, "early_stopping")
