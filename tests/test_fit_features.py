@@ -539,9 +539,10 @@ def test_training_loss_rule_gives_way_to_early_stopping_on_validation_data():
     """n_iter_no_change="auto" (the default) is 10 epochs on the training loss, except with early
     stopping on validation data, which then decides alone; an explicit n_iter_no_change keeps
     both rules. With learning_rate=0 no loss improves after epoch 1 by more than rounding (the
-    training loss is summed in float32 in each epoch's shuffled order, so it moves in its last bits,
-    by at most ~33 ulp here; tol=1e-5 is above that and below any real change), so each rule stops at a known epoch:
-    1 + 10 for the training loss, 1 + patience for the validation loss."""
+    training loss is summed in float32 in each epoch's shuffled order, so it moves in its last
+    bits, by at most ~33 ulp here; tol=1e-5 is above that and below any real change), so each
+    rule stops at a known epoch: 1 + 10 for the training loss, 1 + patience for the validation
+    loss."""
     X, y = regression_data(33)
 
     def fit(**options: Any) -> tuple[int, str]:
