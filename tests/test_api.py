@@ -8,6 +8,7 @@ import doctest
 import importlib.metadata
 import itertools
 import json
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -51,6 +52,38 @@ def test_public_names() -> None:
     for name in nncore.__all__:
         assert hasattr(nncore, name), name
     assert issubclass(nncore.DivergenceError, FloatingPointError)
+
+
+def test_optional_submodules_are_attributes_imported_on_first_use() -> None:
+    """``nncore.plot``/``nncore.sklearn`` without importing them first, and ``import nncore``
+    alone imports neither matplotlib nor scikit-learn (a fresh interpreter shows it)."""
+    code = (
+        "import sys, nncore\n"
+        "heavy = ('matplotlib', 'sklearn', 'nncore.plot', 'nncore.sklearn')\n"
+        "print(sorted(name for name in sys.modules if name.startswith(heavy)))\n"
+        "print('plot' in dir(nncore), 'sklearn' in dir(nncore))\n"
+        "print(nncore.plot.plot_decision_boundary.__name__)\n"
+        "print('matplotlib' in sys.modules)\n"  # the plot functions import it when called
+        "try:\n"
+        "    print(nncore.sklearn.MLPClassifier.__name__)\n"
+        "except ImportError as error:\n"  # without scikit-learn: the install hint
+        "    print(error)\n"
+        "try:\n"
+        "    nncore.no_such_module\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ["[]", "True True", "plot_decision_boundary", "False"]
+    assert lines[4] in (
+        "MLPClassifier",
+        'nncore.sklearn needs scikit-learn: pip install "nncore[sklearn]"',
+    )
+    assert lines[5] == "module 'nncore' has no attribute 'no_such_module'"
 
 
 # --------------------------------------------------------------------------------------------

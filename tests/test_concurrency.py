@@ -1,6 +1,7 @@
 """Threads: ``predict`` from several threads on one model equals the serial result bit for bit
 (the GIL is released inside); a second ``fit`` on a model that is being fitted is refused with a
-clear ``RuntimeError`` and does not disturb the first; ``fit`` of two models in two threads runs
+clear ``RuntimeError`` and does not disturb the first, and so is ``backward`` (it shares the
+model's gradient buffer with ``fit``); ``fit`` of two models in two threads runs
 at the same time and each result equals its serial one bit for bit.
 
 No assertion here is on speed: overlap is shown by timestamps taken inside the fits' callbacks.
@@ -86,6 +87,43 @@ def test_second_fit_on_a_model_being_fitted_is_refused() -> None:
     twin.fit(X, y, epochs=2, callbacks=lambda record: False, batch_size=64)
     assert model._network.parameters.tobytes() == twin._network.parameters.tobytes()
     assert first[0].loss == twin.history.loss  # type: ignore[union-attr]
+
+
+def test_backward_during_a_fit_is_refused_and_does_not_disturb_it() -> None:
+    """``backward`` from another thread while ``fit`` runs, and from inside the fit's own
+    callback, raises ``RuntimeError``; the fit's result equals the same fit run alone, bit for
+    bit. Once the fit is over, ``backward`` works again and gives the serial gradient."""
+    model, X, y = _problem(4)
+    twin, _, _ = _problem(4)
+    started, release = threading.Event(), threading.Event()
+    from_callback: list[BaseException] = []
+
+    def hold(record: dict[str, Any]) -> bool:
+        if record["epoch"] == 1:
+            try:
+                model.backward(X[:10], y[:10])
+            except RuntimeError as error:
+                from_callback.append(error)
+            started.set()
+            release.wait(timeout=60)  # keep the fit inside fit until backward has been tried
+        return False
+
+    first: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: first.append(model.fit(X, y, epochs=3, callbacks=hold, batch_size=64))
+    )
+    thread.start()
+    assert started.wait(timeout=60)
+    with pytest.raises(RuntimeError, match="backward is refused: fit is already running"):
+        model.backward(X, y)
+    release.set()
+    thread.join()
+    assert len(from_callback) == 1 and "gradient buffer" in str(from_callback[0])
+    twin.fit(X, y, epochs=3, callbacks=lambda record: False, batch_size=64)
+    assert model._network.parameters.tobytes() == twin._network.parameters.tobytes()
+    assert first[0].loss == twin.history.loss  # type: ignore[union-attr]
+    for (dW, db), (dW_twin, db_twin) in zip(model.backward(X, y), twin.backward(X, y), strict=True):
+        assert dW.tobytes() == dW_twin.tobytes() and db.tobytes() == db_twin.tobytes()
 
 
 def test_fits_of_two_models_run_in_parallel_and_equal_serial() -> None:

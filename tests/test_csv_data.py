@@ -52,8 +52,9 @@ def test_byte_order_mark_and_crlf(tmp_path: Path) -> None:
         ("", "is empty"),
         ("\n\n", "is empty"),
         ("a,b\n", "header but no data rows"),
-        ("a,b\n1,2\n3\n", "row 3 has 1 cells, the header has 2"),
-        ("a,b\n1,2,3\n", "row 2 has 3 cells"),
+        ("a,b\n1,2\n3\n", r"line 3 \(data row 2\) has 1 cells, the header has 2"),
+        ("a,b\n1,2,3\n", r"line 2 \(data row 1\) has 3 cells"),
+        ("a,b\n\n1,2\n\n3\n", r"line 5 \(data row 2\) has 1 cells"),  # blank lines count
         ("a,,c\n1,2,3\n", "column 2 of the header has no name"),
         ("a,b,a\n1,2,3\n", "column 'a' twice"),
     ],
@@ -87,8 +88,8 @@ def test_csv_error_is_a_value_error() -> None:
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        ("abc", "row 3, column 'b': 'abc' is not a finite number"),
-        ("", "row 3, column 'b': the cell is empty"),
+        ("abc", r"line 3 \(data row 2\), column 'b': 'abc' is not a finite number"),
+        ("", r"line 3 \(data row 2\), column 'b': the cell is empty"),
         ("nan", "'nan' is not a finite number"),
         ("-inf", "'-inf' is not a finite number"),
     ],
@@ -149,13 +150,14 @@ def test_class_labels_and_names() -> None:
 def test_encode_classes(tmp_path: Path) -> None:
     table = read_csv(write(tmp_path, "x,y\n1,b\n2,a\n3,b\n"))
     np.testing.assert_array_equal(encode_classes(table, "y", ["a", "b"]), [1, 0, 1])
-    with pytest.raises(CSVError, match="row 3, column 'y': class 'a' is not one the model knows"):
+    message = r"line 3 \(data row 2\), column 'y': class 'a' is not one the model knows"
+    with pytest.raises(CSVError, match=message):
         encode_classes(table, "y", ["b", "c"])
 
 
 def test_standardizer() -> None:
     X = np.array([[1.0, 5.0, -1.0], [3.0, 5.0, 1.0]])
-    scaler = Standardizer.fit(X)
+    scaler = Standardizer.fit(X, ["a", "b", "c"], "data.csv")
     np.testing.assert_allclose(scaler.mean, [2.0, 5.0, 0.0])
     np.testing.assert_allclose(scaler.scale, [1.0, 1.0, 1.0])  # the constant column gets 1
     Z = scaler.transform(X)
@@ -163,3 +165,51 @@ def test_standardizer() -> None:
     np.testing.assert_allclose(scaler.inverse_transform(Z), X)
     assert scaler.mean.dtype == np.float64
     assert scaler.scale.dtype == np.float64
+
+
+def test_the_index_column_of_dataframe_to_csv_is_dropped(tmp_path: Path) -> None:
+    table = read_csv(write(tmp_path, ",a,label\n0,1.5,x\n1,2.5,y\n\n2,3.5,x\n"))
+    assert table.columns == ["a", "label"]
+    assert table.rows == [["1.5", "x"], ["2.5", "y"], ["3.5", "x"]]
+    assert table.line_numbers == [2, 3, 5]
+    assert len(table.notes) == 1 and "holds 0..2" in table.notes[0]
+    assert "DataFrame.to_csv()" in table.notes[0]
+    assert read_csv(write(tmp_path, "a,b\n0,1\n", "plain.csv")).notes == []
+
+
+@pytest.mark.parametrize("first_column", [["1", "2"], ["0", "2"], ["a", "b"], ["", ""]])
+def test_another_unnamed_first_column_is_explained(tmp_path: Path, first_column: list[str]) -> None:
+    rows = "".join(f"{cell},5,x\n" for cell in first_column)
+    with pytest.raises(
+        CSVError, match=r"column 1 of the header has no name.*to_csv\(index=False\)"
+    ):
+        read_csv(write(tmp_path, ",a,label\n" + rows))
+
+
+def test_other_separators(tmp_path: Path) -> None:
+    table = read_csv(write(tmp_path, "a;b\n1,5;2\n"), delimiter=";")
+    assert table.columns == ["a", "b"] and table.rows == [["1,5", "2"]]
+    table = read_csv(write(tmp_path, "a\tb\n1\t2\n", "tabs.tsv"), delimiter="\t")
+    np.testing.assert_array_equal(table.numeric(["b"]), [[2.0]])
+
+
+def test_standardizer_names_a_column_too_large_to_standardise() -> None:
+    X = np.array([[1.0, 1.7e308], [2.0, -1.7e308], [3.0, 1.0]])
+    with pytest.raises(CSVError, match=r"data.csv: column 'big': values up to 1.7e\+308"):
+        Standardizer.fit(X, ["small", "big"], "data.csv")
+    # squares overflow too: the standard deviation of values near 1e200 is not finite
+    with pytest.raises(CSVError, match="column 'b'"):
+        Standardizer.fit(np.array([[0.0, 1e200], [0.0, -1e200]]), ["a", "b"], "data.csv")
+    scaler = Standardizer.fit(np.array([[0.0], [0.002]]), ["a"], "data.csv")  # scale 0.001
+    assert np.isinf(scaler.transform(np.array([[1e308]]))).all()  # no warning either
+
+
+def test_check_finite_names_the_line_and_column(tmp_path: Path) -> None:
+    table = read_csv(write(tmp_path, "a,b\n1,2\n\n3,1e308\n"))
+    with np.errstate(over="ignore"):
+        values = table.numeric(["b", "a"]).astype(np.float32)  # 1e308 overflows float32
+    with pytest.raises(
+        CSVError, match=r"line 4 \(data row 2\), column 'b': the value 1e308 does not fit"
+    ):
+        table.check_finite(values, ["b", "a"], "does not fit")
+    table.check_finite(table.numeric(["a"]), ["a"], "never")

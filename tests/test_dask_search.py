@@ -1,7 +1,8 @@
 """A grid search over ``nncore.sklearn.MLPClassifier`` run by a Dask ``LocalCluster`` of two
 worker processes (joblib's Dask backend) gives the same result as the same search run
 sequentially. The search is the one of examples/dask_grid_search.py. Skipped when
-dask.distributed or scikit-learn is missing (``pip install -r requirements/test.txt`` installs both)."""
+dask.distributed or scikit-learn is missing (``pip install -r requirements/test.txt`` installs
+both)."""
 
 from __future__ import annotations
 

@@ -249,6 +249,55 @@ def test_bad_arguments_are_rejected_by_name_on_a_single_rank() -> None:
     assert lines[2] == "TypeError on rank 0: model must be an nncore.MLP, got str"
 
 
+@needs_mpi
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_a_refused_distributed_fit_changes_neither_model_nor_optimizer(ranks: int) -> None:
+    """test_failed_calls.py's family (every way fit can fail before training, an optimizer made
+    for another model, a fit already running) through distributed.fit: refused on every rank,
+    and nothing changes on any rank."""
+    assert MPIEXEC is not None
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_failed_calls import (
+            FAILURES, RULES, X_GOOD, Y_GOOD, assert_unchanged, failing_fit, fit_running,
+            trained_model,
+        )
+        from nncore import distributed
+
+        def fit(model, X, y, **kwargs):
+            return distributed.fit(model, X, y, **kwargs)
+
+        for rule in RULES:
+            for name, arguments, error in FAILURES:
+                model, optimizer = trained_model(), rule()
+                assert_unchanged(
+                    lambda: failing_fit(fit, model, optimizer, arguments), error, model, optimizer
+                )
+            m1, m2, optimizer = trained_model(hidden=4), trained_model(hidden=7), rule()
+            fit(m1, X_GOOD, Y_GOOD, epochs=1, batch_size=4, optimizer=optimizer)
+            assert_unchanged(
+                lambda: failing_fit(fit, m2, optimizer, {{}}), ValueError, m2, optimizer
+            )
+            with fit_running(m1):
+                assert_unchanged(
+                    lambda: failing_fit(fit, m1, optimizer, {{}}), RuntimeError, m1, optimizer
+                )
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [MPIEXEC, "-n", str(ranks), sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 2,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("ok") == ranks, result.stdout
+
+
 # ----------------------------------------------------------------------------- benchmark
 
 

@@ -4,6 +4,7 @@ stopping, and sample-weight checks."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -13,7 +14,7 @@ import sys
 import textwrap
 import time
 import zlib
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -517,20 +518,67 @@ def test_early_stopping_off_runs_every_epoch():
     assert model.loss(BIAS_XV, BIAS_YV) == history.validation_loss[-1]
 
 
-def test_early_stopping_without_validation_monitors_the_training_loss():
-    """early_stopping=True without validation data: the monitored loss is the training loss
-    (a constant one here), so training stops after `patience` epochs."""
-    model = nncore.MLP([2, 1], "identity", dtype="float64", seed=0, use_bias=False)
-    history = model.fit(
-        np.zeros((4, 2)),
-        np.ones(4),
-        epochs=50,
-        early_stopping=True,
-        patience=4,
-        n_iter_no_change=None,
-    )
-    assert history.stop_reason == "early_stopping"
-    assert history.epochs == 5 and history.best_epoch == 1
+def test_early_stopping_without_validation_data_is_a_value_error():
+    """early_stopping=True with nothing to monitor is refused (it used to monitor the training
+    loss, which users took for being ignored), before the model changes."""
+    X, y = regression_data(30)
+    model = nncore.MLP([3, 4, 1], seed=0)
+    before = model.get_parameters()
+    with pytest.raises(ValueError, match=r"validation_data=.*or validation_split"):
+        model.fit(X, y, epochs=3, early_stopping=True)
+    assert model.history is None and model.optimizer is None
+    for got, expected in zip(model.get_parameters(), before, strict=True):
+        for a, b in zip(got, expected, strict=True):
+            assert a.tobytes() == b.tobytes()
+    # with validation data it runs; early_stopping=False without validation data too
+    assert model.fit(X, y, epochs=2, early_stopping=True, validation_split=0.2).epochs >= 1
+    assert model.fit(X, y, epochs=2, early_stopping=False).epochs == 2
+
+
+def test_training_loss_rule_gives_way_to_early_stopping_on_validation_data():
+    """n_iter_no_change="auto" (the default) is 10 epochs on the training loss, except with early
+    stopping on validation data, which then decides alone; an explicit n_iter_no_change keeps
+    both rules. With learning_rate=0 no loss improves after epoch 1 by more than rounding (the
+    training loss is summed in float32 in each epoch's shuffled order, so it moves in its last
+    bits, by at most ~33 ulp here; tol=1e-5 is above that and below any real change), so each
+    rule stops at a known epoch: 1 + 10 for the training loss, 1 + patience for the validation
+    loss."""
+    X, y = regression_data(33)
+
+    def fit(**options: Any) -> tuple[int, str]:
+        model = nncore.MLP([3, 4, 1], seed=0)
+        history = model.fit(X, y, epochs=100, learning_rate=0.0, tol=1e-5, **options)
+        return history.epochs, history.stop_reason
+
+    assert fit(validation_split=0.2, patience=30) == (31, "early_stopping")
+    assert fit(validation_data=(X[:5], y[:5]), patience=30) == (31, "early_stopping")
+    assert fit(validation_split=0.2, patience=30, n_iter_no_change=10) == (11, "no_improvement")
+    assert fit() == (11, "no_improvement")
+    assert fit(validation_split=0.2, early_stopping=False) == (11, "no_improvement")
+    assert fit(n_iter_no_change=None) == (100, "max_epochs")
+    for bad, error in (("always", TypeError), (0, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="n_iter_no_change"):
+            fit(n_iter_no_change=bad)
+
+
+def test_fit_from_a_callback_of_the_same_fit_is_refused_as_re_entrant():
+    """Not "already running in another thread": the same thread, from inside the callback."""
+    X, y = regression_data(34)
+    model = nncore.MLP([3, 4, 1], seed=0)
+    seen: list[str] = []
+
+    def callback(record: dict[str, Any]) -> None:
+        try:
+            model.fit(X, y, epochs=1)
+        except RuntimeError as error:
+            seen.append(str(error))
+            raise
+
+    with pytest.raises(RuntimeError, match="re-entrant") as info:
+        model.fit(X, y, epochs=3, callbacks=callback)
+    assert "callback" in str(info.value) and "another thread" not in str(info.value)
+    assert seen == [str(info.value)]
+    assert model.fit(X, y, epochs=2).epochs == 2  # the lock is free again
 
 
 # --------------------------------------------------------------------------------------------
@@ -896,11 +944,81 @@ def test_verbose_2_prints_one_line_per_epoch(capsys):
     assert err == ""
 
 
-def test_verbose_1_is_silent_without_a_terminal(capsys):
+def epoch_numbers(text: str) -> list[int]:
+    """The epochs of the progress lines ``epoch k/N  ...`` in ``text``."""
+    return [int(line.split()[1].split("/")[0]) for line in text.splitlines()]
+
+
+def test_verbose_1_without_a_terminal_prints_about_ten_lines(capsys):
+    """A pipe, a CI log: plain lines on stderr — the first epoch, every ceil(N/10)-th, the last
+    (also when training stops before N)."""
     X, y = regression_data(27)
     assert not sys.stderr.isatty()
-    nncore.MLP([3, 4, 1], seed=0).fit(X, y, epochs=5, verbose=1)
-    assert capsys.readouterr() == ("", "")
+    nncore.MLP([3, 4, 1], seed=0).fit(X, y, epochs=45, verbose=1, n_iter_no_change=None)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert epoch_numbers(err) == [1, 5, 10, 15, 20, 25, 30, 35, 40, 45]
+    assert all(line.startswith("epoch ") and "loss" in line for line in err.splitlines())
+    stop_at_13 = lambda record: record["epoch"] == 13  # noqa: E731
+    history = nncore.MLP([3, 4, 1], seed=0).fit(
+        X, y, epochs=100, verbose=1, callbacks=stop_at_13, n_iter_no_change=None
+    )
+    assert history.epochs == 13
+    assert epoch_numbers(capsys.readouterr().err) == [1, 10, 13]
+
+
+def test_epoch_lines_print_at_least_every_interval():
+    """Slow epochs get a line whenever ``interval`` seconds have passed since the last line."""
+    import io
+
+    from nncore.callbacks import EpochLines
+
+    now = [0.0]
+    stream = io.StringIO()
+    lines = EpochLines(100, "r2", stream, every=50, interval=30.0, clock=lambda: now[0])
+    # seconds since the previous line at each epoch's end: 3 (35 s), 6 (exactly 30 s)
+    for epoch, seconds in ((1, 10), (2, 10), (3, 25), (4, 10), (5, 19), (6, 1), (7, 1)):
+        now[0] += seconds
+        lines({"epoch": epoch, "loss": 1.0, "metric": 0.5})
+    lines.close()  # training ended at epoch 7: its line comes last
+    assert epoch_numbers(stream.getvalue()) == [1, 3, 6, 7]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class NotebookShell:
+    kernel = object()  # a Jupyter kernel's shell has one; a terminal IPython's has not
+    config: ClassVar[dict[str, Any]] = {}
+
+
+def test_verbose_1_draws_a_tqdm_bar_on_a_terminal_and_in_a_notebook(capsys, monkeypatch):
+    pytest.importorskip("tqdm", reason="the bar is tqdm's")
+    X, y = regression_data(31)
+    terminal = Terminal()
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "stderr", terminal)
+        nncore.MLP([3, 4, 1], seed=0).fit(X, y, epochs=5, verbose=1, n_iter_no_change=None)
+    assert "5/5" in terminal.getvalue() and "epoch" in terminal.getvalue()
+    assert "\n" not in terminal.getvalue().rstrip("\n")  # one line, redrawn
+    # a notebook: stderr is no terminal, IPython (imported by the kernel) has a kernel shell
+    fake_ipython = type(sys)("IPython")
+    fake_ipython.get_ipython = NotebookShell  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    nncore.MLP([3, 4, 1], seed=0).fit(X, y, epochs=5, verbose=1, n_iter_no_change=None)
+    err = capsys.readouterr().err
+    assert "5/5" in err and "epoch 1/5" not in err  # the bar, not the plain lines
+
+
+def test_verbose_1_prints_lines_on_a_terminal_without_tqdm(monkeypatch):
+    X, y = regression_data(32)
+    terminal = Terminal()
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # not installed
+    monkeypatch.setattr(sys, "stderr", terminal)
+    nncore.MLP([3, 4, 1], seed=0).fit(X, y, epochs=20, verbose=1, n_iter_no_change=None)
+    assert epoch_numbers(terminal.getvalue()) == [1, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
 
 
 def test_verbose_0_is_silent(capsys):

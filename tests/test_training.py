@@ -736,15 +736,31 @@ def test_plain_sgd_near_the_float32_limit_is_checked(magnitude: float) -> None:
 
 def test_plain_sgd_with_a_learning_rate_beyond_float32_is_checked() -> None:
     """η = 1e39 is finite as a Python float but inf in float32, where the update multiplies by
-    it: however small the gradient, that step is checked (raises and restores)."""
+    it: given to fit it is refused at the door (ValueError, nothing changes); reached by a
+    schedule (epoch 2 of η₀·1e39^(e−1) from η₀ = 1), however small the gradient, that step is
+    checked (raises and restores the weights of epoch 1)."""
     X = np.array([[1e-3], [2e-3]], dtype=np.float32)
     y = np.zeros(2, dtype=np.float32)
     model = nncore.MLP([1, 1], dtype="float32", seed=0)
     model._network.parameters[:] = [0.5, 0.0]
     before = model._network.parameters.copy()
-    with pytest.raises(nncore.DivergenceError, match="update made parameters non-finite"):
+    with pytest.raises(ValueError, match="learning_rate=1e\\+39 overflows float32"):
         model.fit(X, y, loss="mse", learning_rate=1e39, epochs=1, batch_size=2)
     np.testing.assert_array_equal(model._network.parameters, before)
+    after_epoch_1: list[np.ndarray] = []
+    with pytest.raises(nncore.DivergenceError, match="update made parameters non-finite"):
+        model.fit(
+            X,
+            y,
+            loss="mse",
+            learning_rate=1.0,
+            lr_schedule=nncore.schedules.ExponentialDecay(gamma=1e39),
+            epochs=2,
+            batch_size=2,
+            callbacks=lambda record: after_epoch_1.append(model._network.parameters.copy()),
+        )
+    assert len(after_epoch_1) == 1 and not np.array_equal(after_epoch_1[0], before)
+    np.testing.assert_array_equal(model._network.parameters, after_epoch_1[0])
 
 
 def test_weights_changed_by_a_callback_are_bounded_again() -> None:

@@ -575,6 +575,46 @@ def test_bad_constructor_argument_is_rejected(arg: str, value: Any, error: type[
     assert arg in str(info.value), f"message does not name {arg!r}: {info.value}"
 
 
+# The hidden layers' arguments (one value for all, or a list with one per hidden layer) are
+# checked as given, whatever the depth: a network without hidden layers refuses them too.
+BAD_PER_LAYER = [
+    ("activation", "relu6", ValueError),
+    ("activation", "softmax", ValueError),
+    ("activation", None, TypeError),
+    ("dropout", 1.5, ValueError),
+    ("dropout", -0.1, ValueError),
+    ("dropout", "0.1", TypeError),
+]
+
+
+@pytest.mark.parametrize("layer_sizes", [[4, 3], [4, 8, 3], [4, 8, 8, 3]])
+@pytest.mark.parametrize(
+    ("arg", "value", "error"), BAD_PER_LAYER, ids=[f"{a}={v!r}" for a, v, _ in BAD_PER_LAYER]
+)
+def test_bad_hidden_layer_argument_is_rejected_at_any_depth(
+    layer_sizes: list[int], arg: str, value: Any, error: type[Exception]
+) -> None:
+    with pytest.raises(error, match=arg) as info:
+        nncore.MLP(layer_sizes, seed=0, **{arg: value})
+    assert type(info.value) is error
+    n_hidden = len(layer_sizes) - 2
+    if n_hidden:  # the same value inside a per-layer list
+        with pytest.raises(error, match=arg):
+            nncore.MLP(layer_sizes, seed=0, **{arg: [value] * n_hidden})
+
+
+def test_repr_shows_the_hidden_activations_it_has() -> None:
+    assert repr(nncore.MLP([4, 3], seed=0)) == (
+        "MLP(4-3, output_activation='identity', dtype='float32')"
+    )
+    assert "activation='tanh', output_activation='softmax'" in repr(
+        nncore.MLP([4, 8, 3], "tanh", "softmax", seed=0)
+    )
+    assert "activation=['relu', 'swish'], " in repr(
+        nncore.MLP([4, 8, 8, 3], ["relu", "silu"], seed=0)
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Valid but unusual input: accepted, and equivalent to the canonical array
 # --------------------------------------------------------------------------------------------

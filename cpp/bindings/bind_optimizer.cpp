@@ -73,6 +73,13 @@ void bind_base(py::module_& m, const std::string& suffix) {
       .def_property_readonly("clip_norm", &Base::clip_norm)
       .def_property_readonly("clip_value", &Base::clip_value)
       .def_property_readonly("step_count", &Base::step_count)
+      .def_property_readonly(
+          "parameter_count",
+          [](const Base& self) -> std::optional<Index> {
+            if (self.parameter_count() < 0) return std::nullopt;
+            return self.parameter_count();
+          },
+          "The number of parameters the state is for, or None before the first step.")
       .def_property_readonly("state_names", &Base::state_names)
       .def_property(
           "state", [](const Base& self) { return state_to_dict<T>(self.state()); },

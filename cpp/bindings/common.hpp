@@ -61,8 +61,8 @@ inline const char* dtype_suffix<double>() {
 void bind_random(py::module_& m);
 void bind_network(py::module_& m);
 void bind_optimizer(py::module_& m);
+void bind_fit_options(py::module_& m);
 void bind_training(py::module_& m);
 void bind_threads(py::module_& m);
-void bind_batch_step(py::module_& m);
 
 }  // namespace nncore::bindings

@@ -15,7 +15,7 @@ PYBIND11_MODULE(NNCORE_MODULE, m) {
   nncore::bindings::bind_random(m);
   nncore::bindings::bind_network(m);
   nncore::bindings::bind_optimizer(m);
+  nncore::bindings::bind_fit_options(m);
   nncore::bindings::bind_training(m);
   nncore::bindings::bind_threads(m);
-  nncore::bindings::bind_batch_step(m);
 }

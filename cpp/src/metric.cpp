@@ -16,30 +16,36 @@ double weight_of(const ConstVectorRef<T>& weights, Index i) {
 }  // namespace
 
 template <class T>
-Metric<T>::Metric(MetricKind kind, const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights)
+Metric<T>::Metric(MetricKind kind, const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights,
+                  Reduction* reduction)
     : kind_(kind) {
-  if (kind_ != MetricKind::r2) return;
+  if (kind_ != MetricKind::r2) {
+    sums_ = Eigen::VectorXd::Zero(2);
+    return;
+  }
   const Index k = Y.cols();
-  Eigen::VectorXd mean = Eigen::VectorXd::Zero(k);
-  double weight_sum = 0.0;
+  Eigen::VectorXd weighted_sum =
+      Eigen::VectorXd::Zero(k + 1);  // [Σ_i w_i y_ij for every j, Σ_i w_i]
   for (Index i = 0; i < Y.rows(); ++i) {
     const double w = weight_of<T>(weights, i);
-    mean += w * Y.row(i).transpose().template cast<double>();
-    weight_sum += w;
+    weighted_sum.head(k) += w * Y.row(i).transpose().template cast<double>();
+    weighted_sum[k] += w;
   }
-  if (weight_sum > 0.0) mean /= weight_sum;
+  if (reduction != nullptr) reduction->sum(weighted_sum);
+  Eigen::VectorXd mean = weighted_sum.head(k);
+  if (weighted_sum[k] > 0.0) mean /= weighted_sum[k];
   total_squares_ = Eigen::VectorXd::Zero(k);
   for (Index i = 0; i < Y.rows(); ++i)
     total_squares_ +=
         weight_of<T>(weights, i) *
         (Y.row(i).transpose().template cast<double>() - mean).array().square().matrix();
-  residual_squares_ = Eigen::VectorXd::Zero(k);
+  if (reduction != nullptr) reduction->sum(total_squares_);
+  sums_ = Eigen::VectorXd::Zero(k);
 }
 
 template <class T>
 void Metric<T>::reset() {
-  correct_ = total_weight_ = 0.0;
-  if (kind_ == MetricKind::r2) residual_squares_.setZero();
+  sums_.setZero();
 }
 
 template <class T>
@@ -48,7 +54,7 @@ void Metric<T>::add(const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
   for (Index i = 0; i < A.rows(); ++i) {
     const double w = weight_of<T>(weights, i);
     if (kind_ == MetricKind::r2) {
-      residual_squares_ +=
+      sums_ +=
           w * (A.row(i) - Y.row(i)).transpose().template cast<double>().array().square().matrix();
       continue;
     }
@@ -61,20 +67,20 @@ void Metric<T>::add(const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
     } else {
       right = ((A.row(i).array() >= T(0.5)) == (Y.row(i).array() >= T(0.5))).all();
     }
-    correct_ += right ? w : 0.0;
-    total_weight_ += w;
+    sums_[0] += right ? w : 0.0;
+    sums_[1] += w;
   }
 }
 
 template <class T>
 double Metric<T>::value() const {
-  if (kind_ != MetricKind::r2) return total_weight_ > 0.0 ? correct_ / total_weight_ : 0.0;
+  if (kind_ != MetricKind::r2) return sums_[1] > 0.0 ? sums_[0] / sums_[1] : 0.0;
   double sum = 0.0;
   for (Index j = 0; j < total_squares_.size(); ++j) {
     if (total_squares_[j] > 0.0)
-      sum += 1.0 - residual_squares_[j] / total_squares_[j];
+      sum += 1.0 - sums_[j] / total_squares_[j];
     else
-      sum += residual_squares_[j] == 0.0 ? 1.0 : 0.0;
+      sum += sums_[j] == 0.0 ? 1.0 : 0.0;
   }
   return total_squares_.size() > 0 ? sum / static_cast<double>(total_squares_.size()) : 0.0;
 }

@@ -6,6 +6,9 @@
 #include <exception>
 #include <limits>
 #include <numeric>
+#include <optional>
+#include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,16 +31,6 @@ std::string stop_reason_name(StopReason reason) {
 namespace {
 
 std::atomic<std::int64_t> split_count{0};  // see split_batches
-
-void check_options(const FitOptions& options) {
-  if (options.epochs < 1) throw std::invalid_argument("epochs must be >= 1");
-  if (options.batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
-  if (!std::isfinite(options.tol) || options.tol < 0.0)
-    throw std::invalid_argument("tol must be finite and >= 0");
-  if (options.n_iter_no_change < 0) throw std::invalid_argument("n_iter_no_change must be >= 0");
-  if (options.has_target_loss && std::isnan(options.target_loss))
-    throw std::invalid_argument("target_loss must not be NaN");
-}
 
 // Rows chunked through a workspace of this many rows when evaluating whole data sets.
 constexpr Index kEvaluationChunk = 512;
@@ -111,9 +104,10 @@ double max_abs(const Vector<T>& v) {
 }
 
 // A training batch split into k blocks of rows (row_blocks), on k threads, in two phases:
-//   1. each block's forward pass and errors dZ (Network::propagate_errors) at its own rows of one
+//   1. each block's forward pass and errors dZ (Sequential::propagate_errors) at its own rows of
+//   one
 //      workspace, and its rows' terms of the summed error;
-//   2. the batch's gradient in k parts (Network::gradient_part: nearly the ranges the update
+//   2. the batch's gradient in k parts (Sequential::gradient_part: nearly the ranges the update
 //      then hands each thread), each part's Σg² and max|g| measured while it is in cache.
 // dW = A_prevᵀ·dZ is then one product over all the batch's rows, as on one thread. For a given
 // thread count, the blocks and the order of every sum are fixed: results repeat bit for bit.
@@ -122,16 +116,12 @@ class RowBlocks {
  public:
   // For batches of the given lengths (an epoch's are batch_size and the remainder), on `threads`
   // threads (1: never split).
-  RowBlocks(const Network<T>& network, const std::vector<Index>& lengths, int threads)
+  RowBlocks(const Sequential<T>& network, const std::vector<Index>& lengths, int threads)
       : workspace(network.make_workspace(*std::max_element(lengths.begin(), lengths.end()), true)),
         threads_(threads) {
-    const auto& sizes = network.layer_sizes();
-    for (size_t l = 0; l + 1 < sizes.size(); ++l) {
-      const double product = static_cast<double>(sizes[l]) * static_cast<double>(sizes[l + 1]);
-      // forward and gradient products, and the propagated one (none below the first layer)
-      work_per_row_ += (l == 0 ? 2.0 : 3.0) * product;
-      widest_per_row_ = std::max(widest_per_row_, product);
-    }
+    const Work work = network.work_per_row();
+    work_per_row_ = work.per_row;
+    widest_per_row_ = work.widest_per_row;
     int most = 1;
     for (const Index m : lengths) most = std::max(most, count(m));
     errors_.resize(static_cast<size_t>(most));
@@ -147,7 +137,7 @@ class RowBlocks {
   // into network.gradients(); returns the batch's summed error Σ_r w_r ℓ_r (adding the outputs
   // to the metric) and sets `gradient` to the gradient's size. (The gradient is computed before
   // the caller sees a non-finite error.)
-  double propagate(Network<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
+  double propagate(Sequential<T>& network, const Loss& loss, const ConstMatrixRef<T>& X,
                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& w, double weight_sum,
                    Metric<T>& metric, GradientSize& gradient) {
     const Index m = X.rows();
@@ -171,7 +161,7 @@ class RowBlocks {
       measure_range<T>(g, begin, end, squares[i], largest[i]);
     });
     gradient = combine<T>(g, squares, largest, k);
-    metric.add(workspace.A.back().topRows(m), Y, w);
+    metric.add(network.output(workspace, 0, m), Y, w);
     double error = 0.0;
     for (int i = 0; i < k; ++i) error += errors_[static_cast<size_t>(i)];
     return error;
@@ -209,176 +199,13 @@ std::string where(Index epoch, Index batch) {
          "; the model keeps the weights from before this batch";
 }
 
-}  // namespace
-
-std::int64_t split_batches() { return split_count.load(std::memory_order_relaxed); }
-
+// Σ_i w_i ℓ_i over all the rows of data, evaluated in chunks of the workspace's capacity without
+// dropout (no update), each chunk's outputs added to metric.
 template <class T>
-FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,
-              const Dataset<T>* validation, const Loss& loss, const FitOptions& options,
-              const EpochCallback& on_epoch_end, const InterruptCheck& interrupted) {
-  const auto& X = train.X;
-  const auto& Y = train.Y;
-  const auto& w = train.weights;
-  const bool weighted = w.size() != 0;
-  network.check_batch(X, &Y, &w);
-  if (validation != nullptr)
-    network.check_batch(validation->X, &validation->Y, &validation->weights);
-  loss.check_output_activation(network.activations().back());
-  check_options(options);
-
-  const Index n = X.rows();
-  const Index batch_size = std::min(options.batch_size, n);
-  const double total_weight = weight_sum<T>(w, n);
-  if (!(total_weight > 0.0)) throw std::invalid_argument("sample_weight must not sum to 0");
-  const bool dropout = std::any_of(network.dropout().begin(), network.dropout().end(),
-                                   [](double rate) { return rate > 0.0; });
-  // Batches are split into blocks of rows on the threads, unless dropout draws masks (from one
-  // generator, in order).
-  std::vector<Index> lengths{batch_size};
-  if (n % batch_size != 0) lengths.push_back(n % batch_size);
-  RowBlocks<T> blocks(network, lengths, dropout ? 1 : num_threads());
-  Workspace<T>& workspace = blocks.workspace;
-  // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
-  Matrix<T> X_batch(options.shuffle ? batch_size : 0, X.cols());
-  Matrix<T> Y_batch(options.shuffle ? batch_size : 0, Y.cols());
-  Vector<T> w_batch(options.shuffle && weighted ? batch_size : 0);
-  std::vector<Index> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), Index{0});
-  Vector<T> previous_parameters(network.parameters().size());
-  // An upper bound on max_i |θ_i|: exact at the start of every epoch (an epoch-end callback may
-  // change θ), then each unchecked step adds its bound, widened by 4ε for the roundings of η·g
-  // and of θ − η·g.
-  double parameter_bound = max_abs<T>(network.parameters());
-  const double safe_magnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
-  const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
-  Metric<T> metric(metric_for(network.activations().back()), Y, w);
-
-  FitResult result;
-  double best_loss = std::numeric_limits<double>::infinity();
-  Index epochs_without_improvement = 0;
-  for (Index epoch = 1; epoch <= options.epochs; ++epoch) {
-    // Each epoch's order is a fresh permutation of 0..n−1 drawn from the generator alone, so
-    // that fit(epochs=a) then fit(epochs=b) trains exactly like fit(epochs=a+b).
-    if (options.shuffle) {
-      std::iota(order.begin(), order.end(), Index{0});
-      random.shuffle(order.begin(), order.end());
-    }
-    metric.reset();
-    EpochRecord record;
-    record.epoch = epoch;
-    record.learning_rate = optimizer.learning_rate();
-    double summed_error = 0.0, summed_gradient_norm = 0.0;
-    Index batches = 0;
-    for (Index start = 0; start < n; start += batch_size) {
-      if (interrupted && interrupted()) {
-        result.stop_reason = StopReason::interrupted;
-        return result;
-      }
-      ++batches;
-      const Index m = std::min(batch_size, n - start);
-      if (options.shuffle) {
-        for (Index j = 0; j < m; ++j) {
-          const Index row = order[static_cast<size_t>(start + j)];
-          X_batch.row(j) = X.row(row);
-          Y_batch.row(j) = Y.row(row);
-          if (weighted) w_batch[j] = w[row];
-        }
-      }
-      const ConstMatrixRef<T> xb =
-          options.shuffle ? ConstMatrixRef<T>(X_batch.topRows(m)) : X.middleRows(start, m);
-      const ConstMatrixRef<T> yb =
-          options.shuffle ? ConstMatrixRef<T>(Y_batch.topRows(m)) : Y.middleRows(start, m);
-      const ConstVectorRef<T> wb = !weighted         ? ConstVectorRef<T>(w_batch.head(0))
-                                   : options.shuffle ? ConstVectorRef<T>(w_batch.head(m))
-                                                     : ConstVectorRef<T>(w.segment(start, m));
-
-      const int k = blocks.count(m);
-      double batch_error = 0.0;
-      GradientSize gradient;
-      if (k == 1) {
-        const auto output = network.forward(xb, workspace, dropout ? &random : nullptr);
-        batch_error = network.summed_error(loss, yb, wb, workspace);
-        if (!std::isfinite(batch_error))
-          throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
-        metric.add(output, yb, wb);
-        network.backward(loss, xb, yb, wb, weight_sum<T>(wb, m), workspace);
-        gradient = measure<T>(network.gradients());
-      } else {
-        batch_error =
-            blocks.propagate(network, loss, xb, yb, wb, weight_sum<T>(wb, m), metric, gradient);
-        if (!std::isfinite(batch_error))
-          throw DivergenceError("training diverged: non-finite loss" + where(epoch, batches));
-      }
-      // A split batch has its threads at hand (the pool is awake): the step is taken in one range
-      // per block, on the pool.
-      const int ranges = k > 1 ? k : 0;
-      const double gradient_norm = gradient.norm;
-      if (!std::isfinite(gradient_norm))
-        throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batches));
-      // g is finite here, and θ is when parameter_bound is. A step whose bound keeps every |θ_i|
-      // below half the largest T cannot overflow: it needs no copy for a rollback and no check.
-      const double step = optimizer.step_bound(gradient.max_abs);
-      if (parameter_bound + step < safe_magnitude) {
-        optimizer.step(network.parameters(), network.gradients(), ranges);
-        parameter_bound = (parameter_bound + step) * rounding;
-      } else {
-        if (!optimizer.checked_step(network.parameters(), network.gradients(), previous_parameters,
-                                    ranges)) {
-          network.parameters() = previous_parameters;
-          throw DivergenceError("training diverged: the update made parameters non-finite" +
-                                where(epoch, batches));
-        }
-        parameter_bound = std::isfinite(step) ? max_abs<T>(network.parameters())
-                                              : std::numeric_limits<double>::infinity();
-      }
-      summed_error += batch_error;
-      summed_gradient_norm += gradient_norm;
-    }
-
-    record.loss = summed_error / total_weight;
-    record.metric = metric.value();
-    record.gradient_norm = summed_gradient_norm / static_cast<double>(batches);
-    if (validation != nullptr) {
-      const Evaluation evaluation = evaluate<T>(network, *validation, loss);
-      record.has_validation = true;
-      record.validation_loss = evaluation.loss;
-      record.validation_metric = evaluation.metric;
-    }
-    result.epochs.push_back(record);
-    if (record.loss < best_loss - options.tol)
-      epochs_without_improvement = 0;
-    else
-      ++epochs_without_improvement;
-    best_loss = std::min(best_loss, record.loss);
-
-    const bool callback_stops = on_epoch_end && on_epoch_end(record);
-    parameter_bound = max_abs<T>(network.parameters());
-    if (options.has_target_loss && record.loss <= options.target_loss) {
-      result.stop_reason = StopReason::target_loss;
-      return result;
-    }
-    if (options.n_iter_no_change > 0 && epochs_without_improvement >= options.n_iter_no_change) {
-      result.stop_reason = StopReason::no_improvement;
-      return result;
-    }
-    if (callback_stops) {
-      result.stop_reason = StopReason::callback;
-      return result;
-    }
-  }
-  result.stop_reason = StopReason::max_epochs;
-  return result;
-}
-
-template <class T>
-Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Loss& loss) {
-  network.check_batch(data.X, &data.Y, &data.weights);
-  loss.check_output_activation(network.activations().back());
+double chunked_error(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss,
+                     Workspace<T>& workspace, Metric<T>& metric) {
   const Index n = data.X.rows();
   const bool weighted = data.weights.size() != 0;
-  Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
-  Metric<T> metric(metric_for(network.activations().back()), data.Y, data.weights);
   double summed = 0.0;
   for (Index start = 0; start < n; start += workspace.capacity) {
     const Index m = std::min(workspace.capacity, n - start);
@@ -389,12 +216,437 @@ Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Los
     summed += network.summed_error(loss, yb, wb, workspace);
     metric.add(output, yb, wb);
   }
+  return summed;
+}
+
+// What the validation data needs at every epoch end, allocated once.
+template <class T>
+struct Validation {
+  Validation(const Sequential<T>& network, const Dataset<T>& data, Reduction* reduction)
+      : data(data),
+        workspace(
+            network.make_workspace(std::clamp(data.X.rows(), Index{1}, kEvaluationChunk), false)),
+        metric(metric_for(network.output_activation()), data.Y, data.weights, reduction),
+        total_weight(weight_sum<T>(data.weights, data.X.rows())) {
+    if (reduction != nullptr) reduction->sum(Eigen::Map<Eigen::VectorXd>(&total_weight, 1));
+  }
+
+  const Dataset<T>& data;
+  Workspace<T> workspace;
+  Metric<T> metric;
+  double total_weight;  // Σ_i w_i (over the ranks)
+};
+
+// Throws std::invalid_argument unless the data, the options and the loss fit the network; in a
+// data-parallel fit, one rank's failure is raised on every rank.
+template <class T>
+void check_fit(const Sequential<T>& network, const Dataset<T>& train, const Dataset<T>* validation,
+               const FitOptions& options, Reduction* reduction) {
+  std::exception_ptr failure;
+  try {
+    network.check_batch(train.X, &train.Y, &train.weights);
+    if (validation != nullptr && (reduction == nullptr || validation->X.rows() > 0))
+      network.check_batch(validation->X, &validation->Y, &validation->weights);
+    options.loss.check_output_activation(network.output_activation());
+    check(options);
+  } catch (...) {
+    if (reduction == nullptr) throw;
+    failure = std::current_exception();
+  }
+  if (reduction != nullptr) reduction->agree(failure);
+}
+
+// One call of fit: its buffers, allocated before the first batch, and the state it carries from
+// batch to batch and epoch to epoch. The arguments are checked (check_fit).
+//
+// What runs once per fit or per epoch is kept out of line ([[gnu::cold]], [[gnu::noinline]]):
+// inlined into the loop, it left the compiler no budget to inline the batch's own code, and T
+// (2-16-1 at batch 1, where the loop's overhead shows) ran 3.6% more instructions per batch than
+// when fit was one function; kept out, 1.5% (callgrind).
+template <class T>
+class Training {
+ public:
+  [[gnu::cold]] Training(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
+                         const Dataset<T>& train, const Dataset<T>* validation,
+                         const FitOptions& options, const FitHooks& hooks);
+  FitResult run();
+
+ private:
+  [[gnu::noinline]] void start_epoch();  // not cold: its shuffle is part of every epoch's time
+  void weigh_batches();
+  [[gnu::cold]] void mark_failed();
+  bool train_epoch(Index epoch, double& summed_error, double& summed_gradient_norm);
+  double compute_gradient(Index epoch, Index batch, GradientSize& gradient, int& blocks);
+  double propagate(Index epoch, Index batch, GradientSize& gradient, int& blocks);
+  void update(Index epoch, Index batch, const GradientSize& gradient, int blocks);
+  [[gnu::cold]] void finish_epoch(EpochRecord& record, double summed_error,
+                                  double summed_gradient_norm);
+  [[gnu::cold]] void reduce_epoch_sums(double& summed_error, double& validation_error);
+  [[gnu::cold]] std::optional<StopReason> stop_rule(const EpochRecord& record, bool callback_stops);
+
+  Sequential<T>& network_;
+  Optimizer<T>& optimizer_;
+  Random& random_;
+  const Dataset<T>& train_;
+  const FitOptions& options_;
+  const FitHooks& hooks_;
+  Reduction* const reduction_;
+  const Index n_, batch_size_;
+  const bool weighted_, dropout_;
+  // Whether the batches' weights change from epoch to epoch: a shuffle changes them when rows have
+  // weights (in a data-parallel fit, where every rank makes the same calls, on any rank).
+  const bool reweigh_;
+  Index batches_;                  // per epoch (the most any rank has, in a data-parallel fit)
+  Eigen::VectorXd batch_weights_;  // of the epoch's batches: Σ_{i∈B} w_i, B over the ranks
+  double total_weight_;            // Σ_i w_i over the training rows (of every rank)
+  RowBlocks<T> blocks_;
+  // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
+  Matrix<T> X_batch_, Y_batch_;
+  Vector<T> w_batch_;
+  std::vector<Index> order_;
+  Vector<T> previous_parameters_;
+  // An upper bound on max_i |θ_i|: exact at the start of every epoch (an epoch-end callback may
+  // change θ), then each unchecked step adds its bound, widened by 4ε for the roundings of η·g
+  // and of θ − η·g.
+  double parameter_bound_;
+  Metric<T> metric_;
+  std::optional<Validation<T>> validation_;
+  double best_loss_ = std::numeric_limits<double>::infinity();
+  Index epochs_without_improvement_ = 0;
+};
+
+// The lengths of an epoch's batches: batch_size and the remainder.
+std::vector<Index> batch_lengths(Index n, Index batch_size) {
+  std::vector<Index> lengths{batch_size};
+  if (n % batch_size != 0) lengths.push_back(n % batch_size);
+  return lengths;
+}
+
+template <class T>
+bool has_dropout(const Sequential<T>& network) {
+  return network.draws();
+}
+
+template <class T>
+Training<T>::Training(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
+                      const Dataset<T>& train, const Dataset<T>* validation,
+                      const FitOptions& options, const FitHooks& hooks)
+    : network_(network),
+      optimizer_(optimizer),
+      random_(random),
+      train_(train),
+      options_(options),
+      hooks_(hooks),
+      reduction_(hooks.reduction),
+      n_(train.X.rows()),
+      batch_size_(std::min(options.batch_size, n_)),
+      weighted_(train.weights.size() != 0),
+      dropout_(has_dropout(network)),
+      reweigh_(options.shuffle && (weighted_ || reduction_ != nullptr)),
+      batches_((n_ + batch_size_ - 1) / batch_size_),
+      total_weight_(weight_sum<T>(train.weights, n_)),
+      // Batches are split into blocks of rows on the threads, unless dropout draws masks (from
+      // one generator, in order).
+      blocks_(network, batch_lengths(n_, batch_size_),
+              network.rows_independent() ? num_threads() : 1),
+      X_batch_(options.shuffle ? batch_size_ : 0, train.X.cols()),
+      Y_batch_(options.shuffle ? batch_size_ : 0, train.Y.cols()),
+      w_batch_(options.shuffle && weighted_ ? batch_size_ : 0),
+      order_(static_cast<size_t>(n_)),
+      previous_parameters_(network.parameters().size()),
+      parameter_bound_(max_abs<T>(network.parameters())),
+      metric_(metric_for(network.output_activation()), train.Y, train.weights, reduction_) {
+  if (reduction_ != nullptr) {
+    batches_ = reduction_->max(batches_);
+    reduction_->sum(Eigen::Map<Eigen::VectorXd>(&total_weight_, 1));
+  }
+  if (!(total_weight_ > 0.0)) throw std::invalid_argument("sample_weight must not sum to 0");
+  std::iota(order_.begin(), order_.end(), Index{0});
+  batch_weights_.resize(batches_);
+  if (!reweigh_) weigh_batches();  // the same in every epoch
+  if (validation != nullptr) validation_.emplace(network, *validation, reduction_);
+}
+
+template <class T>
+FitResult Training<T>::run() {
+  FitResult result;
+  for (Index epoch = 1; epoch <= options_.epochs; ++epoch) {
+    start_epoch();
+    EpochRecord record;
+    record.epoch = epoch;
+    record.learning_rate = optimizer_.learning_rate();
+    double summed_error = 0.0, summed_gradient_norm = 0.0;
+    if (!train_epoch(epoch, summed_error, summed_gradient_norm)) {
+      result.stop_reason = StopReason::interrupted;
+      return result;
+    }
+    finish_epoch(record, summed_error, summed_gradient_norm);
+    result.epochs.push_back(record);
+    const bool callback_stops = hooks_.on_epoch_end && hooks_.on_epoch_end(record);
+    parameter_bound_ = max_abs<T>(network_.parameters());
+    if (const auto reason = stop_rule(record, callback_stops)) {
+      result.stop_reason = *reason;
+      return result;
+    }
+  }
+  result.stop_reason = StopReason::max_epochs;
+  return result;
+}
+
+// Each epoch's order is a fresh permutation of 0..n−1 drawn from the generator alone, so that
+// fit(epochs=a) then fit(epochs=b) trains exactly like fit(epochs=a+b).
+template <class T>
+void Training<T>::start_epoch() {
+  if (options_.shuffle) {
+    std::iota(order_.begin(), order_.end(), Index{0});
+    random_.shuffle(order_.begin(), order_.end());
+  }
+  metric_.reset();
+  if (reweigh_) weigh_batches();
+}
+
+// The weight of each batch, the normaliser of its gradient: Σ_i w_i over its rows, in their order
+// (every gradient is divided by it), summed over the ranks in a data-parallel fit.
+template <class T>
+void Training<T>::weigh_batches() {
+  for (Index batch = 0; batch < batches_; ++batch) {
+    const Index start = std::min(batch * batch_size_, n_), end = std::min(start + batch_size_, n_);
+    double sum = static_cast<double>(end - start);
+    if (weighted_) {
+      sum = 0.0;
+      for (Index j = start; j < end; ++j)
+        sum += static_cast<double>(train_.weights[options_.shuffle ? order_[j] : j]);
+    }
+    batch_weights_[batch] = sum;
+  }
+  if (reduction_ != nullptr) reduction_->sum(batch_weights_);
+}
+
+// The batches of one epoch, their errors and gradient norms summed; false when interrupted.
+template <class T>
+bool Training<T>::train_epoch(Index epoch, double& summed_error, double& summed_gradient_norm) {
+  for (Index batch = 1; batch <= batches_; ++batch) {
+    if (hooks_.interrupted && hooks_.interrupted()) return false;
+    GradientSize gradient;
+    int blocks = 1;
+    const double error = compute_gradient(epoch, batch, gradient, blocks);
+    update(epoch, batch, gradient, blocks);
+    summed_error += error;
+    summed_gradient_norm += gradient.norm;
+  }
+  return true;
+}
+
+// The gradient of a batch (1-based) into network.gradients(), summed over the ranks in a
+// data-parallel fit, and its size; returns the batch's Σ_i w_i ℓ_i. blocks: the blocks of rows
+// the batch was split into. In a data-parallel fit a failing rank sends a NaN gradient, so that
+// every rank sees, after the same sum, that a rank failed and raises its failure.
+template <class T>
+double Training<T>::compute_gradient(Index epoch, Index batch, GradientSize& gradient,
+                                     int& blocks) {
+  double error = 0.0;
+  std::exception_ptr failure;
+  try {
+    error = propagate(epoch, batch, gradient, blocks);
+  } catch (...) {
+    if (reduction_ == nullptr) throw;
+    failure = std::current_exception();
+    mark_failed();
+  }
+  if (reduction_ != nullptr) reduction_->sum(network_.gradients());
+  // A split batch has measured the parts of its gradient while they were in cache.
+  if (reduction_ != nullptr || blocks == 1) gradient = measure<T>(network_.gradients());
+  if (!std::isfinite(gradient.norm)) {
+    if (reduction_ != nullptr) reduction_->agree(failure);
+    throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batch));
+  }
+  return error;
+}
+
+// A rank whose batch failed sends a NaN gradient, which every rank sees after the sum.
+template <class T>
+void Training<T>::mark_failed() {
+  network_.gradients().setConstant(std::numeric_limits<T>::quiet_NaN());
+}
+
+// Forward and backward propagation of this rank's rows of a batch (none: a zero gradient), the
+// outputs added to the metric; see compute_gradient. A split batch also measures the gradient.
+template <class T>
+double Training<T>::propagate(Index epoch, Index batch, GradientSize& gradient, int& blocks) {
+  const Index start = std::min((batch - 1) * batch_size_, n_);
+  const Index m = std::min(batch_size_, n_ - start);
+  if (m == 0) {
+    network_.gradients().setZero();
+    return 0.0;
+  }
+  if (options_.shuffle) {
+    for (Index j = 0; j < m; ++j) {
+      const Index row = order_[static_cast<size_t>(start + j)];
+      X_batch_.row(j) = train_.X.row(row);
+      Y_batch_.row(j) = train_.Y.row(row);
+      if (weighted_) w_batch_[j] = train_.weights[row];
+    }
+  }
+  const ConstMatrixRef<T> xb =
+      options_.shuffle ? ConstMatrixRef<T>(X_batch_.topRows(m)) : train_.X.middleRows(start, m);
+  const ConstMatrixRef<T> yb =
+      options_.shuffle ? ConstMatrixRef<T>(Y_batch_.topRows(m)) : train_.Y.middleRows(start, m);
+  const ConstVectorRef<T> wb = !weighted_ ? ConstVectorRef<T>(w_batch_.head(0))
+                               : options_.shuffle
+                                   ? ConstVectorRef<T>(w_batch_.head(m))
+                                   : ConstVectorRef<T>(train_.weights.segment(start, m));
+  if (reduction_ != nullptr) network_.check_batch(xb, &yb, &wb);
+  const double weight = batch_weights_[batch - 1];
+  Workspace<T>& workspace = blocks_.workspace;
+  blocks = blocks_.count(m);
+  double error;
+  if (blocks == 1) {
+    const auto output = network_.forward(xb, workspace, dropout_ ? &random_ : nullptr);
+    error = network_.summed_error(options_.loss, yb, wb, workspace);
+    if (!std::isfinite(error))
+      throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));
+    metric_.add(output, yb, wb);
+    network_.backward(options_.loss, xb, yb, wb, weight, workspace);
+  } else {
+    error = blocks_.propagate(network_, options_.loss, xb, yb, wb, weight, metric_, gradient);
+    if (!std::isfinite(error))
+      throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));
+  }
+  return error;
+}
+
+// θ ← the optimizer's step from g (finite here; θ is when parameter_bound_ is). A step whose bound
+// keeps every |θ_i| below half the largest T cannot overflow: it needs no copy for a rollback and
+// no check. Any other step is checked, and rolled back if θ became non-finite. A split batch has
+// its threads at hand (the pool is awake): the step is taken in one range per block, on the pool.
+template <class T>
+void Training<T>::update(Index epoch, Index batch, const GradientSize& gradient, int blocks) {
+  const double safe_magnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
+  const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
+  const int ranges = blocks > 1 ? blocks : 0;
+  const double step = optimizer_.step_bound(gradient.max_abs);
+  if (parameter_bound_ + step < safe_magnitude) {
+    optimizer_.step(network_.parameters(), network_.gradients(), ranges);
+    parameter_bound_ = (parameter_bound_ + step) * rounding;
+    return;
+  }
+  if (!optimizer_.checked_step(network_.parameters(), network_.gradients(), previous_parameters_,
+                               ranges)) {
+    network_.parameters() = previous_parameters_;
+    throw DivergenceError("training diverged: the update made parameters non-finite" +
+                          where(epoch, batch));
+  }
+  parameter_bound_ = std::isfinite(step) ? max_abs<T>(network_.parameters())
+                                         : std::numeric_limits<double>::infinity();
+}
+
+// The epoch's loss, metric, mean gradient norm and validation loss and metric into record.
+template <class T>
+void Training<T>::finish_epoch(EpochRecord& record, double summed_error,
+                               double summed_gradient_norm) {
+  double validation_error = 0.0;
+  if (validation_) {
+    validation_->metric.reset();
+    validation_error = chunked_error(network_, validation_->data, options_.loss,
+                                     validation_->workspace, validation_->metric);
+  }
+  if (reduction_ != nullptr) reduce_epoch_sums(summed_error, validation_error);
+  record.loss = summed_error / total_weight_;
+  record.metric = metric_.value();
+  record.gradient_norm = summed_gradient_norm / static_cast<double>(batches_);
+  if (validation_) {
+    record.has_validation = true;
+    record.validation_loss =
+        validation_->total_weight > 0.0 ? validation_error / validation_->total_weight : 0.0;
+    record.validation_metric = validation_->metric.value();
+  }
+}
+
+// The epoch's sums over the ranks, in one reduction: [Σ w ℓ, metric sums, validation Σ w ℓ,
+// validation metric sums].
+template <class T>
+void Training<T>::reduce_epoch_sums(double& summed_error, double& validation_error) {
+  Eigen::VectorXd& metric = metric_.sums();
+  const Index a = metric.size(), b = validation_ ? validation_->metric.sums().size() : 0;
+  Eigen::VectorXd sums(2 + a + b);
+  sums[0] = summed_error;
+  sums.segment(1, a) = metric;
+  sums[1 + a] = validation_error;
+  if (validation_) sums.tail(b) = validation_->metric.sums();
+  reduction_->sum(sums);
+  summed_error = sums[0];
+  metric = sums.segment(1, a);
+  validation_error = sums[1 + a];
+  if (validation_) validation_->metric.sums() = sums.tail(b);
+}
+
+// Whether training stops after this epoch, and why: the target loss is reached, the loss has
+// not improved on the best by more than tol for n_iter_no_change epochs, or the callback asks.
+template <class T>
+std::optional<StopReason> Training<T>::stop_rule(const EpochRecord& record, bool callback_stops) {
+  if (record.loss < best_loss_ - options_.tol)
+    epochs_without_improvement_ = 0;
+  else
+    ++epochs_without_improvement_;
+  best_loss_ = std::min(best_loss_, record.loss);
+  if (options_.target_loss && record.loss <= *options_.target_loss) return StopReason::target_loss;
+  if (options_.n_iter_no_change > 0 && epochs_without_improvement_ >= options_.n_iter_no_change)
+    return StopReason::no_improvement;
+  if (callback_stops) return StopReason::callback;
+  return std::nullopt;
+}
+
+std::string real(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+}  // namespace
+
+void check(const FitOptions& options) {
+  if (options.epochs < 1)
+    throw std::invalid_argument("epochs must be >= 1, got " + std::to_string(options.epochs));
+  if (options.batch_size < 1)
+    throw std::invalid_argument("batch_size must be >= 1, got " +
+                                std::to_string(options.batch_size));
+  if (options.target_loss && std::isnan(*options.target_loss))
+    throw std::invalid_argument("target_loss must not be NaN");
+  if (!std::isfinite(options.tol) || options.tol < 0.0)
+    throw std::invalid_argument("tol must be finite and >= 0, got " + real(options.tol));
+  if (options.n_iter_no_change < 0)
+    throw std::invalid_argument("n_iter_no_change must be >= 0, got " +
+                                std::to_string(options.n_iter_no_change));
+  if (!std::isfinite(options.loss.delta) || options.loss.delta <= 0.0)
+    throw std::invalid_argument("huber_delta must be finite and > 0, got " +
+                                real(options.loss.delta));
+}
+
+std::int64_t split_batches() { return split_count.load(std::memory_order_relaxed); }
+
+template <class T>
+FitResult fit(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
+              const Dataset<T>& train, const Dataset<T>* validation, const FitOptions& options,
+              const FitHooks& hooks) {
+  check_fit(network, train, validation, options, hooks.reduction);
+  Training<T> training(network, optimizer, random, train, validation, options, hooks);
+  return training.run();
+}
+
+template <class T>
+Evaluation evaluate(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss) {
+  network.check_batch(data.X, &data.Y, &data.weights);
+  loss.check_output_activation(network.output_activation());
+  const Index n = data.X.rows();
+  Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
+  Metric<T> metric(metric_for(network.output_activation()), data.Y, data.weights);
+  const double summed = chunked_error(network, data, loss, workspace, metric);
   const double total = weight_sum<T>(data.weights, n);
   return Evaluation{total > 0.0 ? summed / total : 0.0, metric.value()};
 }
 
 template <class T>
-void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) {
+void predict(const Sequential<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out) {
   network.check_batch(X);
   if (out.rows() != X.rows() || out.cols() != network.n_outputs())
     throw std::invalid_argument("output buffer has the wrong shape");
@@ -406,12 +658,11 @@ void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<M
   }
 }
 
-#define NNCORE_INSTANTIATE(T)                                                         \
-  template FitResult fit<T>(Network<T>&, Optimizer<T>&, Random&, const Dataset<T>&,   \
-                            const Dataset<T>*, const Loss&, const FitOptions&,        \
-                            const EpochCallback&, const InterruptCheck&);             \
-  template Evaluation evaluate<T>(const Network<T>&, const Dataset<T>&, const Loss&); \
-  template void predict<T>(const Network<T>&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
+#define NNCORE_INSTANTIATE(T)                                                            \
+  template FitResult fit<T>(Sequential<T>&, Optimizer<T>&, Random&, const Dataset<T>&,   \
+                            const Dataset<T>*, const FitOptions&, const FitHooks&);      \
+  template Evaluation evaluate<T>(const Sequential<T>&, const Dataset<T>&, const Loss&); \
+  template void predict<T>(const Sequential<T>&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)
 #undef NNCORE_INSTANTIATE

@@ -9,7 +9,7 @@
 [0, 1, 1, 0]
 """
 
-from . import datasets, optim, reference, schedules
+from . import datasets, metrics, optim, reference, schedules
 from ._core import DivergenceError
 from ._core import __version__ as __version__
 from ._validation import ACTIVATIONS, LOSSES
@@ -36,7 +36,9 @@ __all__ = [
     "distributed",
     "get_num_threads",
     "load",
+    "metrics",
     "optim",
+    "plot",
     "reference",
     "schedules",
     "set_num_threads",
@@ -44,11 +46,19 @@ __all__ = [
 ]
 
 
+#: Submodules imported on first use (``nncore.plot``): each needs an optional package —
+#: mpi4py (which would start MPI), matplotlib, scikit-learn — that ``import nncore`` must not
+#: import. ``sklearn`` is not in ``__all__``: ``from nncore import *`` must work without it.
+_LAZY_SUBMODULES = ("distributed", "plot", "sklearn")
+
+
 def __getattr__(name: str) -> object:
-    # nncore.distributed is imported on first use: it needs mpi4py (the optional extra "mpi"),
-    # and importing nncore must not start MPI.
-    if name == "distributed":
+    if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(".distributed", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})

@@ -1,7 +1,7 @@
 """Type stub of the private native module ``nncore._core`` (see cpp/bindings/)."""
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -86,6 +86,8 @@ class _Optimizer(Generic[_F]):
     def clip_value(self) -> float | None: ...
     @property
     def step_count(self) -> int: ...
+    @property
+    def parameter_count(self) -> int | None: ...
     @property
     def state_names(self) -> list[str]: ...
     @property
@@ -210,44 +212,50 @@ class _Adagrad:
 class AdagradF32(_Adagrad, OptimizerF32): ...
 class AdagradF64(_Adagrad, OptimizerF64): ...
 
+class FitOptions:
+    """Every setting of one fit (cpp/bindings/bind_fit_options.cpp), each checked when set:
+    TypeError for a wrong type, ValueError out of range, naming the setting."""
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 100,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        target_loss: float | None = None,
+        tol: float = 0.0,
+        n_iter_no_change: int = 0,
+        loss: str = "mean_squared_error",
+        huber_delta: float = 1.0,
+    ) -> None: ...
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    target_loss: float | None
+    tol: float
+    n_iter_no_change: int
+    loss: str
+    huber_delta: float
+
+class _Reduction(Protocol):
+    """A data-parallel fit's collective calls (cpp/include/nncore/reduction.hpp)."""
+
+    def sum(self, values: npt.NDArray[Any]) -> None: ...
+    def max(self, value: int) -> int: ...
+    def agree(self, error: BaseException | None) -> None: ...
+
+_Data = tuple[npt.NDArray[_F], npt.NDArray[_F], npt.NDArray[_F]]
+
 def fit(
     network: _Network[_F],
     optimizer: _Optimizer[_F],
     random: Random,
-    X: npt.NDArray[_F],
-    Y: npt.NDArray[_F],
-    weights: npt.NDArray[_F],
-    X_validation: npt.NDArray[_F] | None,
-    Y_validation: npt.NDArray[_F] | None,
-    weights_validation: npt.NDArray[_F] | None,
-    loss: str,
-    delta: float,
-    epochs: int,
-    batch_size: int,
-    shuffle: bool,
-    target_loss: float | None,
-    tol: float,
-    n_iter_no_change: int,
-    on_epoch_end: Callable[[dict[str, Any]], bool] | None,
+    train: _Data[_F],
+    validation: _Data[_F] | None,
+    options: FitOptions,
+    on_epoch_end: Callable[[dict[str, Any]], bool] | None = None,
+    reduction: _Reduction | None = None,
 ) -> tuple[list[dict[str, Any]], str]: ...
-
-class _BatchStep(Generic[_F]):
-    def __init__(self, network: _Network[_F], capacity: int) -> None: ...
-    def run(
-        self,
-        network: _Network[_F],
-        X: npt.NDArray[_F],
-        Y: npt.NDArray[_F],
-        weights: npt.NDArray[_F],
-        loss: str,
-        delta: float,
-        global_weight: float,
-        random: Random | None,
-        outputs: npt.NDArray[_F],
-    ) -> float: ...
-
-class BatchStepF32(_BatchStep[np.float32]): ...
-class BatchStepF64(_BatchStep[np.float64]): ...
 
 # Threads (cpp/bindings/bind_threads.cpp)
 def set_num_threads(n: int) -> None: ...

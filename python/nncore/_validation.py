@@ -83,14 +83,27 @@ def check_loss(loss: Any, output_activation: str) -> str:
     return name
 
 
+# The integer limits of the native core's types. Every integer that crosses into C++ is checked
+# against its type's limit here (``check_int``) first, so that an out-of-range value is a
+# ``ValueError`` naming the argument, never pybind11's ``RuntimeError: Unable to cast``.
 #: The widest layer the native core builds (its bound keeps parameter counts from overflowing).
 MAX_LAYER_SIZE = 2**24
-#: The largest count the native core takes (its ``Index`` is a signed 64-bit integer).
+#: The largest count the native core takes (its ``Index`` is a signed 64-bit integer): epochs,
+#: batch sizes, ``n_iter_no_change``, and the schedules' epoch counts.
 INDEX_MAX = 2**63 - 1
+#: The largest seed (the generator is seeded from an unsigned 64-bit integer).
+UINT64_MAX = 2**64 - 1
+#: The largest optimizer step count ``t`` accepted: the core counts in a signed 64-bit integer,
+#: and a quarter of its range leaves room to count on without overflow.
+MAX_STEP_COUNT = 2**62 - 1
+#: The most threads ``set_num_threads`` starts (the core's pool takes an ``int``).
+MAX_THREADS = 1024
 
 
 def check_int(value: Any, name: str, minimum: int, maximum: int | None = None) -> int:
-    """An integer (not a bool) ``>= minimum`` (and ``<= maximum`` when given)."""
+    """An integer (not a bool; Python's or NumPy's) ``>= minimum`` and ``<= maximum`` (when
+    given): ``TypeError`` for anything else (floats such as ``2.0`` included), ``ValueError``
+    naming ``name`` and the bounds for a value out of range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
     result = int(value)
@@ -102,15 +115,41 @@ def check_int(value: Any, name: str, minimum: int, maximum: int | None = None) -
 
 
 def check_float(value: Any, name: str, minimum: float | None = None, strict: bool = False) -> float:
-    """A finite real number (not a bool), ``> minimum`` if strict else ``>= minimum``."""
+    """A finite real number (not a bool), ``> minimum`` if strict else ``>= minimum``. An integer
+    too large for a float (``10**400``) is a ``ValueError`` too."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got a number too large for a float") from None
     if not np.isfinite(result):
         raise ValueError(f"{name} must be finite, got {value}")
     if minimum is not None and (result <= minimum if strict else result < minimum):
         raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
     return result
+
+
+def _rounding_limits(dtype: np.dtype[Any]) -> tuple[float, float]:
+    """``(overflow, zero)``: a float64 ``|v| >= overflow`` rounds to infinity in ``dtype`` and a
+    nonzero ``|v| <= zero`` to 0 (halfway to the next value, rounding to even; float64 itself:
+    ``(inf, 0)``)."""
+    info = np.finfo(dtype)
+    top_spacing = float(np.spacing(np.nextafter(info.max, 0)))  # that of the largest value too
+    return float(info.max) + top_spacing / 2, float(info.smallest_subnormal) / 2
+
+
+_ROUNDING_LIMITS = {dtype: _rounding_limits(dtype) for dtype in DTYPES}
+
+
+def check_representable(value: float, name: str, dtype: np.dtype[Any]) -> None:
+    """``ValueError`` unless the finite ``value`` stays finite, and nonzero if it is, when the
+    core rounds it to ``dtype`` (float32 holds magnitudes from about 1.4e-45 to 3.4e38)."""
+    overflow, zero = _ROUNDING_LIMITS[dtype]
+    if abs(value) >= overflow:
+        raise ValueError(f"{name}={value!r} overflows {dtype} (the model's dtype)")
+    if value != 0 and abs(value) <= zero:
+        raise ValueError(f"{name}={value!r} is 0 in {dtype} (the model's dtype)")
 
 
 def _numeric_array(value: Any, name: str) -> npt.NDArray[Any]:
@@ -178,6 +217,27 @@ def as_float_array(
         array = np.require(array, dtype=dtype, requirements=["C", "A"])
     check_finite(array, name)
     return array
+
+
+def as_sample_weight(
+    sample_weight: Any, n_samples: int, dtype: np.dtype[Any], name: str = "sample_weight"
+) -> npt.NDArray[Any]:
+    """Sample weights as a 1-D array of ``dtype``, ``n_samples`` long, non-negative, with a
+    finite sum above 0 (empty for None: all ones)."""
+    if sample_weight is None:
+        return np.empty(0, dtype=dtype)
+    weights = as_float_array(sample_weight, name, dtype, ndim=1)
+    if weights.shape[0] != n_samples:
+        raise ValueError(f"{name} must have {n_samples} entries, got {weights.shape[0]}")
+    if weights.min() < 0:
+        raise ValueError(f"{name} must be >= 0")
+    with np.errstate(over="ignore"):
+        total = weights.sum()
+    if not np.isfinite(total):
+        raise ValueError(f"{name} sums to infinity in {dtype}; scale the weights down")
+    if not total > 0:
+        raise ValueError(f"{name} must not sum to 0")
+    return weights
 
 
 def as_features(

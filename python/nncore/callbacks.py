@@ -1,13 +1,15 @@
 """What ``fit`` does at epoch ends, in Python while the native loop waits: early stopping with
-best-weight restoring, and progress output. User callbacks are plain callables
-``f(record) -> bool | None`` receiving the epoch's record (a dict, see ``History``); a true return
-value stops training."""
+best-weight restoring, and progress output (which ``progress_output`` chooses). User callbacks
+are plain callables ``f(record) -> bool | None`` receiving the epoch's record (a dict, see
+``History``); a true return value stops training."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import numpy as np
@@ -53,13 +55,37 @@ def _describe(record: dict[str, Any], metric_name: str) -> str:
 
 
 class EpochLines:
-    """``verbose=2``: one line per epoch."""
+    """Plain progress lines ``epoch k/N  loss ...``: every ``every``-th epoch, the first and the
+    last, and any epoch that ends ``interval`` seconds or more after the previous line (None:
+    never for that reason). ``verbose=2``: every epoch on stdout; ``verbose=1`` where no bar can
+    be drawn (a pipe, a CI log, a file): about ten lines per ``fit`` on stderr."""
 
-    def __init__(self, epochs: int, metric_name: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        metric_name: str,
+        stream: TextIO | None = None,
+        every: int = 1,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.epochs, self.metric_name = epochs, metric_name
         self.stream = stream or sys.stdout
+        self.every, self.interval, self._clock = every, interval, clock
+        self._last_time = clock()
+        self._unprinted: dict[str, Any] | None = None  # the latest record, when not printed
 
     def __call__(self, record: dict[str, Any]) -> None:
+        epoch = int(record["epoch"])
+        now = self._clock()
+        due = epoch == 1 or epoch % self.every == 0 or epoch == self.epochs
+        if due or (self.interval is not None and now - self._last_time >= self.interval):
+            self._print(record)
+            self._last_time, self._unprinted = now, None
+        else:
+            self._unprinted = record
+
+    def _print(self, record: dict[str, Any]) -> None:
         width = len(str(self.epochs))
         summary = _describe(record, self.metric_name)
         print(
@@ -69,42 +95,59 @@ class EpochLines:
         )
 
     def close(self) -> None:
-        pass
+        """Print the last epoch when training stopped before ``epochs`` on an unprinted one."""
+        if self._unprinted is not None:
+            self._print(self._unprinted)
+            self._unprinted = None
 
 
 class ProgressBar:
-    """``verbose=1``: a bar over the epochs with the latest losses and the time left — tqdm's
-    when it is installed, a plain one on one rewritten line otherwise."""
+    """``verbose=1`` on a terminal or in a notebook: tqdm's bar over the epochs (``tqdm.auto``:
+    a widget in Jupyter), with the latest losses and the time left. Needs tqdm."""
 
     def __init__(self, epochs: int, metric_name: str, stream: TextIO | None = None) -> None:
-        self.epochs, self.metric_name = epochs, metric_name
-        self.stream = stream or sys.stderr
-        self._start = time.perf_counter()
-        self._tqdm: Any = None
-        try:
-            from tqdm import tqdm  # type: ignore[import-untyped]
-        except ImportError:
-            pass
-        else:
-            self._tqdm = tqdm(total=epochs, unit="epoch", file=self.stream, leave=True)
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+        self.metric_name = metric_name
+        self._tqdm = tqdm(total=epochs, unit="epoch", file=stream or sys.stderr, leave=True)
 
     def __call__(self, record: dict[str, Any]) -> None:
-        summary = _describe(record, self.metric_name)
-        if self._tqdm is not None:
-            self._tqdm.set_postfix_str(summary, refresh=False)
-            self._tqdm.update(1)
-            return
-        epoch = int(record["epoch"])
-        elapsed = time.perf_counter() - self._start
-        left = elapsed / epoch * (self.epochs - epoch)
-        filled = int(30 * epoch / self.epochs)
-        bar = "#" * filled + "." * (30 - filled)
-        self.stream.write(f"\r[{bar}] {epoch}/{self.epochs}  {summary}  ~{left:.0f}s left ")
-        self.stream.flush()
+        self._tqdm.set_postfix_str(_describe(record, self.metric_name), refresh=False)
+        self._tqdm.update(1)
 
     def close(self) -> None:
-        if self._tqdm is not None:
-            self._tqdm.close()
-        else:
-            self.stream.write("\n")
-            self.stream.flush()
+        self._tqdm.close()
+
+
+#: ``verbose=1`` without a bar: about this many evenly spaced lines per ``fit`` (and the last
+#: epoch), and at least one line every ``_LINE_INTERVAL`` seconds.
+_LINES_PER_FIT = 10
+_LINE_INTERVAL = 30.0
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (its IPython shell has a ``kernel``); IPython is not imported
+    here: it is already imported in a notebook."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _tqdm_installed() -> bool:
+    return importlib.util.find_spec("tqdm") is not None
+
+
+def progress_output(verbose: int, epochs: int, metric_name: str) -> EpochLines | ProgressBar | None:
+    """What ``fit(verbose=...)`` shows: 0 nothing; 2 a line per epoch on stdout; 1 tqdm's bar on
+    stderr when tqdm is installed and stderr is a terminal or this is a notebook, otherwise about
+    ten plain lines per ``fit`` on stderr (and one at least every 30 s)."""
+    if verbose == 0:
+        return None
+    if verbose == 2:
+        return EpochLines(epochs, metric_name, sys.stdout)
+    on_terminal = bool(getattr(sys.stderr, "isatty", lambda: False)())
+    if _tqdm_installed() and (on_terminal or in_notebook()):
+        return ProgressBar(epochs, metric_name, sys.stderr)
+    every = max(1, math.ceil(epochs / _LINES_PER_FIT))
+    return EpochLines(epochs, metric_name, sys.stderr, every=every, interval=_LINE_INTERVAL)

@@ -5,7 +5,15 @@ Run ``nncore --help`` and ``nncore COMMAND --help``. A mistake in the command (a
 a bad value) exits with status 2, any other problem (a missing file or column, a cell that is not
 a number, a file that is not a model) with status 1; either way the last line on stderr is a
 single ``nncore: error: ...`` line, never a traceback (set ``NNCORE_TRACEBACK=1`` to see the
-traceback of an unexpected error).
+traceback of an unexpected error). Notes on what was assumed (an index column dropped, columns
+taken in order) are ``nncore: note: ...`` lines on stderr.
+
+A model made in Python can be used by ``predict`` and ``evaluate``: without ``feature_names`` in
+its metadata it takes the file's columns (all but ``--target``) in order when there are exactly
+as many as its features, and its classes are 0, 1, ... To use named columns and classes, set in
+Python ``model.metadata["feature_names"] = [...]``, ``model.metadata["task"] = "classify"``
+(with ``model.metadata["classes"] = [...]``, one name per output) or ``"regress"``, and
+``model.metadata["target"] = "column"``, then ``model.save(path)``.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,7 +35,14 @@ import numpy.typing as npt
 
 from . import __version__
 from ._core import DivergenceError
-from ._validation import ACTIVATION_ALIASES, ACTIVATIONS
+from ._validation import (
+    ACTIVATION_ALIASES,
+    ACTIVATIONS,
+    LOSS_ALIASES,
+    LOSS_OUTPUT,
+    LOSSES,
+    check_loss,
+)
 from .config import show_config
 from .csv_data import (
     MAX_INTEGER_CLASSES,
@@ -39,13 +55,21 @@ from .csv_data import (
     read_csv,
 )
 from .datasets import make_spirals
+from .metrics import METRICS, check_metrics, metric_names
+from .metrics import evaluate as evaluate_predictions
 from .mlp import MLP
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, Optimizer, get_optimizer
 
 Array = npt.NDArray[Any]
 
 HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax") + tuple(
     ACTIVATION_ALIASES
+)
+#: The losses of a softmax (classify) or linear (regress) output: all but binary cross-entropy.
+LOSS_NAMES = tuple(
+    name
+    for name in LOSSES + tuple(LOSS_ALIASES)
+    if LOSS_OUTPUT.get(LOSS_ALIASES.get(name, name)) in (None, "softmax")
 )
 TASKS = ("classify", "regress")
 
@@ -114,6 +138,47 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
+def _separator(text: str) -> str:
+    """The cell separator of ``--sep``: one character; ``tab`` or ``\\t`` for a tab."""
+    separator = "\t" if text in ("tab", "\\t") else text
+    if len(separator) != 1 or separator in ('"', "\n", "\r"):
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ';' (or 'tab'), got {text!r}"
+        )
+    return separator
+
+
+def _fraction_option(parser: argparse.ArgumentParser, flag: str, default: float, what: str) -> None:
+    """An option taking a fraction in [0, 1): the ``what`` fraction."""
+    parser.add_argument(
+        flag,
+        type=_float_in(0.0, 1.0, closed_low=True),
+        default=default,
+        metavar="F",
+        help=f"the fraction in [0, 1) {what}",
+    )
+
+
+def _separator_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sep",
+        type=_separator,
+        default=",",
+        metavar="C",
+        help="the character between the cells of the CSV files (default ','; 'tab' for tabs)",
+    )
+
+
+def _metric_list(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in METRICS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names from {','.join(METRICS)}, got {text!r}"
+        )
+    return names
+
+
 def _bench_sizes(text: str) -> list[str]:
     from .bench import SIZES
 
@@ -135,17 +200,40 @@ the task:
   values are integers with at most {MAX_INTEGER_CLASSES} distinct ones; regress otherwise.
 
 the data:
-  a CSV file with a header row; every column but the target is a feature and must be numeric.
-  Rows are shuffled (with --seed), the last --validation-split of them held out for validation
-  (with early stopping on the validation loss), and the features standardised with the mean
-  and standard deviation of the training rows. The saved model keeps the class names, feature
+  a CSV file with a header row (cells separated by --sep); every column but the target is a
+  feature and must be numeric. An unnamed first column holding 0, 1, 2, ... (the index that
+  pandas' DataFrame.to_csv() writes) is dropped, with a note. Rows are shuffled (with --seed);
+  the last --test-split of them are held out for the test scores reported at the end, the
+  --validation-split before those for validation (with early stopping on the validation
+  loss); both are fractions of all rows. The features are standardised with the mean and
+  standard deviation of the training rows. The saved model keeps the class names, feature
   names and scaler, so `nncore predict` takes the raw columns.
+
+the scores:
+  classify: {", ".join(metric_names("classify"))};
+  regress: {", ".join(metric_names("regress"))} (in the target's units).
+  Definitions: nncore.metrics (scikit-learn's).
 
 examples:
   nncore train iris.csv --target species --out iris.nncore
   nncore train houses.csv --target price --task regress --hidden 128,64 --epochs 500 \\
-      --learning-rate 0.003 --out houses.nncore
+      --learning-rate 0.003 --loss huber --dropout 0.1 --test-split 0.2 --out houses.nncore
+  nncore train data.tsv --sep tab --target label --weight-decay 1e-4 --out model.nncore
 """
+
+#: Where a model's columns come from when its metadata does not name them (a model made in
+#: Python): the message for predict/evaluate, which the help texts repeat.
+NAMES_HINT = (
+    "to use the columns by name, add to the model in Python: model.metadata['feature_names'] "
+    "= [...] (and 'task': 'classify' with 'classes': [...], or 'regress'; 'target': name), "
+    "then model.save(path)"
+)
+MODEL_COLUMNS_HELP = (
+    "A model made by 'nncore train' takes its feature columns by name (other columns are "
+    "ignored). A model made in Python with no 'feature_names' in its metadata takes the "
+    "file's columns in order when there are exactly as many as the model's features (a note "
+    "on stderr says so); its classes are then 0, 1, ...; " + NAMES_HINT + "."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,12 +310,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--batch-size", type=_int_at_least(1), default=32, metavar="B", help="batch size (32)"
     )
+    _fraction_option(
+        train, "--validation-split", 0.2, "of the rows held out for validation (0.2; 0 for none)"
+    )
+    _fraction_option(
+        train, "--test-split", 0.0, "of the rows held out for the test scores at the end (0)"
+    )
     train.add_argument(
-        "--validation-split",
-        type=_float_in(0.0, 1.0, closed_low=True),
-        default=0.2,
+        "--loss",
+        choices=LOSS_NAMES,
+        metavar="NAME",
+        help=f"{', '.join(LOSS_NAMES)} (default: categorical_cross_entropy to classify, "
+        "mean_squared_error to regress)",
+    )
+    train.add_argument(
+        "--weight-decay",
+        "--alpha",
+        dest="weight_decay",
+        type=_float_in(0.0, None, closed_low=True),
         metavar="F",
-        help="fraction of the rows held out for validation (0.2; 0 for none)",
+        help="the optimizer's weight decay λ, an L2 penalty (default: the optimizer's own)",
+    )
+    _fraction_option(
+        train, "--dropout", 0.0, "of each hidden layer's units dropped in training (0)"
     )
     train.add_argument(
         "--seed", type=_int_at_least(0), default=0, metavar="S", help="random seed (0)"
@@ -236,8 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", choices=("float32", "float64"), default="float32", help="precision (float32)"
     )
     train.add_argument(
-        "--quiet", action="store_true", help="no progress bar and no report (errors only)"
+        "--quiet", action="store_true", help="no progress and no report (errors only)"
     )
+    _separator_option(train)
     train.set_defaults(handler=train_command)
 
     # ---- predict
@@ -245,36 +351,46 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         "nncore predict MODEL DATA.csv [--out PREDICTIONS.csv]",
         "predict the rows of a CSV file",
-        "Predict every row of a CSV file with a model saved by 'nncore train'. The model's "
-        "feature columns are taken by name (other columns are ignored). The output is a CSV "
-        "file with a 'prediction' column (the class name, or the predicted value) and, for a "
-        "classifier, one 'probability_<class>' column per class.",
+        "Predict every row of a CSV file with a model. The output is a CSV file (separated "
+        "by --sep) with a 'prediction' column (the class name, or the predicted value) and, "
+        "for a classifier, one 'probability_<class>' column per class. " + MODEL_COLUMNS_HELP,
         "examples:\n  nncore predict iris.nncore new_flowers.csv --out predictions.csv\n"
         "  nncore predict houses.nncore houses.csv | head",
     )
-    predict.add_argument("model", metavar="MODEL", help="a model saved by 'nncore train'")
+    predict.add_argument("model", metavar="MODEL", help="a saved model")
     predict.add_argument("data", metavar="DATA.csv", help="the rows to predict (CSV)")
     predict.add_argument(
         "--out", metavar="PREDICTIONS.csv", help="write the predictions here (default: stdout)"
     )
+    _separator_option(predict)
     predict.set_defaults(handler=predict_command)
 
     # ---- evaluate
     evaluate = command(
         "evaluate",
-        "nncore evaluate MODEL DATA.csv [--target COL]",
+        "nncore evaluate MODEL DATA.csv [--target COL] [--metrics NAME,NAME]",
         "measure a model on a labelled CSV file",
-        "Print the loss and the accuracy (classifier, with the accuracy of each class) or the "
-        "mean squared error and R² (regressor) of a model on a CSV file with the true values.",
-        "example:\n  nncore evaluate iris.nncore iris_test.csv --target species",
+        "Print the scores of a model on a CSV file with the true values (scikit-learn's "
+        "definitions, nncore.metrics): for a classifier "
+        f"{', '.join(metric_names('classify'))}; for a regressor "
+        f"{', '.join(metric_names('regress'))}. " + MODEL_COLUMNS_HELP,
+        "examples:\n  nncore evaluate iris.nncore iris_test.csv --target species\n"
+        "  nncore evaluate iris.nncore iris_test.csv --metrics accuracy,f1_macro",
     )
-    evaluate.add_argument("model", metavar="MODEL", help="a model saved by 'nncore train'")
+    evaluate.add_argument("model", metavar="MODEL", help="a saved model")
     evaluate.add_argument("data", metavar="DATA.csv", help="labelled rows (CSV)")
     evaluate.add_argument(
         "--target",
         metavar="COL",
         help="the column with the true values (default: the one the model was trained on)",
     )
+    evaluate.add_argument(
+        "--metrics",
+        type=_metric_list,
+        metavar="NAME,NAME",
+        help="the scores to print (default: all of the model's task)",
+    )
+    _separator_option(evaluate)
     evaluate.set_defaults(handler=evaluate_command)
 
     # ---- info
@@ -387,38 +503,76 @@ def _load_model(path: str) -> MLP:
     return model
 
 
-def _trained_metadata(model: MLP, path: str) -> dict[str, Any]:
-    """The model's metadata, checked to be what ``nncore train`` writes."""
+@dataclass
+class _Schema:
+    """How a model reads a CSV file: its task, class names (empty to regress), the file's
+    columns it takes as features (in its order), and the target column (None: none named)."""
+
+    task: str
+    classes: list[str]
+    features: list[str]
+    target: str | None
+
+
+def _schema(model: MLP, path: str, table: Table, target: str | None) -> _Schema:
+    """What ``model``'s metadata says about its columns (``nncore train`` writes all of it), the
+    rest from the model: a classifier's classes are then 0, 1, ..., and without feature names
+    the file's columns but the target are the features, in order, when their count is right."""
     metadata = model.metadata
-    needed = ("task", "feature_names", "target")
-    missing = [key for key in needed if key not in metadata]
-    if missing or (metadata.get("task") == "classify" and "classes" not in metadata):
+    task = metadata.get("task") or ("classify" if model.is_classifier else "regress")
+    if task not in TASKS:
+        raise CommandError(f"{path}: the metadata's task {task!r} is not one of {TASKS}")
+    if task == "classify" and model.activations[-1] == "sigmoid" and model.n_outputs > 1:
+        raise CommandError(f"{path}: a multi-label model (sigmoid outputs) cannot be used here")
+    n_classes = max(model.n_outputs, 2)
+    classes = [str(name) for name in metadata.get("classes", range(n_classes))]
+    if task == "classify" and len(classes) != n_classes:
         raise CommandError(
-            f"{path}: the model has no feature names/task in its metadata (it was not made by "
-            "'nncore train'); use it from Python instead"
+            f"{path}: the metadata names {len(classes)} classes but the model has {n_classes}"
         )
-    if len(metadata["feature_names"]) != model.n_features:
+    names = metadata.get("feature_names")
+    if names is not None:
+        names = [str(name) for name in names]
+        if len(names) != model.n_features:
+            raise CommandError(
+                f"{path}: the metadata names {len(names)} features but the model takes "
+                f"{model.n_features}"
+            )
+        missing = [name for name in names if name not in table.columns]
+        if missing:
+            raise CommandError(
+                f"{table.path}: missing feature column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(map(repr, missing))} (the model needs {', '.join(names)})"
+            )
+        return _Schema(task, classes if task == "classify" else [], names, target)
+    columns = [column for column in table.columns if column != target]
+    if len(columns) != model.n_features:
+        kind = "feature columns (all but the target)" if target else "columns"
         raise CommandError(
-            f"{path}: the metadata names {len(metadata['feature_names'])} features but the "
-            f"model takes {model.n_features}"
+            f"{path}: the model has no feature names in its metadata (it was not made by "
+            f"'nncore train') and {table.path} has {len(columns)} {kind}, not the model's "
+            f"{model.n_features} to take in order; {NAMES_HINT}"
         )
-    return metadata
+    table.notes.append(
+        f"{path} names no features: the columns {', '.join(columns)} of {table.path} are its "
+        f"{model.n_features} features, in this order"
+    )
+    return _Schema(task, classes if task == "classify" else [], columns, target)
 
 
-def _feature_matrix(model: MLP, metadata: dict[str, Any], table: Table) -> Array:
-    """The model's feature columns of ``table`` by name, standardised with the saved scaler."""
-    names = list(metadata["feature_names"])
-    missing = [name for name in names if name not in table.columns]
-    if missing:
-        raise CommandError(
-            f"{table.path}: missing feature column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(map(repr, missing))} (the model needs {', '.join(names)})"
-        )
-    X = table.numeric(names)
+def _feature_matrix(model: MLP, schema: _Schema, table: Table) -> Array:
+    """The model's feature columns of ``table``, standardised with the saved scaler (if any), in
+    the model's dtype; ``CSVError`` naming a cell that becomes infinite on the way."""
+    X = table.numeric(schema.features)
     mean = model.metadata_arrays.get("scaler_mean")
     scale = model.metadata_arrays.get("scaler_scale")
-    if mean is not None and scale is not None:
+    scaled = mean is not None and scale is not None
+    if scaled:
         X = Standardizer(np.asarray(mean), np.asarray(scale)).transform(X)
+    with np.errstate(over="ignore"):
+        X = X.astype(model.dtype)
+    scaling = " once standardised" if scaled else ""
+    table.check_finite(X, schema.features, f"is too large for the model{scaling} ({model.dtype})")
     return X
 
 
@@ -428,18 +582,43 @@ def _target_scaler(model: MLP) -> Standardizer:
     return Standardizer(np.asarray(mean), np.asarray(scale))
 
 
-def _metrics(model: MLP, task: str, X: Array, y: Array, target_scaler: Standardizer) -> str:
-    """One line of metrics: loss and accuracy (classify), or MSE and R² in the target's units."""
+def _scores(
+    model: MLP, task: str, X: Array, y: Array, target_scaler: Standardizer, metrics: Any = None
+) -> dict[str, Any]:
+    """``model.evaluate`` on standardised features ``X``; a regressor's predictions are put back
+    into the target's units first (``nncore.metrics.evaluate`` on them)."""
     if task == "classify":
-        loss = model.loss(X, y)
-        accuracy = float(np.mean(model.predict(X) == y))
-        return f"loss {loss:.4f}  accuracy {accuracy:.3f}"
-    predicted = target_scaler.inverse_transform(model.forward(X).astype(np.float64))[:, 0]
-    truth = y.reshape(-1)
-    mse = float(np.mean((predicted - truth) ** 2))
-    total = float(np.sum((truth - truth.mean()) ** 2))
-    r2 = f"{1.0 - mse * truth.size / total:.3f}" if total > 0 else "n/a (constant target)"
-    return f"mse {mse:.6g}  r2 {r2}"
+        return model.evaluate(X, y, metrics)
+    predicted = target_scaler.inverse_transform(model.forward(X).astype(np.float64))
+    return evaluate_predictions("regress", y, predicted, metrics=metrics)
+
+
+def _format_scores(scores: dict[str, Any], classes: Sequence[str] = ()) -> list[str]:
+    """One line of the numeric scores, then the confusion matrix (if there is one) with the
+    class names: a row per true class, a column per predicted class."""
+    numbers = [
+        f"{name} {value:{'.4f' if METRICS[name].task == 'classify' else '.6g'}}"
+        for name, value in scores.items()
+        if np.ndim(value) == 0
+    ]
+    lines = ["  ".join(numbers)] if numbers else []
+    matrix = scores.get("confusion_matrix")
+    if matrix is not None:
+        names = [str(name) for name in classes] or [str(k) for k in range(len(matrix))]
+        cells = [[f"{value:g}" for value in row] for row in np.asarray(matrix).tolist()]
+        width = max(len(text) for text in [*names, *(c for row in cells for c in row)])
+        lines.append("confusion matrix (rows: true class, columns: predicted class):")
+        lines.append(" " * (width + 2) + " ".join(name.rjust(width) for name in names))
+        lines += [
+            f"  {name.rjust(width)} " + " ".join(cell.rjust(width) for cell in row)
+            for name, row in zip(names, cells, strict=True)
+        ]
+    return lines
+
+
+def _print_notes(table: Table) -> None:
+    for note in table.notes:
+        print(f"nncore: note: {note}", file=sys.stderr, flush=True)
 
 
 def _format_number(value: float, dtype: np.dtype[Any]) -> str:
@@ -447,14 +626,14 @@ def _format_number(value: float, dtype: np.dtype[Any]) -> str:
     return format(float(value), ".8g" if dtype == np.float32 else ".17g")
 
 
-def _write_csv(rows: list[list[str]], out: str | None) -> None:
+def _write_csv(rows: list[list[str]], out: str | None, delimiter: str) -> None:
     if out is None:
-        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
+        csv.writer(sys.stdout, delimiter=delimiter, lineterminator="\n").writerows(rows)
         sys.stdout.flush()
         return
     try:
         with open(out, "w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerows(rows)
+            csv.writer(handle, delimiter=delimiter).writerows(rows)
     except OSError as error:
         raise CommandError(f"{out}: cannot write it ({error.strerror or error})") from None
 
@@ -476,11 +655,22 @@ def _check_writable(path: str, what: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def train_command(args: argparse.Namespace) -> int:
-    say = _say(args.quiet)
-    model_file: str = args.out
-    _check_writable(model_file, "--out")
-    table = read_csv(args.data)
+@dataclass
+class _TrainingData:
+    """The columns of a training file: features ``X``, target ``y`` (class indices, or values
+    ``(n, 1)`` to regress), the task and the class names."""
+
+    table: Table
+    target: str
+    features: list[str]
+    X: Array
+    y: Array
+    task: str
+    classes: list[str]
+
+
+def _training_data(args: argparse.Namespace) -> _TrainingData:
+    table = read_csv(args.data, args.sep)
     target: str = args.target
     table.index(target)  # a missing target column is an error before anything else
     features = [column for column in table.columns if column != target]
@@ -490,99 +680,203 @@ def train_command(args: argparse.Namespace) -> int:
     raw_target = table.column(target)
     task = args.task or infer_task(raw_target)
     if "" in raw_target:
-        row = table.line_numbers[raw_target.index("")]
-        raise CommandError(f"{args.data}: row {row}, column {target!r}: the cell is empty")
-    if task == "classify":
-        classes = class_names(raw_target)
-        if len(classes) < 2:
-            raise CommandError(
-                f"{args.data}: column {target!r} has a single class ({classes[0]!r}); a "
-                "classifier needs at least 2"
-            )
-        y: Array = encode_classes(table, target, classes)
-    else:
-        classes = []
-        y = table.numeric([target])
-
-    n = table.n_rows
-    order = np.random.default_rng(args.seed).permutation(n)
-    n_validation = math.ceil(round(args.validation_split * n, 9)) if args.validation_split else 0
-    if n_validation >= n:
-        raise CommandError(
-            f"{args.data}: {n} row{'s' if n > 1 else ''} cannot be split into training and "
-            f"validation rows (--validation-split {args.validation_split}); use "
-            "--validation-split 0 or more rows"
-        )
-    train_rows, validation_rows = order[: n - n_validation], order[n - n_validation :]
-    scaler = Standardizer.fit(X[train_rows])
-    X_scaled = scaler.transform(X)
-    target_scaler = Standardizer(np.zeros(1), np.ones(1))
+        where = table.where(raw_target.index(""))
+        raise CommandError(f"{args.data}: {where}, column {target!r}: the cell is empty")
     if task == "regress":
-        target_scaler = Standardizer.fit(y[train_rows])
-        y_fit = target_scaler.transform(y)
-    else:
-        y_fit = y
+        return _TrainingData(table, target, features, X, table.numeric([target]), task, [])
+    classes = class_names(raw_target)
+    if len(classes) < 2:
+        raise CommandError(
+            f"{args.data}: column {target!r} has a single class ({classes[0]!r}); a "
+            "classifier needs at least 2"
+        )
+    y = encode_classes(table, target, classes)
+    return _TrainingData(table, target, features, X, y, task, classes)
 
-    n_outputs = len(classes) if task == "classify" else 1
+
+def _split_rows(n: int, args: argparse.Namespace) -> tuple[Array, Array, Array]:
+    """The shuffled rows as (training, validation, test): the test rows last, the validation
+    rows before them, each ``ceil(fraction · n)`` rows."""
+    counts = [
+        math.ceil(round(fraction * n, 9)) if fraction else 0  # 0.07·100 holds out 7 rows, not 8
+        for fraction in (args.validation_split, args.test_split)
+    ]
+    n_validation, n_test = counts
+    if n_validation + n_test >= n:
+        raise CommandError(
+            f"{args.data}: {n} row{'s' if n > 1 else ''} cannot be split into training, "
+            f"validation and test rows (--validation-split {args.validation_split}, --test-split "
+            f"{args.test_split}); use smaller fractions (0 for none) or more rows"
+        )
+    order = np.random.default_rng(args.seed).permutation(n)
+    n_train = n - n_validation - n_test
+    return order[:n_train], order[n_train : n_train + n_validation], order[n_train + n_validation :]
+
+
+def _optimizer(args: argparse.Namespace) -> Optimizer:
+    """The ``--optimizer`` with the defaults of its rule, but ``--weight-decay``."""
+    optimizer = get_optimizer(args.optimizer)
+    if args.weight_decay is None:
+        return optimizer
+    return type(optimizer)(**{**optimizer.hyperparameters(), "weight_decay": args.weight_decay})
+
+
+def _training_loss(args: argparse.Namespace, task: str) -> str:
+    """The loss of ``--loss`` for ``task``'s output (None: the output's own)."""
+    output_activation = "softmax" if task == "classify" else "identity"
+    try:
+        loss = check_loss(args.loss, output_activation)
+    except ValueError as error:
+        raise CommandError(f"--loss {args.loss}: {error} (the task is {task})") from None
+    if task == "classify" and loss != "categorical_cross_entropy":
+        raise CommandError(
+            f"--loss {args.loss}: a classifier trains with categorical_cross_entropy (its "
+            "softmax output's loss); the other losses are for --task regress"
+        )
+    return loss
+
+
+@dataclass
+class _Scaled:
+    """The standardised features and training targets, with the scalers of the training rows
+    (the target's: identity unless the task is regress)."""
+
+    X: Array
+    y: Array
+    scaler: Standardizer
+    target_scaler: Standardizer
+
+
+def _scaled(data: _TrainingData, train_rows: Array, source: str) -> _Scaled:
+    scaler = Standardizer.fit(data.X[train_rows], data.features, source)
+    X = scaler.transform(data.X)
+    data.table.check_finite(X, data.features, "is too large once standardised")
+    if data.task != "regress":
+        return _Scaled(X, data.y, scaler, Standardizer(np.zeros(1), np.ones(1)))
+    target_scaler = Standardizer.fit(data.y[train_rows], [data.target], source)
+    y = target_scaler.transform(data.y)
+    data.table.check_finite(y, [data.target], "is too large once standardised")
+    return _Scaled(X, y, scaler, target_scaler)
+
+
+def _report_scores(
+    say: Callable[..., None],
+    model: MLP,
+    data: _TrainingData,
+    rows: dict[str, Array],
+    scaled: _Scaled,
+) -> None:
+    """A line of scores for the training and validation rows; for the test rows, also the
+    confusion matrix."""
+    for name, indices in rows.items():
+        if len(indices):
+            scores = _scores(
+                model, data.task, scaled.X[indices], data.y[indices], scaled.target_scaler
+            )
+            lines = _format_scores(scores, data.classes)
+            if name != "test":
+                lines = lines[:1]  # no confusion matrix
+            say("\n".join([f"{name + ':':<12}{lines[0]}", *lines[1:]]))
+
+
+def train_command(args: argparse.Namespace) -> int:
+    say = _say(args.quiet)
+    _check_writable(args.out, "--out")
+    if args.dropout and not args.hidden:
+        raise CommandError(f"--dropout {args.dropout}: there is no hidden layer (--hidden none)")
+    data = _training_data(args)
+    _print_notes(data.table)
+    loss = _training_loss(args, data.task)
+    train_rows, validation_rows, test_rows = _split_rows(data.table.n_rows, args)
+    scaled = _scaled(data, train_rows, args.data)
     model = MLP(
-        [len(features), *args.hidden, n_outputs],
+        [len(data.features), *args.hidden, len(data.classes) or 1],
         activation=args.activation,
-        output_activation="softmax" if task == "classify" else "identity",
+        output_activation="softmax" if data.task == "classify" else "identity",
         dtype=args.dtype,
         seed=args.seed,
+        dropout=args.dropout,
     )
+    optimizer = _optimizer(args)
     why = "" if args.task else " (from the target column; --task to choose)"
-    if task == "classify":
-        shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
-        say(f"task: classify{why}, {len(classes)} classes: {shown}")
+    if data.task == "classify":
+        shown = ", ".join(data.classes[:10]) + (", ..." if len(data.classes) > 10 else "")
+        say(f"task: classify{why}, {len(data.classes)} classes: {shown}")
     else:
         say(f"task: regress{why}")
+    test = f", {len(test_rows)} test" if len(test_rows) else ""
     say(
-        f"data: {args.data}, {n} rows ({len(train_rows)} training, {n_validation} validation), "
-        f"{len(features)} features, target {target!r}"
+        f"data: {args.data}, {data.table.n_rows} rows ({len(train_rows)} training, "
+        f"{len(validation_rows)} validation{test}), {len(data.features)} features, target "
+        f"{data.target!r}"
     )
-    say(f"model: {model}, {model.n_parameters:,} parameters, optimizer {args.optimizer}")
+    decay = f" (weight decay {optimizer.weight_decay:g})" if optimizer.weight_decay else ""
+    say(
+        f"model: {model}, {model.n_parameters:,} parameters, optimizer {optimizer.name}{decay}, "
+        f"loss {loss}"
+    )
 
-    validation = (X_scaled[validation_rows], y_fit[validation_rows]) if n_validation else None
     start = time.perf_counter()
     history = model.fit(
-        X_scaled[train_rows],
-        y_fit[train_rows],
-        optimizer=args.optimizer,
+        scaled.X[train_rows],
+        scaled.y[train_rows],
+        loss=loss,
+        optimizer=optimizer,
         learning_rate=args.learning_rate,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        validation_data=validation,
+        validation_data=(
+            (scaled.X[validation_rows], scaled.y[validation_rows]) if len(validation_rows) else None
+        ),
         verbose=0 if args.quiet else 1,
     )
     seconds = time.perf_counter() - start
-    assert model.optimizer is not None
     best = f", weights of epoch {history.best_epoch}" if history.best_epoch is not None else ""
-    units = " (standardised target)" if task == "regress" else ""
+    units = " (standardised target)" if data.task == "regress" else ""
     say(
         f"trained {history.epochs} epochs in {seconds:.2f} s "
         f"(stopped: {history.stop_reason}{best}); final loss {history.loss[-1]:.4f}{units}"
     )
-    train_metrics = _metrics(model, task, X_scaled[train_rows], y[train_rows], target_scaler)
-    say(f"training:   {train_metrics}")
-    if n_validation:
-        validation_metrics = _metrics(
-            model, task, X_scaled[validation_rows], y[validation_rows], target_scaler
-        )
-        say(f"validation: {validation_metrics}")
+    rows = {"training": train_rows, "validation": validation_rows, "test": test_rows}
+    _report_scores(say, model, data, rows, scaled)
+    counts = {name: len(indices) for name, indices in rows.items()}
+    _describe_in_metadata(model, args, data, loss, counts, scaled)
+    try:
+        model.save(args.out)
+    except OSError as error:
+        raise CommandError(f"{args.out}: cannot write it ({error.strerror or error})") from None
+    say(f"saved the model to {args.out}")
+    return 0
 
+
+def _describe_in_metadata(
+    model: MLP,
+    args: argparse.Namespace,
+    data: _TrainingData,
+    loss: str,
+    counts: dict[str, int],
+    scaled: _Scaled,
+) -> None:
+    """What ``predict``/``evaluate``/``info`` read: the task, target, features, classes,
+    scalers, and how training went (after ``fit``)."""
+    history, optimizer = model.history, model.optimizer
+    assert history is not None and optimizer is not None
     model.metadata.update(
-        task=task,
-        target=target,
-        feature_names=features,
+        task=data.task,
+        target=data.target,
+        feature_names=data.features,
         created_by=f"nncore {__version__} train",
         training={
             "data": str(args.data),
-            "rows": n,
-            "training_rows": len(train_rows),
-            "validation_rows": n_validation,
-            "optimizer": model.optimizer.name,
-            "learning_rate": model.optimizer.learning_rate,
+            "rows": data.table.n_rows,
+            "training_rows": counts["training"],
+            "validation_rows": counts["validation"],
+            "test_rows": counts["test"],
+            "optimizer": optimizer.name,
+            "learning_rate": optimizer.learning_rate,
+            "weight_decay": optimizer.weight_decay,
+            "loss": loss,
+            "dropout": args.dropout,
             "batch_size": args.batch_size,
             "max_epochs": args.epochs,
             "epochs": history.epochs,
@@ -592,45 +886,37 @@ def train_command(args: argparse.Namespace) -> int:
             "seed": args.seed,
         },
     )
-    if task == "classify":
-        model.metadata["classes"] = classes
-    model.metadata_arrays["scaler_mean"] = scaler.mean
-    model.metadata_arrays["scaler_scale"] = scaler.scale
-    if task == "regress":
-        model.metadata_arrays["target_mean"] = target_scaler.mean
-        model.metadata_arrays["target_scale"] = target_scaler.scale
-    save = getattr(model, "save", None)
-    if save is None:
-        raise CommandError("this nncore cannot save models (MLP has no save method)")
-    try:
-        save(model_file)
-    except OSError as error:
-        raise CommandError(f"{model_file}: cannot write it ({error.strerror or error})") from None
-    say(f"saved the model to {model_file}")
-    return 0
+    if data.task == "classify":
+        model.metadata["classes"] = data.classes
+    model.metadata_arrays["scaler_mean"] = scaled.scaler.mean
+    model.metadata_arrays["scaler_scale"] = scaled.scaler.scale
+    if data.task == "regress":
+        model.metadata_arrays["target_mean"] = scaled.target_scaler.mean
+        model.metadata_arrays["target_scale"] = scaled.target_scaler.scale
 
 
 def predict_command(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_writable(args.out, "--out")
     model = _load_model(args.model)
-    metadata = _trained_metadata(model, args.model)
-    table = read_csv(args.data)
-    X = _feature_matrix(model, metadata, table)
-    if metadata["task"] == "classify":
-        classes = list(metadata["classes"])
+    table = read_csv(args.data, args.sep)
+    schema = _schema(model, args.model, table, None)
+    _print_notes(table)
+    X = _feature_matrix(model, schema, table)
+    if schema.task == "classify":
         probabilities = model.predict_proba(X)
-        labels = np.argmax(probabilities, axis=1)
-        rows = [["prediction", *(f"probability_{name}" for name in classes)]]
+        if probabilities.shape[1] == 1:  # one sigmoid output: p of class 1
+            probabilities = np.hstack([1 - probabilities, probabilities])
+        rows = [["prediction", *(f"probability_{name}" for name in schema.classes)]]
         rows += [
-            [classes[label], *(f"{p:.6g}" for p in row)]
-            for label, row in zip(labels.tolist(), probabilities.tolist(), strict=True)
+            [schema.classes[label], *(f"{p:.6g}" for p in row)]
+            for label, row in zip(model.predict(X).tolist(), probabilities.tolist(), strict=True)
         ]
     else:
         values = _target_scaler(model).inverse_transform(model.forward(X).astype(np.float64))
         rows = [["prediction"]]
         rows += [[_format_number(value, model.dtype)] for value in values[:, 0]]
-    _write_csv(rows, args.out)
+    _write_csv(rows, args.out, args.sep)
     if args.out is not None:
         print(f"wrote {len(rows) - 1} predictions to {args.out}")
     return 0
@@ -638,29 +924,29 @@ def predict_command(args: argparse.Namespace) -> int:
 
 def evaluate_command(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
-    metadata = _trained_metadata(model, args.model)
-    table = read_csv(args.data)
-    target = args.target or metadata["target"]
+    table = read_csv(args.data, args.sep)
+    target = args.target or model.metadata.get("target")
+    if target is None:
+        raise CommandError(
+            f"{args.model} names no target column in its metadata: give it with --target COL"
+        )
     table.index(target)
-    X = _feature_matrix(model, metadata, table)
-    task = metadata["task"]
-    lines = [f"{args.model} on {args.data}: {table.n_rows} rows, target {target!r}, task {task}"]
-    if task == "classify":
-        classes = list(metadata["classes"])
-        y = encode_classes(table, target, classes)
-        lines.append(_metrics(model, task, X, y, _target_scaler(model)))
-        predicted = model.predict(X)
-        per_class = []
-        for index, name in enumerate(classes):
-            rows = y == index
-            if rows.any():
-                accuracy = float(np.mean(predicted[rows] == index))
-                per_class.append(f"{name} {accuracy:.3f} ({int(rows.sum())})")
-        lines.append(f"per-class accuracy: {', '.join(per_class)}")
+    schema = _schema(model, args.model, table, target)
+    _print_notes(table)
+    try:
+        metrics = check_metrics(args.metrics, schema.task)
+    except ValueError as error:
+        raise CommandError(f"--metrics: {error}") from None
+    X = _feature_matrix(model, schema, table)
+    if schema.task == "classify":
+        y = encode_classes(table, target, schema.classes)
     else:
         y = table.numeric([target])
-        lines.append(_metrics(model, task, X, y, _target_scaler(model)))
-    print("\n".join(lines))
+    scores = _scores(model, schema.task, X, y, _target_scaler(model), metrics)
+    print(
+        f"{args.model} on {args.data}: {table.n_rows} rows, target {target!r}, task {schema.task}"
+    )
+    print("\n".join(_format_scores(scores, schema.classes)))
     return 0
 
 
@@ -705,9 +991,9 @@ def info_command(args: argparse.Namespace) -> int:
         )
         if "rows" in training:
             print(
-                f"training data: {training['data']}, {training['training_rows']} training and "
-                f"{training['validation_rows']} validation rows, batch size "
-                f"{training['batch_size']}"
+                f"training data: {training['data']}, {training['training_rows']} training, "
+                f"{training['validation_rows']} validation and {training.get('test_rows', 0)} "
+                f"test rows, batch size {training['batch_size']}"
             )
     else:
         print("training: none recorded (the model has not been trained)")

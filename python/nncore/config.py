@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _blas, _core, _cpu, _dispatch
-from ._validation import check_int
+from ._validation import MAX_THREADS, check_int
 
 THREAD_VARIABLES = ("NNCORE_NUM_THREADS", "OMP_NUM_THREADS")
 
@@ -54,10 +54,18 @@ def set_num_threads(n: int) -> None:
     """Use ``n`` threads (the calling one included) for the core's large products; 1 = none.
 
     Applies to everything nncore computes from then on, in every thread of the process.
+    ``n`` is an integer in ``[1, 1024]``: ``TypeError`` for a non-integer (a bool or float
+    included), ``ValueError`` out of range.
+
+    Threads and ``fork()``: forking the process (``os.fork``, or ``multiprocessing`` with the
+    ``"fork"`` start method, the default on Linux before Python 3.14) while another thread is
+    inside a large product on OpenBLAS can hang the process inside ``fork()``, in OpenBLAS's own
+    fork handler (NumPy's products alone do the same). Either keep the large products on Eigen
+    (``NNCORE_BLAS=eigen`` in the environment before importing nncore; nncore's own pool is
+    rebuilt after ``fork()``), or start worker processes with the ``"spawn"`` or
+    ``"forkserver"`` start method.
     """
-    n = check_int(n, "n", minimum=1)
-    if n > 1024:
-        raise ValueError(f"n must be <= 1024, got {n}")
+    n = check_int(n, "n", minimum=1, maximum=MAX_THREADS)
     _core.set_num_threads(n)
 
 

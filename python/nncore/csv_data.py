@@ -5,8 +5,13 @@ cells are stripped of surrounding spaces and blank lines are skipped. Every prob
 ``CSVError`` (a ``ValueError``) with a one-line message that names the file and, for a bad cell,
 its row and column — the command line prints it as it is.
 
-Rows are numbered as in a spreadsheet: the header is row 1, the first data row is row 2, and the
-row number is the line of the file (for files without quoted line breaks or blank lines).
+A cell is located by the line of the file and the data row: ``line 7 (data row 5)`` is on line
+7 of the file (the header's line is 1; blank lines are counted, and a row with a quoted line
+break is on the line where it ends) and is the 5th row below the header.
+
+A file written by pandas' ``DataFrame.to_csv()`` starts with the unnamed index column: a first
+column whose header cell is empty and whose cells are 0, 1, ..., n−1 is dropped (with a note in
+``Table.notes``); any other unnamed column is an error that says how to name it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +38,22 @@ class CSVError(ValueError):
 
 @dataclass
 class Table:
-    """A CSV file's header and data rows (strings, stripped), with the spreadsheet row number of
-    each data row (``line_numbers``) for error messages."""
+    """A CSV file's header and data rows (strings, stripped), with the line of the file of each
+    data row (``line_numbers``) for error messages, and ``notes`` on what reading changed."""
 
     path: str
     columns: list[str]
     rows: list[list[str]]
     line_numbers: list[int]
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_rows(self) -> int:
         return len(self.rows)
+
+    def where(self, i: int) -> str:
+        """``"line N (data row M)"`` for the data row ``i`` (0-based)."""
+        return f"line {self.line_numbers[i]} (data row {i + 1})"
 
     def index(self, column: str) -> int:
         """The position of ``column``; ``CSVError`` listing the columns if there is none."""
@@ -73,8 +83,21 @@ class Table:
         value = parse_number(cell)
         if value is None:
             what = "the cell is empty" if cell == "" else f"{cell!r} is not a finite number"
-            raise CSVError(f"{self.path}: row {self.line_numbers[i]}, column {column!r}: {what}")
+            raise CSVError(f"{self.path}: {self.where(i)}, column {column!r}: {what}")
         return value
+
+    def check_finite(self, values: Array, columns: Sequence[str], why: str) -> None:
+        """``CSVError`` naming the first non-finite entry of ``values`` — computed from this
+        table's rows, one row per data row and a column per name of ``columns`` — with ``why``
+        (how finite cells became infinite: too large for a dtype, for the scaling)."""
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            i, j = (int(index) for index in bad[0])
+            position = self.index(columns[j])
+            raise CSVError(
+                f"{self.path}: {self.where(i)}, column {columns[j]!r}: the value "
+                f"{self.rows[i][position]} {why}"
+            )
 
 
 def parse_number(cell: str) -> float | None:
@@ -86,17 +109,17 @@ def parse_number(cell: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def read_csv(path: str | Path) -> Table:
-    """Read a CSV file with a header row.
+def read_csv(path: str | Path, delimiter: str = ",") -> Table:
+    """Read a CSV file with a header row, its cells separated by ``delimiter`` (one character).
 
     Raises ``CSVError`` for a missing or unreadable file, an empty file, a file with a header but
-    no data rows, empty or repeated column names, and rows whose number of cells differs from
-    the header's.
+    no data rows, empty (but see the module's note on ``DataFrame.to_csv``) or repeated column
+    names, and rows whose number of cells differs from the header's.
     """
     name = str(path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, delimiter=delimiter)
             header: list[str] | None = None
             rows: list[list[str]] = []
             line_numbers: list[int] = []
@@ -110,8 +133,8 @@ def read_csv(path: str | Path) -> Table:
                     continue
                 if len(cells) != len(header):
                     raise CSVError(
-                        f"{name}: row {reader.line_num} has {len(cells)} cells, the header has "
-                        f"{len(header)}"
+                        f"{name}: line {reader.line_num} (data row {len(rows) + 1}) has "
+                        f"{len(cells)} cells, the header has {len(header)}"
                     )
                 rows.append(cells)
                 line_numbers.append(reader.line_num)
@@ -129,11 +152,32 @@ def read_csv(path: str | Path) -> Table:
         raise CSVError(f"{name}: the file is empty (expected a header row and data rows)")
     if not rows:
         raise CSVError(f"{name}: the file has a header but no data rows")
-    return Table(name, header, rows, line_numbers)
+    table = Table(name, header, rows, line_numbers)
+    if not header[0]:
+        _drop_index_column(table)
+    return table
+
+
+def _drop_index_column(table: Table) -> None:
+    """Drop the unnamed first column of ``table`` if it is ``DataFrame.to_csv()``'s index (its
+    cells are 0, 1, ..., n−1); else ``CSVError`` saying how to name it."""
+    if any(row[0] != str(i) for i, row in enumerate(table.rows)):
+        raise CSVError(
+            f"{table.path}: column 1 of the header has no name; if it is the index that "
+            "pandas' DataFrame.to_csv() writes, write the file with to_csv(index=False), "
+            "otherwise give the column a name"
+        )
+    table.columns = table.columns[1:]
+    table.rows = [row[1:] for row in table.rows]
+    table.notes.append(
+        f"{table.path}: dropped the unnamed first column: it holds 0..{table.n_rows - 1}, the "
+        "row index of DataFrame.to_csv() (to_csv(index=False) leaves it out)"
+    )
 
 
 def _check_header(name: str, header: list[str]) -> None:
-    for position, column in enumerate(header, start=1):
+    # the first cell may be empty: _drop_index_column decides once the rows are read
+    for position, column in enumerate(header[1:], start=2):
         if not column:
             raise CSVError(f"{name}: column {position} of the header has no name")
     seen: set[str] = set()
@@ -184,8 +228,8 @@ def encode_classes(table: Table, target: str, classes: Sequence[str]) -> Array:
         if label not in index:
             known = ", ".join(classes)
             raise CSVError(
-                f"{table.path}: row {table.line_numbers[i]}, column {target!r}: class {label!r} "
-                f"is not one the model knows ({known})"
+                f"{table.path}: {table.where(i)}, column {target!r}: class {label!r} is not one "
+                f"the model knows ({known})"
             )
         codes[i] = index[label]
     return codes
@@ -200,14 +244,29 @@ class Standardizer:
     scale: Array
 
     @classmethod
-    def fit(cls, X: Array) -> Standardizer:
-        mean = X.mean(axis=0)
-        scale = X.std(axis=0)
+    def fit(cls, X: Array, columns: Sequence[str], source: str) -> Standardizer:
+        """The mean and standard deviation of each column of ``X`` (named by ``columns``, read
+        from the file ``source``); ``CSVError`` naming a column whose values are too large for
+        them to be finite in float64 (magnitudes near 1e154 and above)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = X.mean(axis=0)
+            scale = X.std(axis=0)
+        overflowed = ~(np.isfinite(mean) & np.isfinite(scale))
+        if overflowed.any():
+            j = int(np.argmax(overflowed))
+            raise CSVError(
+                f"{source}: column {columns[j]!r}: values up to {np.abs(X[:, j]).max():.4g} are "
+                "too large to standardise (their mean or standard deviation overflows float64); "
+                "rescale the column"
+            )
         scale[~(scale > 0)] = 1.0
         return cls(mean.astype(np.float64), scale.astype(np.float64))
 
     def transform(self, X: Array) -> Array:
-        result: Array = (X - self.mean) / self.scale
+        """``(X − mean) / scale``; values too large to scale become ±inf (no NumPy warning):
+        check them with ``Table.check_finite``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            result: Array = (X - self.mean) / self.scale
         return result
 
     def inverse_transform(self, X: Array) -> Array:

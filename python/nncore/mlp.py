@@ -7,11 +7,10 @@ import inspect
 import itertools
 import math
 import secrets
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +23,7 @@ from ._validation import (
     INDEX_MAX,
     INITIALIZERS,
     MAX_LAYER_SIZE,
+    UINT64_MAX,
     as_features,
     as_float_array,
     as_targets,
@@ -34,16 +34,23 @@ from ._validation import (
     check_keys,
     check_loss,
 )
-from .callbacks import EarlyStopping, EpochLines, ProgressBar
+from ._validation import as_sample_weight as _weights
+from .callbacks import EarlyStopping, progress_output
 from .history import History
+from .metrics import check_metrics, class_indices
+from .metrics import evaluate as evaluate_predictions
 from .optim import Optimizer, get_optimizer
 from .schedules import Constant, Schedule, get_schedule
 
 Array = npt.NDArray[Any]
 Gradients = list[tuple[Array, Array | None]]
+#: Why a call is refused while another holds the model's fit lock (``RuntimeError``).
+FIT_RUNNING = "fit is already running on this model in another thread"
 #: A callback receives the epoch's record (a dict, see ``MLP.fit``); a true return value stops
 #: training after that epoch.
 Callback = Callable[[dict[str, Any]], Any]
+#: ``fit(n_iter_no_change="auto")`` without early stopping: the training-loss rule's patience.
+_N_ITER_NO_CHANGE = 10
 
 
 @dataclass
@@ -65,24 +72,66 @@ class _FitPlan:
     n_iter_no_change: int  # 0: never
     verbose: int
     callbacks: list[Callback]
-    optimizer: Optimizer
-    native_optimizer: Any
+    optimizer: Optimizer  # checked against the model (its native object is made by _run_fit)
     schedule: Schedule
     early_stopping: bool
     patience: int
     min_delta: float
     restore_best_weights: bool
 
+    def native_options(self) -> Any:
+        """The settings of the native loop (``_core.FitOptions``)."""
+        return _core.FitOptions(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            target_loss=self.target_loss,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            loss=self.loss,
+            huber_delta=self.huber_delta,
+        )
 
-def _per_layer(value: Any, name: str, n_hidden: int) -> list[Any]:
-    """One value for every hidden layer from a single value or a list of ``n_hidden``."""
+    def validation_data(self) -> tuple[Array, Array, Array] | None:
+        """``(X_val, Y_val, weights_val)`` as the native loop takes it, or None for none."""
+        X_val, Y_val, w_val = self.validation
+        if X_val is None or Y_val is None or w_val is None:
+            return None
+        return X_val, Y_val, w_val
+
+
+def _activation_name(name: Any, argument: str) -> str:
+    """The core's name of an activation (``"silu"`` is ``"swish"``); ``ValueError`` naming
+    ``argument`` for an unknown name, ``TypeError`` for a non-string."""
+    if isinstance(name, str):
+        name = ACTIVATION_ALIASES.get(name, name)
+    return check_choice(name, argument, ACTIVATIONS)
+
+
+def _hidden_activation(name: Any) -> str:
+    result = _activation_name(name, "activation")
+    if result == "softmax":
+        raise ValueError("softmax is only available as the output_activation")
+    return result
+
+
+def _dropout_rate(rate: Any) -> float:
+    result = check_float(rate, "dropout", minimum=0.0)
+    if result >= 1.0:
+        raise ValueError(f"dropout rates must be in [0, 1), got {rate}")
+    return result
+
+
+def _per_layer(value: Any, name: str, n_hidden: int, check: Callable[[Any], Any]) -> list[Any]:
+    """One value for every hidden layer from a single value or a list of ``n_hidden``, each
+    passed through ``check``: every value given is checked, also without hidden layers."""
     if isinstance(value, (list, tuple)):
         if len(value) != n_hidden:
             raise ValueError(
                 f"{name} as a list needs one entry per hidden layer ({n_hidden}), got {len(value)}"
             )
-        return list(value)
-    return [value] * n_hidden
+        return [check(entry) for entry in value]
+    return [check(value)] * n_hidden
 
 
 def _layer_sizes(layer_sizes: Any) -> list[int]:
@@ -109,24 +158,6 @@ def _check_use_bias(use_bias: Any) -> bool:
 def _parameter_count(sizes: list[int], use_bias: bool) -> int:
     """``Σ n_in·n_out (+ n_out with bias)`` over the layers."""
     return sum((n_in + use_bias) * n_out for n_in, n_out in itertools.pairwise(sizes))
-
-
-def _weights(sample_weight: Any, n_samples: int, dtype: np.dtype[Any], name: str) -> Array:
-    """Sample weights as a 1-D array of ``dtype`` (empty for None: all ones)."""
-    if sample_weight is None:
-        return np.empty(0, dtype=dtype)
-    weights = as_float_array(sample_weight, name, dtype, ndim=1)
-    if weights.shape[0] != n_samples:
-        raise ValueError(f"{name} must have {n_samples} entries, got {weights.shape[0]}")
-    if weights.min() < 0:
-        raise ValueError(f"{name} must be >= 0")
-    with np.errstate(over="ignore"):
-        total = weights.sum()
-    if not np.isfinite(total):
-        raise ValueError(f"{name} sums to infinity in {dtype}; scale the weights down")
-    if not total > 0:
-        raise ValueError(f"{name} must not sum to 0")
-    return weights
 
 
 @model_file.register_model
@@ -189,29 +220,13 @@ class MLP:
     ) -> None:
         sizes = _layer_sizes(layer_sizes)
         n_hidden = len(sizes) - 2
-        hidden = [
-            check_choice(ACTIVATION_ALIASES.get(name, name), "activation", ACTIVATIONS)
-            if isinstance(name, str)
-            else check_choice(name, "activation", ACTIVATIONS)
-            for name in _per_layer(activation, "activation", n_hidden)
-        ]
-        if "softmax" in hidden:
-            raise ValueError("softmax is only available as the output_activation")
-        if isinstance(output_activation, str):
-            output_activation = ACTIVATION_ALIASES.get(output_activation, output_activation)
-        output = check_choice(output_activation, "output_activation", ACTIVATIONS)
-        rates = [
-            check_float(rate, "dropout", minimum=0.0)
-            for rate in _per_layer(dropout, "dropout", n_hidden)
-        ]
-        if any(rate >= 1.0 for rate in rates):
-            raise ValueError(f"dropout rates must be in [0, 1), got {rates}")
+        hidden = _per_layer(activation, "activation", n_hidden, _hidden_activation)
+        output = _activation_name(output_activation, "output_activation")
+        rates = _per_layer(dropout, "dropout", n_hidden, _dropout_rate)
         self._dtype = check_dtype(dtype)
         if seed is None:
             seed = secrets.randbits(64)
-        self._seed = check_int(seed, "seed", 0)
-        if self._seed >= 2**64:
-            raise ValueError(f"seed must be below 2**64, got {seed}")
+        self._seed = check_int(seed, "seed", 0, UINT64_MAX)
         use_bias = _check_use_bias(use_bias)
         check_choice(init, "init", INITIALIZERS)
         slope = check_float(leaky_relu_slope, "leaky_relu_slope", minimum=0.0)
@@ -240,6 +255,7 @@ class MLP:
         self._leaky_relu_slope = slope
         self._elu_alpha = alpha
         self._fit_lock = threading.Lock()
+        self._fit_thread: int | None = None  # the thread running fit (under the lock)
         #: The optimizer of the last ``fit`` (its state carries over to the next ``fit``).
         self.optimizer: Optimizer | None = None
         #: The ``History`` of the last ``fit`` (None before the first).
@@ -380,9 +396,12 @@ class MLP:
 
     def __repr__(self) -> str:
         sizes = "-".join(str(n) for n in self.layer_sizes)
+        hidden = self.activations[:-1]  # none without hidden layers
+        shown = hidden[0] if len(set(hidden)) == 1 else list(hidden)
+        activation = f"activation={shown!r}, " if hidden else ""
         return (
-            f"MLP({sizes}, activation={self.activations[0]!r}, "
-            f"output_activation={self.activations[-1]!r}, dtype={self.dtype.name!r})"
+            f"MLP({sizes}, {activation}output_activation={self.activations[-1]!r}, "
+            f"dtype={self.dtype.name!r})"
         )
 
     # ----------------------------------------------------------------- parameters
@@ -510,7 +529,10 @@ class MLP:
           ``(n_samples, n_outputs)`` for several (multi-label);
         - any other output: the output activations, shape ``(n_samples, n_outputs)``.
         """
-        output = self.forward(X)
+        return self._prediction(self.forward(X))
+
+    def _prediction(self, output: Array) -> Array:
+        """What ``predict`` returns for the output activations ``output``."""
         output_activation = self._activations[-1]
         if output_activation == "softmax":
             indices: Array = np.argmax(output, axis=1)
@@ -542,6 +564,62 @@ class MLP:
         )
         return float(self._network.evaluate(features, targets, weights, name, delta)[0])
 
+    def evaluate(
+        self, X: Any, y: Any, metrics: str | Sequence[str] | None = None, sample_weight: Any = None
+    ) -> dict[str, Any]:
+        """Scores of the model's predictions for ``X`` ``(n_samples, n_features)`` against ``y``,
+        with scikit-learn's definitions (``nncore.metrics``; scikit-learn is not needed).
+
+        - A classifier (softmax output, or sigmoid with one output): ``y`` holds class indices
+          ``(n_samples,)`` (0/1 for a sigmoid output); the metrics are ``accuracy``,
+          ``balanced_accuracy``, ``f1_macro``, ``roc_auc`` (one-vs-rest macro for more than two
+          classes), ``log_loss`` and ``confusion_matrix`` (rows: true classes, columns:
+          predicted, an ``(n_classes, n_classes)`` array).
+        - A regressor (any other output): ``y`` as for ``fit``; the metrics are ``r2``,
+          ``mean_absolute_error`` and ``root_mean_squared_error`` (averaged over the outputs).
+
+        ``metrics``: None for all of the task's (``nncore.metrics.metric_names``), or a name or
+        list of names. ``sample_weight``: ``(n_samples,)`` non-negative weights, or None.
+        Returns ``{name: float}`` (the confusion matrix as an array). Raises ``ValueError`` for
+        an unknown metric or one of the other task, a multi-label model (sigmoid with several
+        outputs), and bad ``X``/``y``/``sample_weight``; ``TypeError`` for non-numeric data.
+        """
+        task = "classify" if self.is_classifier else "regress"
+        names = check_metrics(metrics, task)
+        if self.activations[-1] == "sigmoid" and self.n_outputs > 1:
+            raise ValueError(
+                "evaluate scores one class per sample; this model is multi-label (sigmoid with "
+                f"{self.n_outputs} outputs)"
+            )
+        features = self._features(X)
+        weights = _weights(sample_weight, features.shape[0], np.dtype(np.float64), "sample_weight")
+        output = self.forward(features)
+        if task == "regress":
+            truth = as_targets(
+                y, "mean_squared_error", self.n_outputs, features.shape[0], np.dtype(np.float64)
+            )
+            probabilities = None
+        else:
+            truth = class_indices(y, "y")
+            n_classes = max(self.n_outputs, 2)
+            if truth.shape[0] != features.shape[0]:
+                raise ValueError(
+                    f"y has {truth.shape[0]} labels but X has {features.shape[0]} rows"
+                )
+            if truth.max() >= n_classes:
+                raise ValueError(
+                    f"y holds class {truth.max()}; this model's classes are 0..{n_classes - 1}"
+                )
+            probabilities = output if self.n_outputs > 1 else np.hstack([1 - output, output])
+        return evaluate_predictions(
+            task,
+            truth,
+            self._prediction(output),
+            probabilities,
+            names,
+            weights if weights.size else None,
+        )
+
     def _loss_inputs(
         self, X: Any, y: Any, loss: str | None, sample_weight: Any, huber_delta: float
     ) -> tuple[Array, Array, Array, str, float]:
@@ -565,12 +643,25 @@ class MLP:
         Returns one ``(dL/dW, dL/db)`` pair per layer, shaped like ``(W, b)`` (``dL/db`` is None
         without bias). The parameters do not change. Dropout is off: this is the gradient of the
         network ``predict`` uses.
+
+        Raises ``RuntimeError`` while ``fit`` runs on this model (from another thread or from
+        one of its callbacks): ``backward`` and ``fit`` share the model's gradient buffer. A
+        ``fit`` started while ``backward`` runs is refused the same way.
         """
         features, targets, weights, name, delta = self._loss_inputs(
             X, y, loss, sample_weight, huber_delta
         )
-        self._network.backward(features, targets, weights, name, delta)
-        weights_, biases = self._layer_views(self._network.gradients.copy())
+        if not self._fit_lock.acquire(blocking=False):
+            raise RuntimeError(
+                f"backward is refused: {FIT_RUNNING} (or in one of its callbacks), and the two "
+                "share the model's gradient buffer"
+            )
+        try:
+            self._network.backward(features, targets, weights, name, delta)
+            gradients = self._network.gradients.copy()
+        finally:
+            self._fit_lock.release()
+        weights_, biases = self._layer_views(gradients)
         return [(w, biases[i] if self.use_bias else None) for i, w in enumerate(weights_)]
 
     def step(self, gradients: Any, learning_rate: float) -> None:
@@ -619,7 +710,7 @@ class MLP:
         shuffle: bool = True,
         target_loss: float | None = None,
         tol: float = 0.0,
-        n_iter_no_change: int | None = 10,
+        n_iter_no_change: int | Literal["auto"] | None = "auto",
         verbose: int = 0,
         callbacks: Any = None,
         *,
@@ -660,12 +751,17 @@ class MLP:
         - ``early_stopping`` (default: on when there is validation data): stop when the
           validation loss has not dropped below its best minus ``min_delta`` for ``patience``
           epochs, and (``restore_best_weights``) put back the weights of the best epoch — also
-          when training ends for any other reason, Ctrl-C included.
+          when training ends for any other reason, Ctrl-C included. ``early_stopping=True``
+          without ``validation_data`` or ``validation_split`` is a ``ValueError``.
         - Convergence on the training loss: stop when it is ``<= target_loss``, or when it has
           not dropped below the best so far minus ``tol`` for ``n_iter_no_change`` epochs in a
-          row (``None`` disables this).
-        - ``verbose``: 0 silent; 1 a progress bar on stderr (tqdm's when installed) when stderr
-          is a terminal, nothing otherwise; 2 one line per epoch on stdout.
+          row. ``None`` disables this rule; ``"auto"`` (the default) is 10 epochs, except with
+          early stopping on validation data, which then decides alone (pass an integer to have
+          both rules).
+        - ``verbose``: 0 silent; 2 one line per epoch on stdout; 1 progress on stderr: a tqdm bar
+          (``tqdm.auto``, a widget in Jupyter) when tqdm is installed and stderr is a terminal
+          or this is a notebook, otherwise plain epoch lines — the first, about ten evenly
+          spaced ones, the last, and one at least every 30 seconds (a pipe, a CI log).
         - ``callbacks``: a callable or list of callables ``f(record)`` called at every epoch end
           with the epoch's record (a dict with ``epoch``, ``loss``, ``metric``,
           ``gradient_norm``, ``learning_rate`` and, with validation, ``validation_loss`` and
@@ -676,11 +772,15 @@ class MLP:
         ``stop_reason="interrupted"``, the model holding the weights after the last complete
         batch (or the best ones, with early stopping). Nothing is re-raised; check the reason.
 
-        Raises ``ValueError``/``TypeError`` for bad input (the model is left unchanged),
-        ``RuntimeError`` if another thread is fitting this model, and ``nncore.DivergenceError``
-        (a ``FloatingPointError``) when a batch gives a non-finite loss or gradient: the model
-        then keeps the weights from before that batch. An exception raised by a callback stops
-        training and propagates; the model keeps the weights of the last completed epoch.
+        Raises ``ValueError``/``TypeError`` for bad input, including an optimizer whose state
+        is for another number of parameters or dtype (the model and the optimizer are then
+        left as they were: parameters, generator, history, the optimizer's rate and state),
+        ``RuntimeError`` if this model is being fitted already (by another thread, or by the
+        ``fit`` whose callback calls this one) or another thread runs its ``backward``, and
+        ``nncore.DivergenceError`` (a ``FloatingPointError``) when a batch gives a non-finite
+        loss or gradient: the model then keeps the weights from before that batch. An
+        exception raised by a callback stops training and propagates; the model keeps the
+        weights of the last completed epoch.
         """
         plan = self._fit_plan(
             X,
@@ -706,6 +806,12 @@ class MLP:
             restore_best_weights=restore_best_weights,
             huber_delta=huber_delta,
         )
+        if plan.early_stopping and plan.validation[0] is None:
+            # (Here, not in _fit_plan: nncore.distributed.fit allows ranks without validation rows.)
+            raise ValueError(
+                "early_stopping=True needs validation data to monitor: pass "
+                "validation_data=(X_val, y_val) or validation_split=f (e.g. 0.2)"
+            )
 
         def native_loop(
             native_optimizer: Any, on_epoch_end: Callable[[dict[str, Any]], bool] | None
@@ -714,18 +820,9 @@ class MLP:
                 self._network,
                 native_optimizer,
                 self._random,
-                plan.features,
-                plan.targets,
-                plan.weights,
-                *plan.validation,
-                plan.loss,
-                plan.huber_delta,
-                plan.epochs,
-                plan.batch_size,
-                plan.shuffle,
-                plan.target_loss,
-                plan.tol,
-                plan.n_iter_no_change,
+                (plan.features, plan.targets, plan.weights),
+                plan.validation_data(),
+                plan.native_options(),
                 on_epoch_end,
             )
             return records, stop_reason
@@ -767,12 +864,6 @@ class MLP:
         if target_loss is not None:
             target_loss = check_float(target_loss, "target_loss")
         tol = check_float(o["tol"], "tol", minimum=0.0)
-        n_iter_no_change = o["n_iter_no_change"]
-        no_change = (
-            0
-            if n_iter_no_change is None
-            else check_int(n_iter_no_change, "n_iter_no_change", 1, INDEX_MAX)
-        )
         verbose = check_int(o["verbose"], "verbose", 0)
         if verbose > 2:
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose}")
@@ -783,15 +874,27 @@ class MLP:
             if optimizer is None and self.optimizer is not None
             else (get_optimizer(optimizer or "sgd"))
         )
-        native_optimizer = chosen._native(self.dtype)  # validates dtype before any change
+        chosen._check_model(self.dtype, self.n_parameters, learning_rate)  # changes nothing
         schedule = get_schedule(o["lr_schedule"])
         early_stopping = o["early_stopping"]
         if early_stopping is None:
             early_stopping = validation[0] is not None
         if not isinstance(early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be a bool or None, got {early_stopping!r}")
+        n_iter_no_change = o["n_iter_no_change"]
+        if isinstance(n_iter_no_change, str) and n_iter_no_change == "auto":
+            # early stopping on validation data decides alone unless both rules are asked for
+            n_iter_no_change = None if early_stopping else _N_ITER_NO_CHANGE
+        no_change = (
+            0
+            if n_iter_no_change is None
+            else check_int(n_iter_no_change, "n_iter_no_change", 1, INDEX_MAX)
+        )
         patience = check_int(o["patience"], "patience", 1)
         min_delta = check_float(o["min_delta"], "min_delta", minimum=0.0)
+        restore_best_weights = o["restore_best_weights"]
+        if not isinstance(restore_best_weights, (bool, np.bool_)):
+            raise TypeError(f"restore_best_weights must be a bool, got {restore_best_weights!r}")
         return _FitPlan(
             features=features,
             targets=targets,
@@ -809,12 +912,11 @@ class MLP:
             verbose=verbose,
             callbacks=user_callbacks,
             optimizer=chosen,
-            native_optimizer=native_optimizer,
             schedule=schedule,
             early_stopping=bool(early_stopping),
             patience=patience,
             min_delta=min_delta,
-            restore_best_weights=bool(o["restore_best_weights"]),
+            restore_best_weights=bool(restore_best_weights),
         )
 
     def _run_fit(
@@ -830,12 +932,20 @@ class MLP:
         the schedule, progress output (when ``show_progress``), early stopping, user callbacks,
         best-weight restoring and the ``History``. ``on_epoch_end`` is None when nothing needs
         it (the native loop then never takes the GIL)."""
-        chosen, native_optimizer, schedule = plan.optimizer, plan.native_optimizer, plan.schedule
+        chosen, schedule = plan.optimizer, plan.schedule
         epochs, verbose, user_callbacks = plan.epochs, plan.verbose, plan.callbacks
         if not self._fit_lock.acquire(blocking=False):
-            raise RuntimeError("fit is already running on this model in another thread")
+            if self._fit_thread == threading.get_ident():
+                raise RuntimeError(
+                    "fit was called from a callback of this model's running fit (a re-entrant "
+                    "call), which cannot train the model the outer fit is training; return True "
+                    "from the callback to stop that fit, then call fit again"
+                )
+            raise RuntimeError(FIT_RUNNING)
+        self._fit_thread = threading.get_ident()
         try:
-            # Everything is checked: from here on the model changes.
+            # Everything is checked: from here on the model and the optimizer change.
+            native_optimizer = chosen._native(self.dtype)
             if plan.learning_rate is not None:
                 chosen.learning_rate = plan.learning_rate
             self.optimizer = chosen
@@ -852,11 +962,7 @@ class MLP:
             # callback that saves the model saves it. On an exception the old one comes back.
             previous_history, running = self.history, History([], "running", metric_name)
             self.history = running
-            progress: EpochLines | ProgressBar | None = None
-            if show_progress and verbose == 2:
-                progress = EpochLines(epochs, metric_name)
-            elif show_progress and verbose == 1 and sys.stderr.isatty():
-                progress = ProgressBar(epochs, metric_name)
+            progress = progress_output(verbose, epochs, metric_name) if show_progress else None
             stopped_early = False
             stopper_epoch = 0  # the last epoch the stopper has seen
 
@@ -916,6 +1022,7 @@ class MLP:
             if stopped_early and stop_reason == "callback":
                 stop_reason = "early_stopping"
         finally:
+            self._fit_thread = None
             self._fit_lock.release()
         self.history = History(records, stop_reason, metric_name, best_epoch)
         return self.history

@@ -18,12 +18,15 @@ The clipped and decayed gradient is a scratch copy: the caller's gradient array 
 An optimizer's state (moment vectors, ``t``) is created by its first update, sized from that
 gradient, and carries over between ``fit`` calls; ``state_dict``/``load_state_dict`` copy it out
 and in, ``reset`` forgets it. One optimizer serves one model: a model with another number of
-parameters raises ``ValueError`` until ``reset()``, and another dtype always does.
+parameters raises ``ValueError`` until ``reset()``, and another dtype always does. The core
+computes in the model's dtype: a nonzero hyper-parameter that float32 cannot hold (one that
+overflows it, above about 3.4e38, or rounds to 0 in it, below about 1.4e-45) raises
+``ValueError`` when the optimizer meets a float32 model (``fit``, ``step``). These checks run
+before anything changes: a refused ``fit`` or ``step`` leaves the optimizer as it was.
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,7 +34,14 @@ import numpy.typing as npt
 
 from . import _core
 from ._registry import register
-from ._validation import as_float_array, check_dtype, check_float
+from ._validation import (
+    MAX_STEP_COUNT,
+    as_float_array,
+    check_dtype,
+    check_float,
+    check_int,
+    check_representable,
+)
 
 __all__ = [
     "OPTIMIZERS",
@@ -165,6 +175,51 @@ class Optimizer:
         is_f32 = isinstance(self._native_optimizer, _core.OptimizerF32)
         return np.dtype(np.float32 if is_f32 else np.float64)
 
+    @property
+    def parameter_count(self) -> int | None:
+        """The number of parameters the state is for (fixed by the first update or the loaded
+        state), or None while it is not fixed (before the first update, after ``reset``)."""
+        if self._native_optimizer is None:
+            return None
+        count: int | None = self._native_optimizer.parameter_count
+        return count
+
+    def _check_model(
+        self, dtype: Any, n_parameters: int, learning_rate: float | None = None
+    ) -> np.dtype[Any]:
+        """Whether this optimizer can update ``n_parameters`` parameters of ``dtype`` (at
+        ``learning_rate``, default its own): the dtype it works in, the number of parameters
+        its state is for, and every nonzero hyper-parameter nonzero and finite in ``dtype``.
+        Raises ``ValueError`` otherwise; changes nothing. Returns the checked dtype."""
+        wanted = self._usable_dtype(dtype)
+        count = self.parameter_count
+        if count is not None and count != n_parameters:
+            raise ValueError(
+                f"this {type(self).__name__} optimizer's state is for {count} parameters, the "
+                f"model has {n_parameters}; call its reset() (or use another optimizer) to train "
+                "another model with it"
+            )
+        hyperparameters = self.hyperparameters()
+        if learning_rate is not None:
+            hyperparameters["learning_rate"] = learning_rate
+        for name, value in hyperparameters.items():
+            values = value if isinstance(value, tuple) else (value,)
+            for i, item in enumerate(values):
+                if isinstance(item, float):
+                    where = f"{name}[{i}]" if isinstance(value, tuple) else name
+                    check_representable(item, where, wanted)
+        return wanted
+
+    def _usable_dtype(self, dtype: Any) -> np.dtype[Any]:
+        """``dtype`` checked, if this optimizer can work in it (the dtype of its first use)."""
+        wanted = check_dtype(dtype)
+        if self.dtype is not None and self.dtype != wanted:
+            raise ValueError(
+                f"this {type(self).__name__} optimizer works in {self.dtype} (its first model's "
+                f"dtype); create another one for a {wanted} model"
+            )
+        return wanted
+
     def _native(self, dtype: Any) -> Any:
         """The native optimizer (``_core.<Rule>F32``/``F64``) for models of ``dtype``.
 
@@ -172,7 +227,7 @@ class Optimizer:
         every call sets its learning rate to ``learning_rate`` (a schedule may have changed it).
         Raises ``ValueError`` when asked for another dtype than the first call's.
         """
-        wanted = check_dtype(dtype)
+        wanted = self._usable_dtype(dtype)
         if self._native_optimizer is None:
             self._native_optimizer = self._native_types[wanted](
                 self._learning_rate,
@@ -180,11 +235,6 @@ class Optimizer:
                 weight_decay=self._weight_decay,
                 clip_norm=self._clip_norm,
                 clip_value=self._clip_value,
-            )
-        elif self.dtype != wanted:
-            raise ValueError(
-                f"this {type(self).__name__} optimizer works in {self.dtype} (its first model's "
-                f"dtype); create another one for a {wanted} model"
             )
         else:
             self._native_optimizer.learning_rate = self._learning_rate
@@ -202,7 +252,8 @@ class Optimizer:
         array (the optimizer's dtype is fixed by the first call); ``gradients``: real numbers of
         the same length, finite, converted to that dtype (copied only if needed; never modified).
         Raises ``TypeError`` for a non-array or non-numeric input, ``ValueError`` for anything
-        else; the parameters and the state are then unchanged.
+        else (another dtype or length than the state's, a hyper-parameter float32 cannot hold);
+        the parameters and the state are then unchanged.
         """
         if not isinstance(parameters, np.ndarray):
             raise TypeError(f"parameters must be a NumPy array, got {type(parameters).__name__}")
@@ -215,6 +266,7 @@ class Optimizer:
         grads = as_float_array(gradients, "gradients", parameters.dtype, ndim=1)
         if grads.shape != parameters.shape:
             raise ValueError(f"gradients must have shape {parameters.shape}, got {grads.shape}")
+        self._check_model(parameters.dtype, parameters.size)
         self._native(parameters.dtype).step(parameters, grads)
 
     def reset(self) -> None:
@@ -246,8 +298,9 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a ``state_dict`` of an optimizer of the same rule and hyper-parameters (the
         learning rate may differ: it is restored too). Use ``Optimizer.from_state_dict`` to
-        create the optimizer from it instead. Raises ``ValueError``/``TypeError``; nothing
-        changes then.
+        create the optimizer from it instead. ``state["step"]`` must be an integer in
+        ``[0, 2**62 − 1]`` and the state vectors finite 1-D arrays of one length. Raises
+        ``ValueError``/``TypeError``; nothing changes then.
         """
         if not isinstance(state_dict, dict):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -258,6 +311,8 @@ class Optimizer:
             raise ValueError(
                 f"state_dict is of a {state_dict['name']!r} optimizer, this one is {self.name!r}"
             )
+        if not isinstance(state_dict["hyperparameters"], dict):
+            raise TypeError("state_dict['hyperparameters'] must be a dict")
         theirs = dict(state_dict["hyperparameters"])
         ours = self.hyperparameters()
         learning_rate = check_float(
@@ -272,27 +327,25 @@ class Optimizer:
         state = state_dict["state"]
         if not isinstance(state, dict) or "step" not in state:
             raise ValueError("state_dict['state'] must be a dict with a 'step' entry")
-        step = state["step"]
-        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"state step must be an int, got {step!r}")
+        step = check_int(state["step"], "state_dict['state']['step']", 0, MAX_STEP_COUNT)
         if state_dict["dtype"] is None:
-            if int(step) != 0 or len(state) != 1:
+            if step != 0 or len(state) != 1:
                 raise ValueError("a state_dict without dtype must have the state {'step': 0}")
             self.reset()
             self.learning_rate = learning_rate
             return
-        dtype = check_dtype(state_dict["dtype"])
-        if self.dtype is not None and self.dtype != dtype:
-            raise ValueError(f"state_dict is for {dtype}, this optimizer works in {self.dtype}")
+        dtype = self._usable_dtype(state_dict["dtype"])
         vectors = {
-            key: np.array(value, dtype=dtype, copy=True)
+            key: np.array(
+                as_float_array(value, f"state_dict['state'][{key!r}]", dtype, ndim=1), copy=True
+            )
             for key, value in state.items()
             if key != "step"
         }
         created = self._native_optimizer is None
         native = self._native(dtype)
         try:
-            native.state = {"step": int(step), **vectors}
+            native.state = {"step": step, **vectors}
         except (ValueError, TypeError):
             if created:
                 self._native_optimizer = None

@@ -2,11 +2,13 @@
 
 matplotlib is optional (``pip install "nncore[plot]"``); it is imported when a function is
 called, and a missing matplotlib raises ``ImportError`` with that hint. Every function draws into
-the given matplotlib ``Axes`` (a new figure's when ``ax`` is None) and returns the axes.
+the given matplotlib ``Axes`` (a new figure's when ``ax`` is None) and returns the axes. The
+functions take an ``nncore.MLP`` or a fitted ``nncore.sklearn`` estimator.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,8 @@ def _pyplot() -> Any:
 def _matplotlib() -> Any:
     try:
         import matplotlib  # type: ignore[import-not-found, unused-ignore]
+        import matplotlib.colors  # type: ignore[import-not-found, unused-ignore]
+        import matplotlib.patches  # type: ignore[import-not-found, unused-ignore]
     except ImportError as error:
         raise ImportError(f"nncore.plot needs matplotlib: {INSTALL_HINT}") from error
     return matplotlib
@@ -38,15 +42,39 @@ def require_matplotlib() -> None:
     _matplotlib()
 
 
-def plot_history(history: History | MLP, ax: Any = None) -> Any:
+def _network(model: Any, name: str) -> tuple[MLP, Any]:
+    """The ``nncore.MLP`` behind ``model`` — an MLP, or a fitted ``nncore.sklearn`` estimator,
+    whose network is its ``model_`` — and the estimator's class labels (None for an MLP)."""
+    if isinstance(model, MLP):
+        return model, None
+    estimators = sys.modules.get("nncore.sklearn")  # an estimator exists only once it is imported
+    if estimators is not None and isinstance(
+        model, (estimators.MLPClassifier, estimators.MLPRegressor)
+    ):
+        if not isinstance(getattr(model, "model_", None), MLP):
+            raise ValueError(f"the {type(model).__name__} is not fitted: call its fit first")
+        return model.model_, getattr(model, "classes_", None)
+    raise TypeError(
+        f"{name} must be an nncore.MLP or a fitted nncore.sklearn estimator, got "
+        f"{type(model).__name__}"
+    )
+
+
+def plot_history(history: Any, ax: Any = None) -> Any:
     """The training loss per epoch (and the validation loss, and the epoch early stopping went
-    back to) of a ``History`` or of a model's last ``fit`` (``model.history``)."""
-    if isinstance(history, MLP):
-        if history.history is None:
-            raise ValueError("the model has no history: it has not been trained by fit")
-        history = history.history
+    back to) of a ``History``, or of the last ``fit`` of a model (``model.history``): an
+    ``nncore.MLP`` or a fitted ``nncore.sklearn`` estimator."""
     if not isinstance(history, History):
-        raise TypeError(f"history must be a History or an MLP, got {type(history).__name__}")
+        try:
+            network, _ = _network(history, "history")
+        except TypeError:
+            raise TypeError(
+                "history must be a History, an MLP or a fitted nncore.sklearn estimator, got "
+                f"{type(history).__name__}"
+            ) from None
+        if network.history is None:
+            raise ValueError("the model has no history: it has not been trained by fit")
+        history = network.history
     if ax is None:
         _, ax = _pyplot().subplots()
     result = history.plot(ax=ax)
@@ -54,31 +82,61 @@ def plot_history(history: History | MLP, ax: Any = None) -> Any:
     return result
 
 
+def _class_codes(labels: Any, classes: Any, n_classes: int) -> tuple[Any, list[str]]:
+    """The class index of each label, and each class's name for the legend.
+
+    ``classes`` names the classes in index order; None means: ``labels`` are the class indices
+    when they all are integers in ``0..n_classes-1``, else the sorted distinct labels are the
+    classes 0, 1, ... (as scikit-learn's ``LabelEncoder`` numbers them)."""
+    if classes is None:
+        indices = labels.dtype.kind in "biu" or (
+            labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels))
+        )
+        if indices and labels.min() >= 0 and labels.max() < n_classes:
+            return labels.astype(np.intp), [str(k) for k in range(n_classes)]
+        classes = np.unique(labels)
+    names = list(np.asarray(classes).tolist())
+    if len(names) > n_classes:
+        raise ValueError(
+            f"y has {len(names)} distinct labels but the model has {n_classes} classes; pass "
+            "classes=[...] with the label of each class index"
+        )
+    position = {name: k for k, name in enumerate(names)}
+    unknown = [label for label in labels.tolist() if label not in position]
+    if unknown:
+        raise ValueError(f"y holds {unknown[0]!r}, which is not one of the classes {names}")
+    return np.array([position[label] for label in labels.tolist()]), [str(n) for n in names]
+
+
 def plot_decision_boundary(
-    model: MLP, X: Any, y: Any, ax: Any = None, resolution: int = 200
+    model: Any, X: Any, y: Any, ax: Any = None, resolution: int = 200, classes: Any = None
 ) -> Any:
     """The classes a 2-feature classifier predicts over the plane, with the points on top.
 
-    The grid spans the points' bounding box plus a 10 % margin, ``resolution`` cells a side; it
-    is coloured by ``model.predict`` (``contourf``) and the points ``X`` (``(n, 2)``) by their
-    labels ``y`` (class indices, ``(n,)``), in the same colours.
+    ``model`` is an ``nncore.MLP`` with a sigmoid (one output) or softmax output, or a fitted
+    ``nncore.sklearn.MLPClassifier``. The grid spans the points' bounding box plus a 10 %
+    margin, ``resolution`` cells a side; it is coloured by the predicted class (``contourf``)
+    and the points ``X`` (``(n, 2)``) by their labels ``y`` (``(n,)``), in the same colours,
+    with a legend of the class names. ``y`` holds the estimator's class labels, class indices,
+    or any labels (strings too): ``classes`` names the class of each index, by default the
+    sorted distinct labels of ``y`` (see ``_class_codes``).
 
     Raises ``ValueError`` when the model does not take 2 features or is not a classifier
-    (sigmoid or softmax output), or when ``X``/``y`` have the wrong shapes.
+    (sigmoid or softmax output), when ``X``/``y`` have the wrong shapes, or ``y`` holds a label
+    that is not a class; ``TypeError`` for a model of another kind.
     """
-    if not isinstance(model, MLP):
-        raise TypeError(f"model must be an nncore.MLP, got {type(model).__name__}")
-    if model.n_features != 2:
+    network, estimator_classes = _network(model, "model")
+    if network.n_features != 2:
         raise ValueError(
             f"plot_decision_boundary needs a model with 2 input features, this one has "
-            f"{model.n_features}"
+            f"{network.n_features}"
         )
-    if not model.is_classifier:
+    if not network.is_classifier:
         raise ValueError(
             "plot_decision_boundary needs a classifier (sigmoid or softmax output); this model's "
-            f"output activation is {model.activations[-1]!r}"
+            f"output activation is {network.activations[-1]!r}"
         )
-    if model.activations[-1] == "sigmoid" and model.n_outputs != 1:
+    if network.activations[-1] == "sigmoid" and network.n_outputs != 1:
         raise ValueError("plot_decision_boundary needs one class label per point (not multi-label)")
     points = np.asarray(X, dtype=np.float64)
     labels = np.asarray(y).reshape(-1)
@@ -88,6 +146,10 @@ def plot_decision_boundary(
         raise ValueError(f"y must have {points.shape[0]} labels, got {labels.shape[0]}")
     if not isinstance(resolution, (int, np.integer)) or resolution < 2:
         raise ValueError(f"resolution must be an integer >= 2, got {resolution!r}")
+    n_classes = max(network.n_outputs, 2)
+    codes, names = _class_codes(
+        labels, estimator_classes if classes is None else classes, n_classes
+    )
     matplotlib = _matplotlib()
     if ax is None:
         _, ax = _pyplot().subplots()
@@ -98,9 +160,8 @@ def plot_decision_boundary(
     ys = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
     grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
-    regions = np.asarray(model.predict(grid)).reshape(grid_x.shape)
+    regions = np.asarray(network.predict(grid)).reshape(grid_x.shape)
 
-    n_classes = max(model.n_outputs, 2)
     colours = matplotlib.colormaps["tab10" if n_classes <= 10 else "tab20"]
     levels = np.arange(n_classes + 1) - 0.5
     vmax = max(colours.N, n_classes) - 0.5  # class k has colour k in both layers
@@ -110,7 +171,7 @@ def plot_decision_boundary(
     ax.scatter(
         points[:, 0],
         points[:, 1],
-        c=labels,
+        c=codes,
         cmap=colours,
         vmin=-0.5,
         vmax=vmax,
@@ -118,6 +179,12 @@ def plot_decision_boundary(
         edgecolors="k",
         linewidths=0.3,
     )
+    colour_of = matplotlib.colors.Normalize(vmin=-0.5, vmax=vmax)
+    handles = [
+        matplotlib.patches.Patch(color=colours(colour_of(k)), label=name)
+        for k, name in enumerate(names)
+    ]
+    ax.legend(handles=handles, title="class", fontsize="small")
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
     ax.set_title("decision regions")

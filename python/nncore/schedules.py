@@ -20,15 +20,56 @@ rate ``η₀`` (the optimizer's learning rate when ``fit`` starts) to the rate u
   loss (the validation loss, else the training loss) is not below ``best · (1 − threshold)``
   for more than ``patience`` epochs in a row, ``η ← max(η · factor, min_lr)``, then wait
   ``cooldown`` epochs before counting again.
+
+Every accepted hyper-parameter gives a usable rate at every epoch (the rate after the last
+epoch included, which ``fit`` computes too): a rate that would overflow saturates at the
+largest finite float (``sys.float_info.max``; training with it then raises
+``nncore.DivergenceError`` as any too-large rate does), one that underflows becomes 0, and
+``η₀ = 0`` gives 0 whatever the growth. Integer arguments are at most ``2**63 − 1``, the
+largest epoch count ``fit`` takes.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, ClassVar
 
 from ._registry import register
-from ._validation import check_float, check_int
+from ._validation import INDEX_MAX, check_float, check_int
+
+#: Where a growing rate saturates instead of overflowing, and its natural logarithm.
+LARGEST_RATE = sys.float_info.max
+_LOG_LARGEST_RATE = math.log(LARGEST_RATE)
+
+
+def times_power(rate: float, base: float, exponent: int) -> float:
+    """``rate · base^exponent`` for ``rate >= 0``, ``base > 0``, ``exponent >= 0``, saturating:
+    the largest float where it overflows, 0 where it underflows (and always for ``rate = 0``).
+    Exactly the float expression ``rate * base ** exponent`` wherever that is finite."""
+    if rate == 0.0:
+        return 0.0
+    try:
+        power = base**exponent
+    except OverflowError:
+        power = math.inf
+    if power == 0.0 or power == math.inf:  # base^exponent alone leaves the floats, not rate·it
+        logarithm = math.log(rate) + exponent * math.log(base)
+        return LARGEST_RATE if logarithm >= _LOG_LARGEST_RATE else math.exp(logarithm)
+    return min(rate * power, LARGEST_RATE)
+
+
+def over_power(rate: float, base: float, exponent: float) -> float:
+    """``rate / base^exponent`` for ``rate >= 0``, ``base >= 1``, ``exponent >= 0``: 0 where it
+    underflows, also when ``base^exponent`` alone overflows. Exactly
+    ``rate / math.pow(base, exponent)`` wherever ``base^exponent`` is finite."""
+    try:
+        return rate / math.pow(base, exponent)
+    except OverflowError:  # log(rate) − exponent·log(base) < log(max) − log(max) ≤ 0: no overflow
+        if rate == 0.0:
+            return 0.0
+        return math.exp(math.log(rate) - exponent * math.log(base))
+
 
 #: Every schedule by its ``name``: each subclass of ``Schedule`` that sets a ``name`` of its own
 #: adds itself here when it is defined (``Schedule.__init_subclass__``).
@@ -76,20 +117,28 @@ class Constant(Schedule):
 
 
 class StepDecay(Schedule):
-    """``η_e = η₀ · gamma^⌊(e − 1) / step_size⌋``."""
+    """``η_e = η₀ · gamma^⌊(e − 1) / step_size⌋``.
+
+    ``step_size``: an integer in ``[1, 2**63 − 1]``; ``gamma``: any finite ``gamma > 0`` (above 1
+    the rate grows, saturating at the largest float; below 1 it decays to 0).
+    """
 
     name = "step"
 
     def __init__(self, step_size: int = 10, gamma: float = 0.1) -> None:
-        self.step_size = check_int(step_size, "step_size", 1)
+        self.step_size = check_int(step_size, "step_size", 1, INDEX_MAX)
         self.gamma = check_float(gamma, "gamma", minimum=0.0, strict=True)
 
     def learning_rate(self, epoch: int) -> float:
-        return self.initial_learning_rate * self.gamma ** ((epoch - 1) // self.step_size)
+        return times_power(self.initial_learning_rate, self.gamma, (epoch - 1) // self.step_size)
 
 
 class ExponentialDecay(Schedule):
-    """``η_e = η₀ · gamma^(e − 1)``."""
+    """``η_e = η₀ · gamma^(e − 1)``.
+
+    ``gamma``: any finite ``gamma > 0`` (above 1 the rate grows, saturating at the largest float;
+    below 1 it decays to 0).
+    """
 
     name = "exponential"
 
@@ -97,26 +146,33 @@ class ExponentialDecay(Schedule):
         self.gamma = check_float(gamma, "gamma", minimum=0.0, strict=True)
 
     def learning_rate(self, epoch: int) -> float:
-        return self.initial_learning_rate * self.gamma ** (epoch - 1)
+        return times_power(self.initial_learning_rate, self.gamma, epoch - 1)
 
 
 class CosineAnnealing(Schedule):
     """Linear warm-up for ``warmup_epochs``, then cosine from ``η₀`` down to ``eta_min`` at
-    epoch ``T_max`` (default: the ``epochs`` of ``fit``)."""
+    epoch ``T_max`` (default: the ``epochs`` of ``fit``).
+
+    ``T_max`` in ``[1, 2**63 − 1]``, ``warmup_epochs`` in ``[0, 2**63 − 1]``, ``eta_min`` finite
+    and ``>= 0`` (it may exceed ``η₀``: the cosine then rises). Every rate lies between ``η₀``
+    and ``eta_min``, so none overflows.
+    """
 
     name = "cosine"
 
     def __init__(
         self, T_max: int | None = None, eta_min: float = 0.0, warmup_epochs: int = 0
     ) -> None:
-        self.T_max = None if T_max is None else check_int(T_max, "T_max", 1)
+        self.T_max = None if T_max is None else check_int(T_max, "T_max", 1, INDEX_MAX)
         self.eta_min = check_float(eta_min, "eta_min", minimum=0.0)
-        self.warmup_epochs = check_int(warmup_epochs, "warmup_epochs", 0)
+        self.warmup_epochs = check_int(warmup_epochs, "warmup_epochs", 0, INDEX_MAX)
 
     def learning_rate(self, epoch: int) -> float:
         eta0 = self.initial_learning_rate
         if epoch <= self.warmup_epochs:
-            return eta0 * epoch / (self.warmup_epochs + 1)
+            rate = eta0 * epoch / (self.warmup_epochs + 1)
+            # η₀·e overflows for η₀ near the largest float; the fraction first cannot (e ≤ w).
+            return rate if math.isfinite(rate) else eta0 * (epoch / (self.warmup_epochs + 1))
         total = (self.T_max if self.T_max is not None else self.epochs) - self.warmup_epochs
         t = epoch - 1 - self.warmup_epochs
         if total <= 0 or t >= total:
@@ -125,7 +181,11 @@ class CosineAnnealing(Schedule):
 
 
 class InverseScaling(Schedule):
-    """``η_e = η₀ / e^power_t``."""
+    """``η_e = η₀ / e^power_t``.
+
+    ``power_t``: any finite ``power_t >= 0``; where ``e^power_t`` overflows the rate is 0 (its
+    true value underflows too).
+    """
 
     name = "inverse_scaling"
 
@@ -133,11 +193,16 @@ class InverseScaling(Schedule):
         self.power_t = check_float(power_t, "power_t", minimum=0.0)
 
     def learning_rate(self, epoch: int) -> float:
-        return self.initial_learning_rate / math.pow(epoch, self.power_t)
+        return over_power(self.initial_learning_rate, epoch, self.power_t)
 
 
 class ReduceOnPlateau(Schedule):
-    """Multiply the rate by ``factor`` when the monitored loss stops improving (see module doc)."""
+    """Multiply the rate by ``factor`` when the monitored loss stops improving (see module doc).
+
+    ``factor`` in ``(0, 1)``, ``patience`` and ``cooldown`` integers in ``[0, 2**63 − 1]``,
+    ``threshold`` and ``min_lr`` finite and ``>= 0``. The rate never grows above
+    ``max(η₀, min_lr)``.
+    """
 
     name = "reduce_on_plateau"
 
@@ -152,9 +217,9 @@ class ReduceOnPlateau(Schedule):
         self.factor = check_float(factor, "factor", minimum=0.0, strict=True)
         if self.factor >= 1.0:
             raise ValueError(f"factor must be < 1, got {factor}")
-        self.patience = check_int(patience, "patience", 0)
+        self.patience = check_int(patience, "patience", 0, INDEX_MAX)
         self.threshold = check_float(threshold, "threshold", minimum=0.0)
-        self.cooldown = check_int(cooldown, "cooldown", 0)
+        self.cooldown = check_int(cooldown, "cooldown", 0, INDEX_MAX)
         self.min_lr = check_float(min_lr, "min_lr", minimum=0.0)
 
     def start(self, initial_learning_rate: float, epochs: int) -> None:

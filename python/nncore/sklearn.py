@@ -65,8 +65,9 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
 
 from . import optim
 from ._core import DivergenceError
-from ._validation import ACTIVATION_ALIASES, ACTIVATIONS
+from ._validation import ACTIVATION_ALIASES, ACTIVATIONS, INDEX_MAX, MAX_LAYER_SIZE
 from .mlp import MLP
+from .schedules import over_power
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -127,8 +128,10 @@ def _flag(value: Any, name: str) -> bool:
 
 def _hidden_sizes(value: Any) -> list[int]:
     sizes = list(value) if hasattr(value, "__iter__") and not isinstance(value, str) else [value]
-    if not all(_is_int(size) and size >= 1 for size in sizes):
-        raise ValueError(f"hidden_layer_sizes must be positive integers, got {value!r}")
+    if not all(_is_int(size) and 1 <= size <= MAX_LAYER_SIZE for size in sizes):
+        raise ValueError(
+            f"hidden_layer_sizes must be integers in [1, {MAX_LAYER_SIZE}], got {value!r}"
+        )
     return [int(size) for size in sizes]
 
 
@@ -150,6 +153,32 @@ def _dropout(value: Any, n_hidden: int) -> float | list[float]:
         )
     checked = [_real(rate, "dropout", 0.0, 1.0, high_open=True) for rate in rates]
     return checked if isinstance(value, (list, tuple)) else checked[0]
+
+
+# --------------------------------------------------------------------- failed calls
+class _Rollback:
+    """Puts an estimator's attributes back as they were when a ``fit``/``partial_fit`` fails
+    before training has begun (scikit-learn's own input checks already set some, such as
+    ``n_features_in_`` and ``classes_``): a refused call changes nothing. Once training has begun
+    (``training = True``), a failure keeps what the epochs did, as ``MLP.fit`` does."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+        # lists are copied: the training record (``loss_curve_``, ...) grows in place
+        self.saved = {
+            key: list(value) if isinstance(value, list) else value
+            for key, value in vars(estimator).items()
+        }
+        self.training = False
+
+    def __enter__(self) -> _Rollback:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
+        if kind is not None and not self.training:
+            attributes = vars(self.estimator)
+            attributes.clear()
+            attributes.update(self.saved)
 
 
 # --------------------------------------------------------------------- the shared estimator
@@ -261,8 +290,10 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         batch_size: Any = self.batch_size
         if not (batch_size == "auto" or (_is_int(batch_size) and batch_size >= 1)):
             raise ValueError(f"batch_size must be 'auto' or an integer >= 1, got {batch_size!r}")
-        if not (_is_int(self.max_iter) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
+        if not (_is_int(self.max_iter) and 1 <= self.max_iter <= INDEX_MAX):
+            raise ValueError(
+                f"max_iter must be an integer in [1, {INDEX_MAX}], got {self.max_iter!r}"
+            )
         no_change = self.n_iter_no_change
         if not ((_is_int(no_change) and no_change >= 1) or no_change == math.inf):
             raise ValueError(f"n_iter_no_change must be an integer >= 1 or inf, got {no_change!r}")
@@ -361,7 +392,9 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 optimizer = optim.Optimizer.from_state_dict(state)
         return optimizer
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
+    def _fit(
+        self, X: Any, y: Any, sample_weight: Any, incremental: bool, rollback: _Rollback
+    ) -> _BaseMLP:
         p = self._check_params()
         dtype: np.dtype[Any] = p["dtype"]
         first_pass = not hasattr(self, "model_") or (not p["warm_start"] and not incremental)
@@ -495,6 +528,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
 
         def on_epoch_end(record: dict[str, Any]) -> bool:
             nonlocal stopped
+            rollback.training = True
             loss = float(record["loss"]) * loss_factor
             if penalty_scale:
                 squares = sum(float(np.dot(w.ravel(), w.ravel())) for w in model.weights)
@@ -527,7 +561,9 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                     self._no_improvement_count = 0
                 self.best_loss_ = min(self.best_loss_, loss)
             if schedule == "invscaling":
-                self._learning_rate_now = p["learning_rate_init"] / (self.t_ + 1) ** p["power_t"]
+                self._learning_rate_now = over_power(
+                    p["learning_rate_init"], self.t_ + 1, p["power_t"]
+                )
             stop = False
             if self._no_improvement_count > n_iter_no_change:
                 what = "Validation score" if early_stopping else "Training loss"
@@ -565,6 +601,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 early_stopping=False,
             )
         except DivergenceError as error:
+            rollback.training = True  # batches before the divergent one have trained
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may contain large "
                 "values and need to be preprocessed (or lower learning_rate_init)."
@@ -598,8 +635,16 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For a bad parameter or bad input, before training: the estimator is then left as it
+            was (fitted attributes, model and optimizer state included). Also when training
+            diverges (non-finite weights); the epochs before are kept then.
         """
-        return self._fit(X, y, sample_weight, incremental=False)
+        with _Rollback(self) as rollback:
+            return self._fit(X, y, sample_weight, incremental=False, rollback=rollback)
 
 
 _PARAMETERS_DOC = """
@@ -877,13 +922,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
         self : object
             The updated estimator.
         """
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-        self._fit(X, y, sample_weight, incremental=True)
+        with _Rollback(self) as rollback:
+            if _check_partial_fit_first_call(self, classes):
+                self._label_binarizer = LabelBinarizer()
+                if type_of_target(y).startswith("multilabel"):
+                    self._label_binarizer.fit(y)
+                else:
+                    self._label_binarizer.fit(classes)
+            self._fit(X, y, sample_weight, incremental=True, rollback=rollback)
         return self
 
     def predict(self, X: Any) -> Array:
@@ -1087,7 +1133,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
         self : object
             The updated estimator.
         """
-        self._fit(X, y, sample_weight, incremental=True)
+        with _Rollback(self) as rollback:
+            self._fit(X, y, sample_weight, incremental=True, rollback=rollback)
         return self
 
     def predict(self, X: Any) -> Array:

@@ -506,7 +506,7 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         ("leaky_relu_slope_negative", "leaky_relu_slope", -0.5, "leaky_relu_slope must be >= 0"),
         ("elu_alpha_zero", "elu_alpha", 0.0, "elu_alpha must be > 0"),
         ("elu_alpha_infinite", "elu_alpha", float("inf"), "elu_alpha must be finite"),
-        ("dropout_one", "dropout", [1.0], "dropout rates must be in [0, 1), got [1.0]"),
+        ("dropout_one", "dropout", [1.0], "dropout rates must be in [0, 1), got 1.0"),
         ("dropout_negative", "dropout", [-0.1], "dropout must be >= 0.0, got -0.1"),
         ("dropout_count_mismatch", "dropout", [], "dropout as a list needs one entry per hidden"),
         ("dtype_float16", "dtype", "float16", "dtype must be 'float32' or 'float64'"),

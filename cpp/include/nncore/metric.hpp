@@ -8,6 +8,7 @@
 #pragma once
 
 #include "nncore/activation.hpp"
+#include "nncore/reduction.hpp"
 #include "nncore/types.hpp"
 
 namespace nncore {
@@ -20,20 +21,25 @@ template <class T>
 class Metric {
  public:
   // Y, weights: all the targets (and weights) the metric will be accumulated over; R² needs
-  // their weighted column means and total sum of squares up front.
-  Metric(MetricKind kind, const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights);
+  // their weighted column means and total sum of squares up front. With a reduction (a
+  // data-parallel fit, collective), those are over the rows of every rank.
+  Metric(MetricKind kind, const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights,
+         Reduction* reduction = nullptr);
 
   void reset();
   // Adds a batch: A (m, k) outputs, Y (m, k) targets, weights (m) or empty.
   void add(const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
            const ConstVectorRef<T>& weights);
+  // The sums the metric is made of, which add over batches (and over the ranks of a data-parallel
+  // fit): accuracy [Σ_i w_i [right_i], Σ_i w_i]; R² Σ_i w_i (a_ij − y_ij)² for every output j.
+  Eigen::VectorXd& sums() { return sums_; }
   double value() const;
   MetricKind kind() const { return kind_; }
 
  private:
   MetricKind kind_;
-  double correct_ = 0.0, total_weight_ = 0.0;         // accuracy
-  Eigen::VectorXd residual_squares_, total_squares_;  // R², per output
+  Eigen::VectorXd sums_;
+  Eigen::VectorXd total_squares_;  // R²: Σ_i w_i (y_ij − ȳ_j)² per output
 };
 
 extern template class Metric<float>;

@@ -88,6 +88,9 @@ class Optimizer {
 
   // Number of step calls since construction, reset or the last set_state (plus its `step`).
   std::int64_t step_count() const { return step_; }
+  // The length of θ the state is for (fixed by the first step or set_state; a step with another
+  // length throws), or −1 before it is fixed.
+  Index parameter_count() const { return size_; }
   // The names of this rule's state vectors, in the order of its documentation.
   std::vector<std::string> state_names() const;
   OptimizerState<T> state() const;

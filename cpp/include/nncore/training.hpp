@@ -1,12 +1,14 @@
 // The training loop: whole epochs of mini-batch gradient descent, every buffer allocated before
 // the first batch. Per epoch: (optionally) permute the sample indices, then for each batch gather
-// its rows, forward (with dropout), loss, backward, update; at the epoch end evaluate the
-// validation data (if any) and hand the epoch's record to the caller, who may stop training or
-// change the optimizer's learning rate for the next epoch.
+// its rows, forward (with dropout), loss, backward, (in a data-parallel fit) the sum of the ranks'
+// gradients, update; at the epoch end evaluate the validation data (if any) and hand the epoch's
+// record to the caller, who may stop training or change the optimizer's learning rate for the
+// next epoch. The one loop of nncore: MLP.fit and nncore.distributed.fit both run it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,19 +17,24 @@
 #include "nncore/network.hpp"
 #include "nncore/optimizer.hpp"
 #include "nncore/random.hpp"
+#include "nncore/reduction.hpp"
 #include "nncore/types.hpp"
 
 namespace nncore {
 
+// Every setting of one fit; check(options) holds the rules.
 struct FitOptions {
-  Index epochs = 100;
-  Index batch_size = 32;
-  bool shuffle = true;
-  bool has_target_loss = false;
-  double target_loss = 0.0;    // stop once the epoch loss is <= this (when has_target_loss)
-  double tol = 0.0;            // an epoch "improves" when its loss < best − tol
-  Index n_iter_no_change = 0;  // stop after this many epochs without improvement; 0 = never
+  Index epochs = 100;                 // >= 1
+  Index batch_size = 32;              // >= 1; a batch larger than the data is the whole data
+  bool shuffle = true;                // a fresh permutation of the rows every epoch
+  std::optional<double> target_loss;  // stop once the epoch loss is <= this (not NaN)
+  double tol = 0.0;            // finite, >= 0: an epoch "improves" when its loss < best − tol
+  Index n_iter_no_change = 0;  // >= 0: stop after this many epochs without improvement; 0 = never
+  Loss loss;                   // the error function (and Huber's δ, finite and > 0)
 };
+
+// Throws std::invalid_argument, naming the setting, unless every setting is in its range.
+void check(const FitOptions& options);
 
 enum class StopReason { max_epochs, target_loss, no_improvement, callback, interrupted };
 std::string stop_reason_name(StopReason reason);
@@ -61,6 +68,17 @@ using EpochCallback = std::function<bool(const EpochRecord&)>;
 // Polled between batches; returning true stops training with StopReason::interrupted.
 using InterruptCheck = std::function<bool()>;
 
+// Where the caller takes part in a fit; each may be empty.
+struct FitHooks {
+  EpochCallback on_epoch_end;
+  InterruptCheck interrupted;
+  // A data-parallel fit (nncore/reduction.hpp): the gradient is summed over the ranks between
+  // backward and step, and so are the numbers the loop's decisions rest on. Each batch's rows are
+  // then checked before its forward pass (an epoch-end callback may have changed a rank's data),
+  // and a rank's failure is raised on every rank.
+  Reduction* reduction = nullptr;
+};
+
 // Thrown when a batch gives a non-finite loss or gradient. The parameters are those before that
 // batch's update: the last finite ones.
 class DivergenceError : public std::runtime_error {
@@ -71,11 +89,12 @@ class DivergenceError : public std::runtime_error {
 // Batches fit has split into blocks of rows on threads so far, in this process (for tests).
 std::int64_t split_batches();
 
-// validation: nullptr for none.
+// validation: nullptr for none (with a reduction, it may have no rows: other ranks hold them).
+// random: the generator of the shuffles and dropout masks.
 template <class T>
-FitResult fit(Network<T>& network, Optimizer<T>& optimizer, Random& random, const Dataset<T>& train,
-              const Dataset<T>* validation, const Loss& loss, const FitOptions& options,
-              const EpochCallback& on_epoch_end = {}, const InterruptCheck& interrupted = {});
+FitResult fit(Sequential<T>& network, Optimizer<T>& optimizer, Random& random,
+              const Dataset<T>& train, const Dataset<T>* validation, const FitOptions& options,
+              const FitHooks& hooks = {});
 
 struct Evaluation {
   double loss = 0.0;    // weighted mean loss
@@ -84,11 +103,11 @@ struct Evaluation {
 
 // Loss and metric over a whole data set, evaluated in chunks without dropout (no update).
 template <class T>
-Evaluation evaluate(const Network<T>& network, const Dataset<T>& data, const Loss& loss);
+Evaluation evaluate(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss);
 
 // Output activations for all rows of X into out (n, n_L), evaluated in chunks without dropout.
 // Uses only local buffers, so several threads may predict with one network at once.
 template <class T>
-void predict(const Network<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out);
+void predict(const Sequential<T>& network, const ConstMatrixRef<T>& X, Eigen::Ref<Matrix<T>> out);
 
 }  // namespace nncore

@@ -54,9 +54,14 @@ The conventions, shared with the C++ core:
   of the per-sample losses, Σ_batches batch_loss·(Σ_batch w) / Σ w (without weights: the
   sample-weighted mean of the batch losses; 0 if every weight is 0).
 
+:mod:`nncore.reference.layers` adds the layers of ``nncore.Sequential`` in NumPy (Dense,
+Activation, Dropout, LayerNorm, BatchNorm, Residual, Embedding and a ``Sequential`` with a flat
+gradient and a plain-SGD ``fit``), on the activations and losses above, and states the layout
+of the flat parameter vector that the native core follows.
+
 These modules never import the native extension.
 """
 
-from . import numpy_reference, pure_python
+from . import layers, numpy_reference, pure_python
 
-__all__ = ["numpy_reference", "pure_python"]
+__all__ = ["layers", "numpy_reference", "pure_python"]
