@@ -15,7 +15,6 @@ from __future__ import annotations
 import builtins
 import copy
 import gc
-import importlib.util
 import io
 import os
 import pickle
@@ -32,29 +31,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nncore
+from conftest import corrupt_model_maker
 from nncore import _npy_header, model_file, serialization
 from nncore._json import Invalid
 from nncore.cli import main
 
-DATA = Path(__file__).resolve().parent / "data"
 POSIX = pytest.mark.skipif(sys.platform == "win32", reason="POSIX special files")
 
 
-def _maker() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_corrupt_models", DATA / "make_corrupt_models.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKER = _maker()
+MAKER = corrupt_model_maker()
 
 
 def _trained(dtype: str = "float32", optimizer: Any = "adam", use_bias: bool = True) -> Any:
@@ -260,26 +249,10 @@ def test_the_largest_unicode_dtype_numpy_makes_is_written_and_loads(tmp_path: Pa
     assert loaded.metadata_arrays["empty"].shape == (0, 3)
 
 
-NPY_DTYPES = [
-    "|b1",
-    "|i1",
-    "<i2",
-    "<i4",
-    "<i8",
-    "|u1",
-    "<u2",
-    "<u4",
-    "<u8",
-    "<f2",
-    "<f4",
-    "<f8",
-    "<c8",
-    "<c16",
-    "<U1",
-    "<U77",
-]
+NPY_DTYPES = [*sorted(serialization._DTYPES), "<U1", "<U77"]  # what the format holds
 
 
+@settings(max_examples=min(200, settings().max_examples), deadline=None)  # ~3 ms an example
 @given(
     dtype=st.sampled_from(NPY_DTYPES),
     shape=st.lists(st.integers(0, 3), max_size=32).map(tuple)
@@ -786,3 +759,16 @@ def test_named_parameters_tile_the_parameters() -> None:
         flat = np.concatenate([array.ravel() for _, array in named])
         assert np.array_equal(flat, model.parameters)
         assert all(np.shares_memory(array, model.parameters) for _, array in named)
+
+
+def test_a_model_without_named_parameters_is_refused_by_its_flat_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``named_parameters`` is optional for a model class: the message then gives the position
+    in ``model.parameters``."""
+    model = _trained()
+    index = model.parameters.size - 2
+    model.parameters[index] = np.nan
+    monkeypatch.delattr(nncore.MLP, "named_parameters")
+    pattern = rf"non-finite parameters: model\.parameters\[{index}\] is nan \(1 of "
+    _assert_refused_everywhere(model, pattern, tmp_path)

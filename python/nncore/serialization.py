@@ -409,7 +409,8 @@ def _check_regular(mode: int, path: str, display: str) -> None:
     kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
     raise ValueError(
         f"cannot load {display}: it is {kind}, not a regular file (a model file is read from a "
-        "regular file; to read a stream, read its bytes into io.BytesIO and load that)"
+        "regular file; to read a stream, pass its open binary file object, which load reads into "
+        "memory)"
     )
 
 
