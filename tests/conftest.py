@@ -6,8 +6,10 @@ as fixtures of the same name, for tests that prefer fixtures.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -148,6 +150,17 @@ def reference_gradients(
     if gradients[0][1] is None:
         return dWs, None
     return dWs, [db for _, db in gradients]
+
+
+def corrupt_model_maker() -> Any:
+    """``tests/data/make_corrupt_models.py`` as a module (it is a script, not a package): the
+    writer of hand-made model files, valid and invalid, from the format's specification alone."""
+    path = Path(__file__).resolve().parent / "data" / "make_corrupt_models.py"
+    spec = importlib.util.spec_from_file_location("make_corrupt_models", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def all_finite(model: nncore.MLP) -> bool:

@@ -10,7 +10,6 @@ written by ``tests/data/make_corrupt_models.py``) and by fuzzing.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import inspect
 import io
 import json
@@ -29,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import nncore
+from conftest import corrupt_model_maker
 from nncore import model_file, serialization
 from nncore.history import SERIES, History
 
@@ -37,17 +37,7 @@ CORRUPT = DATA / "corrupt_models"
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "model-format.md"
 
 
-def _maker() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "make_corrupt_models", DATA / "make_corrupt_models.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MAKER = _maker()
+MAKER = corrupt_model_maker()
 CORPUS = MAKER.corpus()
 
 OPTIMIZERS = {

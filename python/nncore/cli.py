@@ -495,7 +495,8 @@ def _load_model(path: str) -> MLP:
     try:
         model = load(path)
     except Exception as error:  # the loader's reasons are many; all mean "not a usable model"
-        message = str(error) if path in str(error) else f"{path}: cannot load the model: {error}"
+        reason = str(error) or type(error).__name__  # never an empty reason
+        message = reason if path in reason else f"{path}: cannot load the model: {reason}"
         raise CommandError(message) from error
     if not isinstance(model, MLP):
         raise CommandError(f"{path}: the file does not hold an nncore model")

@@ -430,6 +430,19 @@ class MLP:
         """``b`` of each layer, shape ``(n_out,)``: views, like ``weights``. Empty without bias."""
         return self._layer_views(self._network.parameters)[1]
 
+    def named_parameters(self) -> list[tuple[str, Array]]:
+        """Each parameter array with its name, in the order in which they tile ``parameters``:
+        ``[("weights[0]", W of layer 0), ("biases[0]", b of layer 0), ("weights[1]", ...), ...]``
+        (no ``biases`` entries without bias). Views, like ``weights`` and ``biases``; the names
+        are the attributes that hold them (``model.weights[0]``), for messages."""
+        weights, biases = self._layer_views(self._network.parameters)
+        named = []
+        for layer, weight in enumerate(weights):
+            named.append((f"weights[{layer}]", weight))
+            if self.use_bias:
+                named.append((f"biases[{layer}]", biases[layer]))
+        return named
+
     def get_parameters(self) -> tuple[list[Array], list[Array]]:
         """Copies of ``(weights, biases)``."""
         weights, biases = self._layer_views(self._network.parameters.copy())
@@ -1065,14 +1078,21 @@ class MLP:
         """Save the model to ``file`` (a path, written atomically, or a binary file object) in the
         ``.nncore`` format; ``nncore.load(file)`` gives it back — architecture, parameters,
         generator, optimizer state, ``history``, ``metadata`` and ``metadata_arrays`` — so that
-        predictions are identical and ``fit`` continues exactly. What a file holds and the errors:
+        predictions are identical and ``fit`` continues exactly. What a file holds:
         ``nncore.model_file``; the format: ``nncore.serialization``.
+
+        Raises ``ValueError`` if the parameters or the optimizer's state hold NaN or an infinity
+        (naming the array, ``model.weights[1][0, 2]``), and as ``nncore.model_file.save`` says
+        (``TypeError``, ``ValueError``, ``OSError``); a refused call writes nothing. To a path the
+        write is atomic: an interrupt (``KeyboardInterrupt`` at any point) leaves no temporary
+        file and the old file as it was.
         """
         model_file.save(self, file)
 
     def __getstate__(self) -> dict[str, bytes]:
         """Pickling, ``copy.copy`` and ``copy.deepcopy`` go through the bytes of the model file
-        (the native objects, views and the lock are never pickled): a copy is independent."""
+        (the native objects, views and the lock are never pickled): a copy is independent.
+        Raises ``ValueError``, as ``save`` does, for non-finite parameters or optimizer state."""
         return {"nncore_model_file": model_file.dumps(self)}
 
     def __setstate__(self, state: dict[str, bytes]) -> None:

@@ -77,7 +77,9 @@ Array = npt.NDArray[Any]
 
 
 class Model(Protocol):
-    """What a model class offers the model file (``MLP`` does)."""
+    """What a model class offers the model file (``MLP`` does). A model may also offer
+    ``named_parameters()`` (each parameter array with its name, tiling ``parameters`` in order),
+    which the messages about non-finite values then use."""
 
     optimizer: Optimizer | None
     history: History | None
@@ -132,9 +134,13 @@ def save(model: Model, file: File) -> None:
     Raises ``TypeError`` for a model of no class of ``MODELS``, an optimizer of no class of
     ``nncore.optim.OPTIMIZERS``, ``metadata`` that JSON cannot hold, ``metadata_arrays`` of an
     unsupported dtype or a ``history`` whose series are not numbers; ``ValueError`` when the header
-    would exceed 1 MiB, the optimizer's state does not fit the model or the history is
-    inconsistent (a series of the wrong length, an unknown ``stop_reason``, ``best_epoch`` out of
-    range); ``OSError`` from the file system.
+    would exceed 1 MiB, the parameters or the optimizer's state hold NaN or an infinity (naming
+    the array and the position, ``model.weights[1][0, 2]``; ``load`` refuses such files), the
+    optimizer's state does not fit the model or the history is inconsistent (a series of the wrong
+    length, an unknown ``stop_reason``, ``best_epoch`` out of range); ``OSError`` from the file
+    system. A refused call writes nothing. Saving to a path is atomic: whatever interrupts it (a
+    ``KeyboardInterrupt`` at any point included, which comes through as itself) leaves no
+    temporary file and the target as it was, or complete once renamed.
     """
     kind = next((c.__name__ for c in type(model).__mro__ if MODELS.get(c.__name__) is c), None)
     if kind is None:
@@ -143,8 +149,9 @@ def save(model: Model, file: File) -> None:
             f"{type(model).__name__}"
         )
     parameters = model.parameters
+    _refuse_non_finite(model, parameters)
     arrays: dict[str, Any] = {"parameters": parameters}
-    optimizer, vectors = _optimizer_entry(model.optimizer, parameters)
+    optimizer, vectors = _optimizer_entry(model, parameters)
     arrays.update(vectors)
     history = model.history
     if history is not None and not isinstance(history, History):
@@ -169,16 +176,53 @@ def save(model: Model, file: File) -> None:
 
 
 def dumps(model: Model) -> bytes:
-    """The bytes of ``model``'s file (for pickling and copying)."""
+    """The bytes of ``model``'s file (for pickling and copying); raises as ``save`` does."""
     buffer = io.BytesIO()
     save(model, buffer)
     return buffer.getvalue()
 
 
+def _refuse_non_finite(model: Model, vector: Array, state: str | None = None) -> None:
+    """Raise ``ValueError`` if ``vector`` — ``model.parameters``, or the optimizer's ``state``
+    vector laid out as they are — holds NaN or an infinity (``load`` refuses them), naming the
+    parameter array (``model.named_parameters()``: the layer and ``W`` or ``b``) and the
+    position of the first."""
+    finite = np.isfinite(vector)
+    if finite.all():
+        return
+    index = int(np.argmin(finite))
+    where = _parameter_at(model, index)
+    count = f"{finite.size - np.count_nonzero(finite)} of {finite.size} values are NaN or infinite"
+    if state is None:
+        raise ValueError(
+            f"cannot save a model with non-finite parameters: {where} is {vector[index]} "
+            f"({count}); the file format holds finite parameters only"
+        )
+    raise ValueError(
+        f"cannot save a model with non-finite optimizer state: model.optimizer's {state} for "
+        f"{where} is {vector[index]} ({count}); call model.optimizer.reset() or set "
+        "model.optimizer = None to save the model without it"
+    )
+
+
+def _parameter_at(model: Model, index: int) -> str:
+    """The entry of ``model.named_parameters()`` that holds ``model.parameters[index]``:
+    ``"model.weights[1][0, 2]"``; ``"model.parameters[index]"`` for a model without names."""
+    named = getattr(model, "named_parameters", None)
+    start = 0
+    for name, array in named() if callable(named) else ():
+        if index < start + array.size:
+            position = np.unravel_index(index - start, array.shape)
+            return f"model.{name}[{', '.join(map(str, position))}]"
+        start += array.size
+    return f"model.parameters[{index}]"
+
+
 def _optimizer_entry(
-    optimizer: Optimizer | None, parameters: Array
+    model: Model, parameters: Array
 ) -> tuple[dict[str, Any] | None, dict[str, Array]]:
     """The header's ``"optimizer"`` entry and the ``optimizer.<state name>`` arrays."""
+    optimizer = model.optimizer
     if optimizer is None:
         return None, {}
     name = getattr(optimizer, "name", None)
@@ -196,12 +240,13 @@ def _optimizer_entry(
         )
     state = dict(state_dict["state"])
     step = int(state.pop("step"))
-    for vector in state.values():
+    for key, vector in state.items():
         if vector.shape != parameters.shape:
             raise ValueError(
                 f"model.optimizer holds state for {vector.size} parameters, the model has "
                 f"{parameters.size}; call model.optimizer.reset() or set model.optimizer = None"
             )
+        _refuse_non_finite(model, vector, key)
     entry = {
         "name": state_dict["name"],
         "dtype": state_dict["dtype"],
@@ -279,10 +324,13 @@ def load(file: File) -> Any:
 
     The file is checked completely and nothing in it is executed, so files from untrusted sources
     are safe to load (``nncore.serialization``). Raises ``ValueError`` naming the file and the
-    problem for anything that is not a valid model file (damaged, truncated, another format, a
-    newer format version, an unknown model kind, hostile sizes, ...); ``FileNotFoundError``,
-    ``IsADirectoryError``, ``PermissionError`` and other ``OSError`` of the file system come
-    through as they are.
+    problem, never an empty reason, for anything that is not a valid model file (damaged,
+    truncated, another format, a newer format version, an unknown model kind, hostile sizes,
+    ``.npy`` headers or dtypes, non-finite parameters or optimizer state, ...) and for a path that
+    names a FIFO, socket or device, which is refused before it is read, without blocking (a
+    non-seekable file object is read into memory first); ``TypeError`` for ``file`` of another
+    type; ``FileNotFoundError``, ``IsADirectoryError``, ``PermissionError`` and other ``OSError``
+    of the file system come through as they are.
     """
     return serialization.read(file, _decode)
 

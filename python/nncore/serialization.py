@@ -49,9 +49,11 @@ Nothing in a file is executed (``allow_pickle=False``, no ``eval``) and memory u
 small multiple of the file's size. ``read`` opens the archive with ``zipfile`` and refuses any
 member name other than the above, compressed or encrypted members, and members whose sizes add up
 to more than the file; reads the header only if it is at most 1 MiB; and parses every ``.npy``
-member's own header (``numpy.lib.format``, which evaluates nothing), which must declare exactly
-the dtype and shape the JSON header declares, C order, and as many data bytes as the member holds,
-all before its data is read. Any problem is a ``ValueError`` naming the file and the problem;
+member's own header (``nncore._npy_header``: at most 10,000 bytes, one flat pass, no recursion,
+nothing evaluated), which must declare exactly the dtype and shape the JSON header declares, C
+order, and as many data bytes as the member holds, all before its data is read. A path must name
+a regular file: a FIFO, socket or device is refused without being opened for a blocking read.
+Any problem is a ``ValueError`` naming the file and the problem, with a non-empty reason;
 ``FileNotFoundError``, ``IsADirectoryError`` and ``PermissionError`` come through as they are.
 
 Writing
@@ -80,12 +82,12 @@ import stat
 import struct
 import zipfile
 from collections.abc import Callable, Iterable
-from tokenize import TokenError
-from typing import IO, Any, TypeAlias, TypeVar
+from typing import IO, Any, TypeAlias, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from . import _npy_header
 from ._core import __version__
 from ._json import Invalid, check_json, is_int, json_list, json_type, keys
 
@@ -125,6 +127,9 @@ _DTYPES = frozenset(
     )
 )
 _UNICODE_DTYPE = re.compile(r"<U[1-9][0-9]{0,8}")
+#: The longest fixed-width unicode string NumPy can make (its itemsize, 4 bytes a character, is a C
+#: ``int``): ``np.dtype`` refuses ``"<U536870912"`` with a TypeError.
+_MAX_UNICODE_LENGTH = (2**31 - 1) // 4
 _ARRAY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 _MAX_NDIM = 32
 _MAX_DIMENSION = 1 << 62
@@ -142,6 +147,8 @@ _DAMAGE = (
     OverflowError,
     RecursionError,
     NotImplementedError,
+    TypeError,
+    MemoryError,
 )
 
 
@@ -202,7 +209,7 @@ def member_array(value: Any, where: str) -> Array:
     more than 32 dimensions, naming ``where``."""
     array = np.asarray(value)
     little = array.dtype if array.dtype.byteorder == "|" else array.dtype.newbyteorder("<")
-    if little.str not in _DTYPES and not _UNICODE_DTYPE.fullmatch(little.str):
+    if not _is_supported(little.str):
         raise TypeError(
             f"{where} has dtype {array.dtype}; the file format holds bool, integer, floating, "
             "complex and fixed-width unicode arrays"
@@ -213,54 +220,93 @@ def member_array(value: Any, where: str) -> Array:
     return result
 
 
+def _is_supported(code: Any) -> bool:
+    """Whether ``code`` is the type string (``dtype.str``) of a dtype the format holds."""
+    if not isinstance(code, str):
+        return False
+    if code in _DTYPES:
+        return True
+    return _UNICODE_DTYPE.fullmatch(code) is not None and int(code[2:]) <= _MAX_UNICODE_LENGTH
+
+
 def _is_binary_file(file: Any, method: str) -> bool:
     return callable(getattr(file, method, None)) and not isinstance(file, io.TextIOBase)
 
 
 def _write_archive(file: IO[bytes], header: bytes, arrays: list[tuple[str, Array]]) -> None:
     members = [("header", np.frombuffer(header, dtype=np.uint8)), *arrays]
-    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    archive = _Archive(file, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+    member: io.IOBase | None = None  # the open member (a zipfile._ZipWriteFile, an io.IOBase)
+    try:
         for name, array in members:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED
             info.external_attr = 0o644 << 16
             large = array.nbytes + _NPY_HEADER_ROOM > zipfile.ZIP64_LIMIT
-            with archive.open(info, "w", force_zip64=large) as member:
-                np.lib.format.write_array(member, array, allow_pickle=False)
+            member = cast(io.IOBase, archive.open(info, "w", force_zip64=large))
+            np.lib.format.write_array(member, array, allow_pickle=False)
+            member.close()
+        archive.close()
+    except BaseException:
+        # Abandon the archive and its open member, writing nothing more: closing them would write
+        # after the failure, or raise (a member open) a ValueError that hides the error, a
+        # KeyboardInterrupt say. io.IOBase.close only marks the member closed, so that neither
+        # its own close nor the garbage collector's writes its sizes into the file later.
+        if member is not None:
+            io.IOBase.close(member)
+        raise
+
+
+class _Archive(zipfile.ZipFile):
+    """A ``ZipFile`` that the garbage collector never closes: an archive abandoned after a
+    failure (or an interrupt right after its creation) writes nothing later, when its file may be
+    closed or removed, or be the caller's file object."""
+
+    def __del__(self) -> None:
+        pass
 
 
 def _save_atomic(path: str, header: bytes, arrays: list[tuple[str, Array]]) -> None:
+    """Write the archive to a new temporary file beside ``path``, then rename it onto ``path``.
+
+    Whatever fails or interrupts it (a ``KeyboardInterrupt`` between or inside any of its calls,
+    including the ``open`` that creates the temporary), the temporary is removed, ``path``
+    keeps its old contents (or is absent, or has the complete new ones once renamed) and the
+    exception comes through as it was raised.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        mode = None  # a new file: os.open below applies the umask to 0o666
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     base = os.path.basename(path)
-    for _ in range(100):
-        temporary = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            descriptor = os.open(temporary, flags, 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as error:  # e.g. a missing directory: name the path given, not ours
-            raise _naming(error, path) from None
-    else:  # pragma: no cover - 100 collisions of 48 random bits
-        raise FileExistsError(f"could not create a temporary file in {directory!r}")
+    temporary = ""  # the name of a file of ours to remove if anything fails
     try:
-        with os.fdopen(descriptor, "wb") as file:
+        try:
+            mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            mode = None  # a new file: open below applies the umask to 0o666
+        for _ in range(100):
+            temporary = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+            try:
+                # One call makes the file (O_CREAT | O_EXCL) and its file object: no descriptor
+                # to lose to an interrupt in between.
+                file = open(temporary, "xb")  # noqa: SIM115 - the with below closes it
+                break
+            except FileExistsError:
+                temporary = ""  # not ours
+        else:  # pragma: no cover - 100 collisions of 48 random bits
+            raise FileExistsError(f"could not create a temporary file in {directory!r}")
+        with file:
             _write_archive(file, header, arrays)
             file.flush()
             os.fsync(file.fileno())
         if mode is not None:
             os.chmod(temporary, mode)
         os.replace(temporary, path)
+        temporary = ""
     except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(error, OSError) and error.filename == temporary:
-            raise _naming(error, path) from None
+        if temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        if isinstance(error, OSError) and temporary and error.filename == temporary:
+            raise _naming(error, path) from None  # e.g. a missing directory: name the path given
         raise
     _fsync_directory(directory)
 
@@ -294,13 +340,17 @@ def read(
 
     ``decode`` checks what the format does not know (the model file's entries) and raises
     ``Invalid`` for a problem, which ``read`` reports like its own: a ``ValueError`` naming the
-    file (or ``display``) and the problem. ``FileNotFoundError``, ``IsADirectoryError``,
-    ``PermissionError`` and other ``OSError`` of the file system come through as they are.
+    file (or ``display``) and the problem. A path must name a regular file (or a symbolic link to
+    one): a FIFO, socket or device is refused with a ``ValueError`` before it is read, without
+    blocking. A file object that is not seekable is read to its end into memory first.
+    ``FileNotFoundError``, ``IsADirectoryError``, ``PermissionError`` and other ``OSError`` of
+    the file system come through as they are.
     """
     if isinstance(file, (str, os.PathLike)):
         path = os.fsdecode(file)
-        with open(path, "rb") as stream:
-            return _read_stream(stream, decode, display or repr(path))
+        display = display or repr(path)
+        with _open_regular(path, display) as stream:
+            return _read_stream(stream, decode, display)
     if isinstance(file, (bytes, bytearray, memoryview)):  # type: ignore[unreachable]
         raise TypeError("load takes a path or a binary file; for bytes use io.BytesIO(data)")
     if not _is_binary_file(file, "read"):
@@ -312,8 +362,56 @@ def read(
     if display is None:
         display = repr(name) if isinstance(name, str) else "the file object"
     if not (callable(getattr(file, "seekable", None)) and file.seekable()):
-        file = io.BytesIO(file.read())
+        data = file.read()
+        if not isinstance(data, bytes):
+            raise TypeError(f"file.read() must return bytes, got {type(data).__name__}")
+        file = io.BytesIO(data)
     return _read_stream(file, decode, display)
+
+
+#: What a path may name instead of a regular file: the ``stat`` test and its name for messages.
+_SPECIAL_FILES = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _open_regular(path: str, display: str) -> IO[bytes]:
+    """``path`` opened for reading once it is known, without blocking, to be a regular file.
+
+    ``open`` of a FIFO blocks until a writer comes, and a device may never end, so the type is
+    checked with ``stat`` before opening and again with ``fstat`` on what was opened (the path
+    may have changed in between), which is opened with ``O_NONBLOCK`` so that not even that
+    ``open`` can block.
+    """
+    _check_regular(os.stat(path).st_mode, path, display)
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    try:
+        _check_regular(os.fstat(descriptor).st_mode, path, display)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _check_regular(mode: int, path: str, display: str) -> None:
+    """Raise unless ``mode`` (``st_mode``) is a regular file's: ``IsADirectoryError`` for a
+    directory (as ``open`` does), ``ValueError`` naming the kind of file for anything else."""
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "a special file")
+    raise ValueError(
+        f"cannot load {display}: it is {kind}, not a regular file (a model file is read from a "
+        "regular file; to read a stream, pass its open binary file object, which load reads into "
+        "memory)"
+    )
 
 
 def _read_stream(
@@ -324,9 +422,9 @@ def _read_stream(
     except Invalid as error:
         raise ValueError(f"cannot load {display}: {error}") from None
     except _DAMAGE as error:
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise ValueError(
-            f"cannot load {display}: the file is damaged or not an nncore model file "
-            f"({type(error).__name__}: {error})"
+            f"cannot load {display}: the file is damaged or not an nncore model file ({reason})"
         ) from error
     except OSError as error:
         # A seek to an offset a damaged directory points to; real I/O errors come through.
@@ -412,7 +510,7 @@ def _check_own_entries(header: dict[str, Any]) -> dict[str, tuple[np.dtype[Any],
             raise Invalid(f"{where}: {name!r:.60} is not a valid array name")
         entry = keys(entry, ("dtype", "shape"), where)
         code = entry["dtype"]
-        if not isinstance(code, str) or not (code in _DTYPES or _UNICODE_DTYPE.fullmatch(code)):
+        if not _is_supported(code):
             raise Invalid(f"{where}.dtype {code!r:.60} is not a supported array dtype")
         dims = json_list(entry["shape"], f"{where}.shape")
         if len(dims) > _MAX_NDIM or not all(is_int(d) and 0 <= d < _MAX_DIMENSION for d in dims):
@@ -459,27 +557,18 @@ def _check_members(infos: list[zipfile.ZipInfo], size: int) -> dict[str, zipfile
 
 def _open_npy(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str
-) -> tuple[Any, np.dtype[Any], tuple[int, ...], int]:
-    """Open a ``.npy`` member and parse its header: ``(stream, dtype, shape, data_bytes)``."""
+) -> tuple[Any, _npy_header.Header, int]:
+    """Open a ``.npy`` member and parse its header: ``(stream, header, data_bytes)``."""
     stream = archive.open(info)
     try:
-        try:
-            version = np.lib.format.read_magic(stream)
-            if version == (1, 0):
-                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
-            elif version == (2, 0):
-                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
-            else:
-                raise Invalid(f"{what}: unsupported .npy format version {version[0]}.{version[1]}")
-        except (ValueError, TypeError, SyntaxError, RecursionError, TokenError) as error:
-            raise Invalid(f"{what}: not a valid .npy array ({error})") from None
-        if fortran_order:
+        header = _npy_header.read(stream, what)
+        if header.fortran_order:
             raise Invalid(f"{what}: the array is stored in Fortran order; C order is required")
         data_bytes = info.file_size - stream.tell()
     except BaseException:
         stream.close()
         raise
-    return stream, dtype, tuple(shape), data_bytes
+    return stream, header, data_bytes
 
 
 def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, Any]:
@@ -487,17 +576,18 @@ def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, A
         raise Invalid(
             f"the header member is {info.file_size} bytes, over the limit of {MAX_HEADER_BYTES}"
         )
-    stream, dtype, shape, data_bytes = _open_npy(archive, info, "header")
+    stream, npy, data_bytes = _open_npy(archive, info, "header")
     with stream:
-        if dtype != np.dtype(np.uint8):
-            raise Invalid(f"the header member has dtype {dtype}, expected uint8")
-        if len(shape) != 1:
-            raise Invalid(f"the header member has shape {shape}, expected a 1-D array")
-        if shape[0] > MAX_HEADER_BYTES:
+        if npy.descr != "|u1":
+            raise Invalid(f"the header member has dtype {npy.descr!r:.60}, expected '|u1' (uint8)")
+        if len(npy.shape) != 1:
+            raise Invalid(f"the header member has shape {npy.shape!r:.60}, expected a 1-D array")
+        if npy.shape[0] > MAX_HEADER_BYTES:
             raise Invalid(
-                f"the header member declares {shape[0]} bytes, over the limit of {MAX_HEADER_BYTES}"
+                f"the header member declares {npy.shape[0]} bytes, over the limit of "
+                f"{MAX_HEADER_BYTES}"
             )
-        data = _read_exactly(stream, shape[0], data_bytes, "header")
+        data = _read_exactly(stream, npy.shape[0], data_bytes, "header")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -541,18 +631,20 @@ def _read_array(
     expected_shape: tuple[int, ...],
 ) -> Array:
     """A member's array, after checking its .npy header against the JSON header's declaration."""
-    stream, dtype, shape, data_bytes = _open_npy(archive, info, what)
+    stream, npy, data_bytes = _open_npy(archive, info, what)
     with stream:
-        if dtype.hasobject or dtype.str != expected_dtype.str:
+        if npy.descr != expected_dtype.str:
             raise Invalid(
-                f"{what}: the array has dtype {dtype.str!r}, the header declares "
+                f"{what}: the array has dtype {npy.descr!r:.60}, the header declares "
                 f"{expected_dtype.str!r}"
             )
-        if shape != expected_shape:
+        if npy.shape != expected_shape:
             raise Invalid(
-                f"{what}: the array has shape {shape}, the header declares {expected_shape}"
+                f"{what}: the array has shape {npy.shape!r:.200}, the header declares "
+                f"{expected_shape}"
             )
-        data = _read_exactly(stream, math.prod(shape) * dtype.itemsize, data_bytes, what)
-    array = np.frombuffer(data, dtype=dtype).reshape(shape)
-    result: Array = array.astype(dtype.newbyteorder("="), copy=True)
+        size = math.prod(expected_shape) * expected_dtype.itemsize
+        data = _read_exactly(stream, size, data_bytes, what)
+    array = np.frombuffer(data, dtype=expected_dtype).reshape(expected_shape)
+    result: Array = array.astype(expected_dtype.newbyteorder("="), copy=True)
     return result

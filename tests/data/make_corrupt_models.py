@@ -413,7 +413,7 @@ def corpus() -> dict[str, tuple[bytes, str]]:
     add(
         "header_wrong_dtype",
         _replace_member(valid, "header.npy", npy(np.frombuffer(text, np.uint8).astype(np.float64))),
-        "dtype float64, expected uint8",
+        "dtype '<f8', expected '|u1' (uint8)",
     )
     add(
         "header_2d",
