@@ -183,7 +183,7 @@ py::tuple fit_for(py::handle network, py::handle optimizer, py::handle random, p
   if (!on_epoch_end.is_none()) hooks.on_epoch_end = ctrl_c.callback(on_epoch_end);
   hooks.interrupted = ctrl_c.poll();
   hooks.reduction = ranks ? &*ranks : nullptr;
-  auto& net = network.cast<Network<T>&>();
+  auto& net = network.cast<Sequential<T>&>();
   auto& rule = optimizer.cast<Optimizer<T>&>();
   auto& generator = random.cast<Random&>();
   FitResult result;
@@ -201,13 +201,13 @@ py::tuple fit_for(py::handle network, py::handle optimizer, py::handle random, p
 py::tuple fit_binding(py::handle network, py::handle optimizer, py::handle random, py::handle train,
                       py::handle validation, FitOptions options, const py::object& on_epoch_end,
                       const py::object& reduction) {
-  if (py::isinstance<Network<float>>(network))
+  if (py::isinstance<Sequential<float>>(network))
     return fit_for<float>(network, optimizer, random, train, validation, options, on_epoch_end,
                           reduction);
-  if (py::isinstance<Network<double>>(network))
+  if (py::isinstance<Sequential<double>>(network))
     return fit_for<double>(network, optimizer, random, train, validation, options, on_epoch_end,
                            reduction);
-  throw py::type_error("network must be a NetworkF32 or NetworkF64, got " +
+  throw py::type_error("network must be a SequentialF32 or SequentialF64, got " +
                        std::string(py::str(py::type::of(network))));
 }
 

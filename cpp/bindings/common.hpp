@@ -59,6 +59,8 @@ inline const char* dtype_suffix<double>() {
 }
 
 void bind_random(py::module_& m);
+void bind_layers(py::module_& m);
+void bind_sequential(py::module_& m);
 void bind_network(py::module_& m);
 void bind_optimizer(py::module_& m);
 void bind_fit_options(py::module_& m);

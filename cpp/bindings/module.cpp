@@ -13,7 +13,9 @@ PYBIND11_MODULE(NNCORE_MODULE, m) {
       "_last_input_address", [] { return nncore::bindings::last_input_address().load(); },
       "Debug hook: address of the data of the last input matrix that crossed into the core.");
   nncore::bindings::bind_random(m);
-  nncore::bindings::bind_network(m);
+  nncore::bindings::bind_layers(m);
+  nncore::bindings::bind_sequential(m);
+  nncore::bindings::bind_network(m);  // after bind_sequential: a Network is a Sequential
   nncore::bindings::bind_optimizer(m);
   nncore::bindings::bind_fit_options(m);
   nncore::bindings::bind_training(m);

@@ -80,6 +80,13 @@ bool Chain<T>::draws() const {
 }
 
 template <class T>
+Index Chain<T>::min_training_rows() const {
+  Index rows = 1;
+  for (const auto& layer : layers_) rows = std::max(rows, layer->min_training_rows());
+  return rows;
+}
+
+template <class T>
 Work Chain<T>::work(bool propagates) const {
   Work total;
   for (size_t l = 0; l < layers_.size(); ++l) {
@@ -102,6 +109,12 @@ template <class T>
 void Chain<T>::initialize(T* parameters, Initializer initializer, Random& random) const {
   for (size_t l = 0; l < layers_.size(); ++l)
     layers_[l]->initialize(parameters + parameter_offsets_[l], initializer, random);
+}
+
+template <class T>
+void Chain<T>::initialize_state(T* state) const {
+  for (size_t l = 0; l < layers_.size(); ++l)
+    layers_[l]->initialize_state(state + state_offsets_[l]);
 }
 
 template <class T>
@@ -153,6 +166,14 @@ void Chain<T>::accumulate_gradients(const Slices<T>& slices, const ConstMatrixRe
       layers_[l]->accumulate_gradients(slices_of(slices, l), input(l, X, workspace, 0),
                                        workspace[l], gradient + offset, from, to);
   }
+}
+
+template <class T>
+void Chain<T>::update_state(T* state, const std::vector<LayerWorkspace<T>>& workspace,
+                            Index n) const {
+  for (size_t l = 0; l < layers_.size(); ++l)
+    if (state_offsets_[l + 1] > state_offsets_[l])
+      layers_[l]->update_state(state + state_offsets_[l], workspace[l], n);
 }
 
 template class Chain<float>;

@@ -29,7 +29,9 @@ Sequential<T>::Sequential(std::vector<LayerPointer<T>> layers)
       state_layout_(laid_out(chain_.state())),
       parameters_(Vector<T>::Zero(chain_.parameter_size())),
       gradients_(Vector<T>::Zero(chain_.parameter_size())),
-      state_(Vector<T>::Zero(chain_.state_size())) {}
+      state_(Vector<T>::Zero(chain_.state_size())) {
+  chain_.initialize_state(state_.data());
+}
 
 template <class T>
 void Sequential<T>::initialize(Initializer initializer, Random& random) {
@@ -59,6 +61,7 @@ void Sequential<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef
                                 std::to_string(Y->rows()) + ", " + std::to_string(Y->cols()) + ")");
   if (!X.allFinite())
     throw std::invalid_argument("X contains NaN or infinity; clean or scale it first");
+  chain_.layer(0).check_input(X);
   if (Y != nullptr && !Y->allFinite())
     throw std::invalid_argument("Y contains NaN or infinity; clean or scale it first");
   if (weights != nullptr && weights->size() != 0) {
@@ -146,6 +149,13 @@ void Sequential<T>::accumulate_gradients(const ConstMatrixRef<T>& X, const Works
   if (begin < 0 || begin > end || end > gradients.size())
     throw std::invalid_argument("accumulate_gradients: [begin, end) must lie in the gradient");
   chain_.accumulate_gradients(slices(), X, workspace.layers, gradients.data(), begin, end);
+}
+
+template <class T>
+void Sequential<T>::update_state(const Workspace<T>& workspace, Index n) {
+  if (!workspace.training || n < 1 || n > workspace.capacity)
+    throw std::invalid_argument("update_state needs a training workspace and its batch's rows");
+  chain_.update_state(state_.data(), workspace.layers, n);
 }
 
 template <class T>

@@ -237,6 +237,22 @@ struct Validation {
   double total_weight;  // Σ_i w_i (over the ranks)
 };
 
+// Throws std::invalid_argument if a batch of an epoch (the last one: the remainder) would have
+// fewer rows than a layer needs in training (a batch normalisation: 2), as torch refuses them.
+template <class T>
+void check_batch_rows(const Sequential<T>& network, Index n, Index batch_size) {
+  const Index needed = network.min_training_rows();
+  if (needed <= 1 || batch_size < 1) return;
+  const Index smallest = n <= batch_size ? n : (n % batch_size == 0 ? batch_size : n % batch_size);
+  if (smallest < needed)
+    throw std::invalid_argument(
+        "the network's layers need at least " + std::to_string(needed) +
+        " rows per training batch (a batch normalisation's variance needs 2), but " +
+        std::to_string(n) + " rows in batches of " + std::to_string(batch_size) +
+        " leave a batch of " + std::to_string(smallest) +
+        "; choose another batch_size or drop a row");
+}
+
 // Throws std::invalid_argument unless the data, the options and the loss fit the network; in a
 // data-parallel fit, one rank's failure is raised on every rank.
 template <class T>
@@ -249,6 +265,7 @@ void check_fit(const Sequential<T>& network, const Dataset<T>& train, const Data
       network.check_batch(validation->X, &validation->Y, &validation->weights);
     options.loss.check_output_activation(network.output_activation());
     check(options);
+    check_batch_rows(network, train.X.rows(), options.batch_size);
   } catch (...) {
     if (reduction == nullptr) throw;
     failure = std::current_exception();
@@ -346,9 +363,10 @@ Training<T>::Training(Sequential<T>& network, Optimizer<T>& optimizer, Random& r
       batches_((n_ + batch_size_ - 1) / batch_size_),
       total_weight_(weight_sum<T>(train.weights, n_)),
       // Batches are split into blocks of rows on the threads, unless dropout draws masks (from
-      // one generator, in order).
+      // one generator, in order), a layer mixes rows (a batch normalisation) or learns a state
+      // from whole batches (update_state follows a whole batch's forward pass).
       blocks_(network, batch_lengths(n_, batch_size_),
-              network.rows_independent() ? num_threads() : 1),
+              network.rows_independent() && !network.has_state() ? num_threads() : 1),
       X_batch_(options.shuffle ? batch_size_ : 0, train.X.cols()),
       Y_batch_(options.shuffle ? batch_size_ : 0, train.Y.cols()),
       w_batch_(options.shuffle && weighted_ ? batch_size_ : 0),
@@ -502,6 +520,7 @@ double Training<T>::propagate(Index epoch, Index batch, GradientSize& gradient, 
   double error;
   if (blocks == 1) {
     const auto output = network_.forward(xb, workspace, dropout_ ? &random_ : nullptr);
+    if (network_.has_state()) network_.update_state(workspace, m);
     error = network_.summed_error(options_.loss, yb, wb, workspace);
     if (!std::isfinite(error))
       throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));

@@ -17,7 +17,8 @@
 // reductions see flat vectors; optimizers never see the state. Layers read the state in forward
 // (Slices::state); a layer that learns it from batches (a batch normalisation's running
 // statistics) is to update it in a step of its own after a training batch, not in forward, so
-// that a gradient computation changes nothing (no layer has state yet).
+// that a gradient computation changes nothing: the training loop calls update_state after each
+// training batch's forward pass.
 //
 // How a batch is split into blocks of rows. The training loop (training.cpp) may run a batch as
 // blocks of rows, each block's forward and propagate_errors on a thread of its own in one shared
@@ -60,7 +61,8 @@ template <class T>
 class Sequential {
  public:
   // Throws std::invalid_argument unless the layers chain (each one's inputs the previous one's
-  // outputs). Parameters, gradients and state start at zero (initialize draws the parameters).
+  // outputs). Parameters and gradients start at zero (initialize draws the parameters), the state
+  // as the layers initialize it (Layer::initialize_state).
   explicit Sequential(std::vector<LayerPointer<T>> layers);
 
   const Chain<T>& layers() const { return chain_; }
@@ -82,6 +84,9 @@ class Sequential {
   bool rows_independent() const { return chain_.row_local() && !chain_.draws(); }
   bool draws() const { return chain_.draws(); }  // a training pass draws from the generator
   Work work_per_row() const { return chain_.work(/*propagates=*/false); }
+  // The fewest rows a training batch may have (2 with a batch normalisation, else 1).
+  Index min_training_rows() const { return chain_.min_training_rows(); }
+  bool has_state() const { return state_.size() > 0; }
 
   // Every layer's parameters from the generator, layer by layer (Dense: W from `initializer`).
   void initialize(Initializer initializer, Random& random);
@@ -89,9 +94,9 @@ class Sequential {
   Workspace<T> make_workspace(Index capacity, bool training) const;
 
   // Forward propagation of a batch X (n, n_inputs) through rows [first, first + n) of the
-  // workspace (first + n <= capacity; first > 0 for a block of a batch split into blocks of rows),
-  // in the workspace's mode. With a generator (and a training workspace), dropout draws masks;
-  // without, it is off. Returns the output (n, n_outputs), a view into the workspace.
+  // workspace (first + n <= capacity; first > 0 for a block of a batch split into blocks of
+  // rows), in the workspace's mode. With a generator (and a training workspace), dropout draws
+  // masks; without, it is off. Returns the output (n, n_outputs), a view into the workspace.
   ConstMatrixRef<T> forward(const ConstMatrixRef<T>& X, Workspace<T>& workspace,
                             Random* dropout_random = nullptr, Index first = 0) const;
   // The output of the last forward pass, rows [first, first + n).
@@ -129,8 +134,13 @@ class Sequential {
   // moved back to the start of its piece (Layer::part_start). The parts cover the vector once.
   std::pair<Index, Index> gradient_part(int part, int parts) const;
 
-  // Throws std::invalid_argument unless X is (n >= 1, n_inputs), Y (if given) is (n, n_outputs)
-  // and weights (if given and not empty) has n non-negative finite entries.
+  // After forward on a batch of n rows in a training workspace, in fit: the state the layers
+  // learn from batches (running statistics), Layer::update_state.
+  void update_state(const Workspace<T>& workspace, Index n);
+
+  // Throws std::invalid_argument unless X is (n >= 1, n_inputs), finite and accepted by the first
+  // layer (Layer::check_input), Y (if given) is (n, n_outputs) and weights (if given and not
+  // empty) has n non-negative finite entries.
   void check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef<T>* Y = nullptr,
                    const ConstVectorRef<T>* weights = nullptr) const;
 

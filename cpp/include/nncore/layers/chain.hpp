@@ -33,8 +33,9 @@ class Chain {
   std::vector<ArraySpec> parameters() const;
   std::vector<ArraySpec> state() const;
 
-  bool row_local() const;  // every layer is
-  bool draws() const;      // some layer does
+  bool row_local() const;           // every layer is
+  bool draws() const;               // some layer does
+  Index min_training_rows() const;  // the most any layer needs
   // The layers' work, summed (the widest product: the largest); `propagates`: whether dL/dX is
   // needed (otherwise the layers up to the first with parameters need not pass errors down).
   Work work(bool propagates) const;
@@ -42,6 +43,7 @@ class Chain {
   Index part_start(Index at) const;
 
   void initialize(T* parameters, Initializer initializer, Random& random) const;
+  void initialize_state(T* state) const;  // every layer's Layer::initialize_state
   std::vector<LayerWorkspace<T>> make_workspace(Index capacity, bool training) const;
   // The last layer's output, rows [first, first + n).
   ConstMatrixRef<T> output(const std::vector<LayerWorkspace<T>>& workspace, Index first,
@@ -59,6 +61,8 @@ class Chain {
   void accumulate_gradients(const Slices<T>& slices, const ConstMatrixRef<T>& X,
                             const std::vector<LayerWorkspace<T>>& workspace, T* gradient,
                             Index begin, Index end) const;
+  // Layer::update_state of every layer with state, each into its slice of `state`.
+  void update_state(T* state, const std::vector<LayerWorkspace<T>>& workspace, Index n) const;
 
  private:
   Slices<T> slices_of(const Slices<T>& slices, size_t l) const {

@@ -60,6 +60,7 @@ struct LayerWorkspace {
   Matrix<T> output;             // Y (capacity, n_outputs)
   Matrix<T> error;              // dL/dY (capacity, n_outputs); training only, else no rows
   std::vector<Matrix<T>> kept;  // what forward keeps for backward, in the layer's own shapes
+  std::vector<LayerWorkspace<T>> children;  // a layer made of layers: theirs (Residual)
 };
 
 template <class T>
@@ -84,6 +85,8 @@ class Layer {
   virtual bool row_local() const { return true; }
   // Whether a training pass draws from the model's generator (dropout masks, in row order).
   virtual bool draws() const { return false; }
+  // The fewest rows a batch may have in training mode (a batch normalisation's variance needs 2).
+  virtual Index min_training_rows() const { return 1; }
   // The activation Y ends with: what the loss pairs with when this is the output layer.
   virtual const Activation& activation() const;
   // The work of a training step; `propagates`: whether it computes dL/dX.
@@ -96,6 +99,13 @@ class Layer {
   // Initial parameters, drawn from the generator in buffer order (none by default).
   virtual void initialize(T* /*parameters*/, Initializer /*initializer*/,
                           Random& /*random*/) const {}
+  // Initial state (a batch normalisation's running variance: ones), once, when the Sequential is
+  // made; zeros by default.
+  virtual void initialize_state(T* /*state*/) const {}
+  // Throws std::invalid_argument unless X is an input this layer accepts as the first layer,
+  // beyond its width (an embedding: integer codes in range). Checked before fit, forward or
+  // gradient uses X; nothing by default.
+  virtual void check_input(const ConstMatrixRef<T>& /*X*/) const {}
 
   // Its buffers; the default: Y and (training) dL/dY, nothing kept.
   virtual LayerWorkspace<T> make_workspace(Index capacity, bool training) const;
@@ -125,6 +135,12 @@ class Layer {
   virtual void accumulate_gradients(const Slices<T>& /*slices*/, const ConstMatrixRef<T>& /*X*/,
                                     const LayerWorkspace<T>& /*workspace*/, T* /*gradient*/,
                                     Index /*begin*/, Index /*end*/) const {}
+
+  // After a training forward pass of a batch of n rows in fit (never in a gradient computation,
+  // which changes nothing): the state learned from batches (a batch normalisation's running
+  // statistics) into `state`, the layer's state slice, from what forward kept. Nothing by default.
+  virtual void update_state(T* /*state*/, const LayerWorkspace<T>& /*workspace*/,
+                            Index /*n*/) const {}
 
  private:
   Index n_inputs_, n_outputs_;

@@ -1,0 +1,64 @@
+// The layers of the core (nncore/layers/), one class per layer type and dtype: LayerF32 is the
+// base of DenseF32, DropoutF32, …; a list of them makes a SequentialF32 (bind_sequential.cpp).
+// Adding a layer type is one `layer<…>` block here. The Python wrappers (nncore/layers.py) check
+// the arguments first, naming the layer; the core's own checks are the last line.
+#include "common.hpp"
+#include "nncore/layers/dense.hpp"
+#include "nncore/layers/dropout.hpp"
+#include "nncore/layers/layer.hpp"
+
+namespace nncore::bindings {
+
+namespace {
+
+// [(name, shape)] of a layer's declared arrays.
+py::list specs(const std::vector<ArraySpec>& arrays) {
+  py::list result;
+  for (const ArraySpec& array : arrays) result.append(py::make_tuple(array.name, array.shape));
+  return result;
+}
+
+// The class of layer type L for dtype T, derived from LayerF32/LayerF64.
+template <class L, class T>
+py::class_<L, Layer<T>, std::shared_ptr<L>> layer(py::module_& m, const char* name,
+                                                  const char* doc) {
+  return py::class_<L, Layer<T>, std::shared_ptr<L>>(
+      m, (std::string(name) + dtype_suffix<T>()).c_str(), doc);
+}
+
+}  // namespace
+
+template <class T>
+void bind_layers_for(py::module_& m) {
+  py::class_<Layer<T>, std::shared_ptr<Layer<T>>>(
+      m, ("Layer" + std::string(dtype_suffix<T>())).c_str(),
+      "A layer of the core: widths and declared arrays (see nncore/layers/layer.hpp).")
+      .def_property_readonly("n_inputs", &Layer<T>::n_inputs)
+      .def_property_readonly("n_outputs", &Layer<T>::n_outputs)
+      .def_property_readonly("kind", &Layer<T>::kind)
+      .def_property_readonly(
+          "parameters", [](const Layer<T>& self) { return specs(self.parameters()); },
+          "[(name, shape)] of its parameters, in buffer order.")
+      .def_property_readonly(
+          "state", [](const Layer<T>& self) { return specs(self.state()); },
+          "[(name, shape)] of its state (not trained), in buffer order.");
+
+  layer<Dense<T>, T>(m, "Dense", "Z = X·W + b, Y = g(Z) (nncore/layers/dense.hpp).")
+      .def(py::init([](Index n_inputs, Index n_outputs, const std::string& activation,
+                       double leaky_relu_slope, double elu_alpha, bool use_bias) {
+             return std::make_shared<Dense<T>>(
+                 n_inputs, n_outputs,
+                 Activation::from_name(activation, leaky_relu_slope, elu_alpha), use_bias);
+           }),
+           py::arg("n_inputs"), py::arg("n_outputs"), py::arg("activation"),
+           py::arg("leaky_relu_slope"), py::arg("elu_alpha"), py::arg("use_bias"));
+  layer<Dropout<T>, T>(m, "Dropout", "Inverted dropout (nncore/layers/dropout.hpp).")
+      .def(py::init<Index, double>(), py::arg("width"), py::arg("rate"));
+}
+
+void bind_layers(py::module_& m) {
+  bind_layers_for<float>(m);
+  bind_layers_for<double>(m);
+}
+
+}  // namespace nncore::bindings
