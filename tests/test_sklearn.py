@@ -46,6 +46,10 @@ _EARLY_STOPPING_XFAILS = {
     "(as scikit-learn's MLPs)",
     "check_classifiers_one_label": "the validation split of 1 sample cannot be stratified",
     "check_fit2d_1feature": "10 samples leave a validation set of 1 (too small, as scikit-learn)",
+    # early stopping keeps the first epoch of the best class-weighted validation accuracy; with
+    # weights 1000 : 0.0001 it is 1 once the class-0 rows are right, before the model predicts
+    # class 0 for > 87% of the test rows as the check demands (it does without early stopping)
+    "check_class_weight_classifiers": "the class-weighted validation score saturates early",
     "check_fit_score_takes_y": "the 3-sample data leave a validation set of 1 (too small)",
     "check_estimators_nan_inf": "the 10-sample data leave a validation set of 1 (too small)",
     "check_n_features_in_after_fitting": "the 10-sample data leave a validation set of 1",

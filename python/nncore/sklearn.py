@@ -45,6 +45,7 @@ try:
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
+    from sklearn.utils.class_weight import compute_sample_weight
     from sklearn.utils.multiclass import (
         _check_partial_fit_first_call,
         check_classification_targets,
@@ -179,6 +180,29 @@ class _Rollback:
             attributes = vars(self.estimator)
             attributes.clear()
             attributes.update(self.saved)
+
+
+def _initial_parameters(
+    layer_units: list[int], activation: str, rng: np.random.RandomState
+) -> tuple[list[Array], list[Array]]:
+    """scikit-learn's initialisation, drawn in its order from the same generator: U(-b, b) for
+    weights and biases, b = sqrt(factor / (fan_in + fan_out)), factor 2 for logistic, else 6."""
+    factor = 2.0 if activation == "sigmoid" else 6.0
+    weights: list[Array] = []
+    biases: list[Array] = []
+    for fan_in, fan_out in itertools.pairwise(layer_units):
+        bound = math.sqrt(factor / (fan_in + fan_out))
+        weights.append(rng.uniform(-bound, bound, (fan_in, fan_out)))
+        biases.append(rng.uniform(-bound, bound, fan_out))
+    return weights, biases
+
+
+def _product(a: Array | None, b: Array | None) -> Array | None:
+    """``a * b`` where both are given, else the one given (or None)."""
+    if a is None or b is None:
+        return a if b is None else b
+    product: Array = a * b
+    return product
 
 
 # --------------------------------------------------------------------- the shared estimator
@@ -392,9 +416,15 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 optimizer = optim.Optimizer.from_state_dict(state)
         return optimizer
 
+    def _class_weights(self, Y: Array, incremental: bool) -> Array | None:
+        """The per-sample factors of the class weights (classifiers), or None."""
+        return None
+
     def _fit(
         self, X: Any, y: Any, sample_weight: Any, incremental: bool, rollback: _Rollback
     ) -> _BaseMLP:
+        """scikit-learn's ``_fit``, in its steps: check, initialise (first pass) or check the
+        fitted architecture, split off the validation set, then train (``_fit_stochastic``)."""
         p = self._check_params()
         dtype: np.dtype[Any] = p["dtype"]
         first_pass = not hasattr(self, "model_") or (not p["warm_start"] and not incremental)
@@ -407,91 +437,112 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         if hasattr(X, "toarray"):  # sparse input: nncore trains on dense arrays
             X = X.toarray()
         X = np.ascontiguousarray(X, dtype=dtype)
-        n_features = X.shape[1]
         weights = None
         if sample_weight is not None:
             weights = _check_sample_weight(sample_weight, X, dtype=dtype)
-        n_outputs = Y.shape[1]
-        layer_units = [n_features, *p["hidden"], n_outputs]
+        weights = _product(weights, self._class_weights(Y, incremental))
+        layer_units = [X.shape[1], *p["hidden"], Y.shape[1]]
         rng = check_random_state(self.random_state)
-
-        initial: tuple[list[Array], list[Array]] | None = None
         if first_pass:
-            # scikit-learn's initialisation, drawn in its order from the same generator:
-            # U(-b, b) for weights and biases, b = sqrt(factor / (fan_in + fan_out)).
-            factor = 2.0 if p["activation"] == "sigmoid" else 6.0
-            initial = ([], [])
-            for fan_in, fan_out in itertools.pairwise(layer_units):
-                bound = math.sqrt(factor / (fan_in + fan_out))
-                initial[0].append(rng.uniform(-bound, bound, (fan_in, fan_out)))
-                initial[1].append(rng.uniform(-bound, bound, fan_out))
-        elif list(self.model_.layer_sizes) != layer_units or list(self.model_.activations[:-1]) != [
-            p["activation"]
-        ] * len(p["hidden"]):
+            initial = _initial_parameters(layer_units, p["activation"], rng)
+        else:
+            self._check_fitted_architecture(layer_units, p)
+        if p["early_stopping"] and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        train, validation = self._split(X, Y, weights, p, rng)
+        if first_pass:
+            self._initialize(layer_units, initial, p, rng)
+        if p["early_stopping"] and self.validation_scores_ is None:
+            # early stopping switched on for a warm start: start its bookkeeping now
+            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        elif not p["early_stopping"] and self.best_loss_ is None:
+            self.best_loss_ = np.inf
+        return self._fit_stochastic(train, validation, p, incremental, first_pass, rollback)
+
+    def _check_fitted_architecture(self, layer_units: list[int], p: dict[str, Any]) -> None:
+        """warm_start and partial_fit continue the fitted network: it must be this one."""
+        hidden = [p["activation"]] * len(p["hidden"])
+        if list(self.model_.layer_sizes) != layer_units or list(self.model_.activations[:-1]) != (
+            hidden
+        ):
             raise ValueError(
                 f"warm_start/partial_fit needs the fitted architecture {self.model_.layer_sizes} "
                 f"with {self.model_.activations[:-1]} hidden activations; got {layer_units} with "
                 f"{p['activation']!r}. Set warm_start=False to fit a new model."
             )
 
-        if p["early_stopping"] and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        validation: tuple[Any, ...] | None = None
-        X_train, Y_train, w_train = X, Y, weights
+    def _split(
+        self, X: Array, Y: Array, weights: Array | None, p: dict[str, Any], rng: Any
+    ) -> tuple[tuple[Array, Array, Array | None], tuple[Array, ...] | None]:
+        """``((X, Y, w) for training, validation (X, Y[, w]) or None)``, the validation set split
+        off as scikit-learn does with ``early_stopping`` (stratified for single-output
+        classification), each part with its rows' weights."""
+        if not p["early_stopping"]:
+            return (X, Y, weights), None
+        stratify = Y if self._is_classifier_estimator and Y.shape[1] == 1 else None
+        arrays = [X, Y] if weights is None else [X, Y, weights]
+        parts = train_test_split(
+            *arrays, random_state=rng, test_size=p["validation_fraction"], stratify=stratify
+        )
+        if parts[1].shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                "of your dataset."
+            )
+        if weights is None:
+            return (parts[0], parts[2], None), (parts[1], parts[3])
+        return (parts[0], parts[2], parts[4]), (parts[1], parts[3], parts[5])
+
+    def _initialize(
+        self,
+        layer_units: list[int],
+        initial: tuple[list[Array], list[Array]],
+        p: dict[str, Any],
+        rng: np.random.RandomState,
+    ) -> None:
+        """A new model from scikit-learn's initial parameters, and fresh fitted attributes."""
+        model = MLP(
+            layer_units,
+            activation=p["activation"],
+            output_activation=self._output_activation(),
+            dtype=p["dtype"],
+            seed=int(rng.randint(0, 2**63 - 1, dtype=np.int64)),
+            dropout=p["dropout"],
+        )
+        model.set_parameters(*initial)
+        self.model_ = model
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(layer_units)
+        self.n_outputs_ = layer_units[-1]
+        self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output_activation()]
+        self.loss_curve_: list[float] = []
+        self._no_improvement_count = 0
+        self._learning_rate_now = p["learning_rate_init"]
+        self._best_parameters = initial
         if p["early_stopping"]:
-            stratify = Y if self._is_classifier_estimator and n_outputs == 1 else None
-            arrays = [X, Y] if weights is None else [X, Y, weights]
-            parts = train_test_split(
-                *arrays,
-                random_state=rng,
-                test_size=p["validation_fraction"],
-                stratify=stratify,
-            )
-            X_train, Y_train = parts[0], parts[2]
-            validation = (parts[1], parts[3]) if weights is None else (parts[1], parts[3], parts[5])
-            w_train = None if weights is None else parts[4]
-            if validation[0].shape[0] < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' or the size "
-                    "of your dataset."
-                )
-
-        if first_pass:
-            assert initial is not None
-            model = MLP(
-                layer_units,
-                activation=p["activation"],
-                output_activation=self._output_activation(),
-                dtype=dtype,
-                seed=int(rng.randint(0, 2**63 - 1, dtype=np.int64)),
-                dropout=p["dropout"],
-            )
-            model.set_parameters(*initial)
-            self.model_ = model
-            self.n_iter_ = 0
-            self.t_ = 0
-            self.n_layers_ = len(layer_units)
-            self.n_outputs_ = n_outputs
-            self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output_activation()]
-            self.loss_curve_: list[float] = []
-            self._no_improvement_count = 0
-            self._learning_rate_now = p["learning_rate_init"]
-            self._best_parameters = initial
-            if p["early_stopping"]:
-                self.validation_scores_: list[float] | None = []
-                self.best_validation_score_: float | None = -np.inf
-                self.best_loss_: float | None = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
-        model = self.model_
-        if p["early_stopping"] and self.validation_scores_ is None:
-            # early stopping switched on for a warm start: start its bookkeeping now
-            self.validation_scores_, self.best_validation_score_ = [], -np.inf
-        elif not p["early_stopping"] and self.best_loss_ is None:
+            self.validation_scores_: list[float] | None = []
+            self.best_validation_score_: float | None = -np.inf
+            self.best_loss_: float | None = None
+        else:
             self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
+    def _fit_stochastic(
+        self,
+        train: tuple[Array, Array, Array | None],
+        validation: tuple[Array, ...] | None,
+        p: dict[str, Any],
+        incremental: bool,
+        first_pass: bool,
+        rollback: _Rollback,
+    ) -> _BaseMLP:
+        """scikit-learn's ``_fit_stochastic``: its batch size, penalty, optimizer and per-epoch
+        bookkeeping around one native ``MLP.fit`` call."""
+        X_train, Y_train, w_train = train
+        model = self.model_
+        n_outputs = Y_train.shape[1]
         n_train = X_train.shape[0]
         if p["batch_size"] is None:
             batch_size = min(200, n_train)
@@ -849,6 +900,90 @@ def _docstring(summary: str, extra_parameters: str = "", extra_attributes: str =
 class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
     _is_classifier_estimator = True
 
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool | int = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int | float = 10,
+        dtype: str = "float64",
+        dropout: float | list[float] = 0.0,
+        class_weight: Any = None,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            solver=solver,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init,
+            power_t=power_t,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            tol=tol,
+            verbose=verbose,
+            warm_start=warm_start,
+            momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change,
+            dtype=dtype,
+            dropout=dropout,
+        )
+        self.class_weight = class_weight
+
+    def _class_weights(self, Y: Array, incremental: bool) -> Array | None:
+        """scikit-learn's ``compute_sample_weight(class_weight, y)`` of the labels behind ``Y``
+        (for multi-label ``Y``, of its columns: the product over the outputs)."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced" and incremental:
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit (the classes' "
+                "frequencies of one batch are not the data's); pass a {label: weight} dict, "
+                "e.g. from sklearn.utils.class_weight.compute_class_weight on all the labels"
+            )
+        if not (isinstance(self.class_weight, dict) or self.class_weight == "balanced"):
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a {label: weight} dict, got "
+                f"{self.class_weight!r}"
+            )
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            labels: Array = Y.astype(np.int64)
+        elif Y.shape[1] == 1:
+            labels = self.classes_[Y[:, 0].astype(np.int64)]
+        else:
+            labels = self.classes_[np.argmax(Y, axis=1)]
+        factors: Array = compute_sample_weight(self.class_weight, labels)
+        if not np.all(np.isfinite(factors)) or np.any(factors < 0):
+            raise ValueError("class_weight must give finite weights >= 0")
+        return factors.astype(Y.dtype)
+
     def _output_activation(self) -> str:
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "sigmoid"
 
@@ -1008,6 +1143,14 @@ MLPClassifier.__doc__ = _docstring(
     Optimises the log-loss: binary (one sigmoid unit) for two classes, softmax cross-entropy for
     more, and one sigmoid unit per label for a multi-label indicator ``y``. Class labels may be
     any values ``LabelBinarizer`` accepts (strings included).""",
+    extra_parameters="""
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the training loss: ``{label: weight}`` (labels not listed
+        weigh 1), ``"balanced"`` (``n_samples / (n_classes * np.bincount(y))``, scikit-learn's
+        ``compute_class_weight``), or None (all 1). Multiplied with ``sample_weight``, in the
+        training loss and in the validation score of ``early_stopping`` alike. For
+        multi-label ``y``, the weight of a row is the product over its labels (scikit-learn's
+        ``compute_sample_weight``). ``partial_fit`` refuses ``"balanced"``.""",
     extra_attributes="""
     classes_ : ndarray of shape (n_classes,)
         The class labels.
