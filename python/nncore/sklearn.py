@@ -220,6 +220,10 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     n_iter_: int
     t_: int
     loss_: float
+    loss_curve_: list[float]
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    best_loss_: float | None
 
     def __init__(
         self,
@@ -516,14 +520,14 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         self.n_layers_ = len(layer_units)
         self.n_outputs_ = layer_units[-1]
         self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output_activation()]
-        self.loss_curve_: list[float] = []
+        self.loss_curve_ = []
         self._no_improvement_count = 0
         self._learning_rate_now = p["learning_rate_init"]
         self._best_parameters = initial
         if p["early_stopping"]:
-            self.validation_scores_: list[float] | None = []
-            self.best_validation_score_: float | None = -np.inf
-            self.best_loss_: float | None = None
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
         else:
             self.best_loss_ = np.inf
             self.validation_scores_ = None
