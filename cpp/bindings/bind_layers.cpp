@@ -5,6 +5,7 @@
 #include "common.hpp"
 #include "nncore/layers/dense.hpp"
 #include "nncore/layers/dropout.hpp"
+#include "nncore/layers/embedding.hpp"
 #include "nncore/layers/layer.hpp"
 
 namespace nncore::bindings {
@@ -54,6 +55,11 @@ void bind_layers_for(py::module_& m) {
            py::arg("leaky_relu_slope"), py::arg("elu_alpha"), py::arg("use_bias"));
   layer<Dropout<T>, T>(m, "Dropout", "Inverted dropout (nncore/layers/dropout.hpp).")
       .def(py::init<Index, double>(), py::arg("width"), py::arg("rate"));
+  layer<Embedding<T>, T>(m, "Embedding",
+                         "Integer codes of some columns of X replaced by learned vectors, the "
+                         "first layer only (nncore/layers/embedding.hpp).")
+      .def(py::init<Index, std::vector<Index>, std::vector<Index>, Index>(), py::arg("n_inputs"),
+           py::arg("columns"), py::arg("cardinalities"), py::arg("dim"));
 }
 
 void bind_layers(py::module_& m) {
