@@ -5,6 +5,7 @@
 * :func:`core_masks` draws the dropout masks exactly as the core's training loop does (each
   Dropout layer in forward order, depth first, row by row from the model's generator), so that
   the reference's ``fit`` can be given the masks of the core's;
+* :func:`central_differences` of a core Sequential's training-mode loss;
 * :func:`torch_output` runs the stack in torch from a flat parameter tensor (``requires_grad``:
   its ``.grad`` is then the flat gradient in the layout's order).
 
@@ -159,6 +160,22 @@ def core_fit(
     optimizer = core_class(reference.dtype, "SGD")(learning_rate)
     _core.fit(sequential, optimizer, _core.Random(seed), data, None, options)
     return sequential
+
+
+def central_differences(sequential: Any, X: np.ndarray, Y: np.ndarray, loss: str) -> np.ndarray:
+    """(L(θ + h e_i) − L(θ − h e_i)) / 2h for every parameter, h = 1e-6, L the core's weighted
+    mean loss in training mode (``gradient``'s first value); θ is restored afterwards."""
+    theta, h, weights = sequential.parameters.copy(), 1e-6, np.zeros(0, X.dtype)
+    differences = np.empty_like(theta)
+    for i in range(theta.size):
+        values = []
+        for sign in (1.0, -1.0):
+            sequential.parameters[:] = theta
+            sequential.parameters[i] += sign * h
+            values.append(sequential.gradient(X, Y, weights, loss, 1.0)[0])
+        differences[i] = (values[0] - values[1]) / (2 * h)
+    sequential.parameters[:] = theta
+    return differences
 
 
 def torch_activation(torch: Any, layer: Dense | Activation) -> Any:

@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 from conftest import assert_close_scaled
-from core_stacks import batches, core_class, core_fit, core_masks, core_sequential, torch_output
+from core_stacks import (
+    batches,
+    central_differences,
+    core_class,
+    core_fit,
+    core_masks,
+    core_sequential,
+    torch_output,
+)
 from nncore import _core
 from nncore.reference.layers import Activation, Dense, Dropout, Residual, Sequential
 
@@ -213,15 +221,7 @@ def test_gradient_matches_central_differences() -> None:
     X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
     core = core_sequential(model)
     _, gradient = core.gradient(X, Y, EMPTY, "mean_squared_error", 1.0)
-    theta, h = core.parameters.copy(), 1e-6
-    differences = np.empty_like(theta)
-    for i in range(theta.size):
-        values = []
-        for sign in (1.0, -1.0):
-            core.parameters[:] = theta
-            core.parameters[i] += sign * h
-            values.append(core.gradient(X, Y, EMPTY, "mean_squared_error", 1.0)[0])
-        differences[i] = (values[0] - values[1]) / (2 * h)
+    differences = central_differences(core, X, Y, "mean_squared_error")
     np.testing.assert_allclose(gradient, differences, rtol=1e-6, atol=1e-8)
 
 
