@@ -3,9 +3,12 @@
 // Adding a layer type is one `layer<…>` block here. The Python wrappers (nncore/layers.py) check
 // the arguments first, naming the layer; the core's own checks are the last line.
 #include "common.hpp"
+#include "nncore/layers/activation.hpp"
 #include "nncore/layers/dense.hpp"
 #include "nncore/layers/dropout.hpp"
+#include "nncore/layers/embedding.hpp"
 #include "nncore/layers/layer.hpp"
+#include "nncore/layers/residual.hpp"
 
 namespace nncore::bindings {
 
@@ -54,6 +57,24 @@ void bind_layers_for(py::module_& m) {
            py::arg("leaky_relu_slope"), py::arg("elu_alpha"), py::arg("use_bias"));
   layer<Dropout<T>, T>(m, "Dropout", "Inverted dropout (nncore/layers/dropout.hpp).")
       .def(py::init<Index, double>(), py::arg("width"), py::arg("rate"));
+  layer<Embedding<T>, T>(m, "Embedding",
+                         "Integer codes of some columns of X replaced by learned vectors, the "
+                         "first layer only (nncore/layers/embedding.hpp).")
+      .def(py::init<Index, std::vector<Index>, std::vector<Index>, Index>(), py::arg("n_inputs"),
+           py::arg("columns"), py::arg("cardinalities"), py::arg("dim"));
+  layer<ActivationLayer<T>, T>(m, "Activation", "Y = g(X) (nncore/layers/activation.hpp).")
+      .def(py::init(
+               [](Index width, const std::string& name, double leaky_relu_slope, double elu_alpha) {
+                 return std::make_shared<ActivationLayer<T>>(
+                     width, Activation::from_name(name, leaky_relu_slope, elu_alpha));
+               }),
+           py::arg("width"), py::arg("name"), py::arg("leaky_relu_slope"), py::arg("elu_alpha"));
+  layer<Residual<T>, T>(m, "Residual", "Y = X + f(X) (nncore/layers/residual.hpp).")
+      .def(py::init([](const std::vector<std::shared_ptr<Layer<T>>>& layers) {
+             return std::make_shared<Residual<T>>(
+                 std::vector<LayerPointer<T>>(layers.begin(), layers.end()));
+           }),
+           py::arg("layers"));
 }
 
 void bind_layers(py::module_& m) {
