@@ -246,7 +246,9 @@ def test_bad_arguments_are_rejected_by_name_on_a_single_rank() -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "TypeError on rank 0: fit got unexpected keyword arguments: epoch"
     assert lines[1].startswith("ValueError on rank 0: batch_size")
-    assert lines[2] == "TypeError on rank 0: model must be an nncore.MLP, got str"
+    assert (
+        lines[2] == "TypeError on rank 0: model must be an nncore.Sequential or nncore.MLP, got str"
+    )
 
 
 @needs_mpi

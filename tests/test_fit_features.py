@@ -1274,9 +1274,9 @@ def test_ctrl_c_before_the_stopper_sees_the_last_epoch_keeps_history_and_weights
     """Ctrl-C can reach Python inside an epoch-end callback, after that epoch's record is kept
     but before early stopping has seen it: the stopper catches up after the loop, so the best
     epoch, the restored weights and the history agree (here the interrupted epoch is the best)."""
-    from nncore import mlp as mlp_module
+    from nncore import _fit_run
 
-    class InterruptedOnce(mlp_module.EarlyStopping):
+    class InterruptedOnce(_fit_run.EarlyStopping):
         interrupted = False
 
         def __call__(self, epoch, loss):
@@ -1285,7 +1285,7 @@ def test_ctrl_c_before_the_stopper_sees_the_last_epoch_keeps_history_and_weights
                 raise KeyboardInterrupt
             return super().__call__(epoch, loss)
 
-    monkeypatch.setattr(mlp_module, "EarlyStopping", InterruptedOnce)
+    monkeypatch.setattr(_fit_run, "EarlyStopping", InterruptedOnce)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((64, 3)), rng.standard_normal(64)
     model = nncore.MLP([3, 8, 1], "tanh", dtype="float64", seed=0)

@@ -317,7 +317,7 @@ def test_a_fit_that_raises_keeps_the_history_from_before() -> None:
 
 
 def test_mlp_is_the_registered_model_kind() -> None:
-    assert model_file.MODELS == {"MLP": nncore.MLP}
+    assert {"MLP": nncore.MLP, "Sequential": nncore.Sequential} == model_file.MODELS
     with pytest.raises(TypeError, match="registered already"):
 
         @model_file.register_model
@@ -346,8 +346,10 @@ def test_an_unknown_model_kind_is_refused() -> None:
     own = ("format", "format_version", "nncore_version", "arrays")
     entries = {key: value for key, value in header.items() if key not in own}
     buffer = io.BytesIO()
-    serialization.write(buffer, {**entries, "model": "Sequential"}, arrays)
-    with pytest.raises(ValueError, match="unknown model kind 'Sequential'; this nncore reads MLP"):
+    serialization.write(buffer, {**entries, "model": "Transformer"}, arrays)
+    with pytest.raises(
+        ValueError, match="unknown model kind 'Transformer'; this nncore reads Sequential, MLP"
+    ):
         nncore.load(io.BytesIO(buffer.getvalue()))
 
 

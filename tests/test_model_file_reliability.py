@@ -770,5 +770,6 @@ def test_a_model_without_named_parameters_is_refused_by_its_flat_position(
     index = model.parameters.size - 2
     model.parameters[index] = np.nan
     monkeypatch.delattr(nncore.MLP, "named_parameters")
+    monkeypatch.delattr(nncore.Sequential, "named_parameters")
     pattern = rf"non-finite parameters: model\.parameters\[{index}\] is nan \(1 of "
     _assert_refused_everywhere(model, pattern, tmp_path)

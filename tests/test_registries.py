@@ -186,7 +186,7 @@ def test_a_schedule_subclass_with_a_name_joins_the_registry() -> None:
 
 
 def test_the_model_kinds_are_the_model_classes() -> None:
-    assert model_file.MODELS == {"MLP": nncore.MLP}
+    assert {"MLP": nncore.MLP, "Sequential": nncore.Sequential} == model_file.MODELS
     for name, cls in model_file.MODELS.items():
         assert cls.__name__ == name
         for method in ("config", "from_config", "count_parameters"):

@@ -9,7 +9,7 @@
 [0, 1, 1, 0]
 """
 
-from . import datasets, metrics, optim, reference, schedules
+from . import datasets, layers, metrics, optim, reference, schedules
 from ._core import DivergenceError
 from ._core import __version__ as __version__
 from ._validation import ACTIVATIONS, LOSSES
@@ -18,6 +18,7 @@ from .history import History
 from .mlp import MLP
 from .model_file import load
 from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
+from .sequential import Sequential
 
 __all__ = [
     "ACTIVATIONS",
@@ -30,11 +31,13 @@ __all__ = [
     "DivergenceError",
     "History",
     "RMSProp",
+    "Sequential",
     "__version__",
     "config",
     "datasets",
     "distributed",
     "get_num_threads",
+    "layers",
     "load",
     "metrics",
     "optim",

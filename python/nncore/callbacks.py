@@ -18,10 +18,19 @@ import numpy.typing as npt
 
 class EarlyStopping:
     """Stop when the monitored loss has not dropped below ``best − min_delta`` for ``patience``
-    epochs in a row, and remember the parameters of the best epoch so they can be restored."""
+    epochs in a row, and remember the parameters (and the state: running statistics) of the best
+    epoch so they can be restored."""
 
-    def __init__(self, parameters: npt.NDArray[Any], patience: int, min_delta: float) -> None:
+    def __init__(
+        self,
+        parameters: npt.NDArray[Any],
+        patience: int,
+        min_delta: float,
+        state: npt.NDArray[Any] | None = None,
+    ) -> None:
         self._parameters = parameters  # the model's flat parameter buffer (a live view)
+        self._state = state  # the model's flat state buffer (a live view), or None
+        self.best_state: npt.NDArray[Any] | None = None
         self.patience = patience
         self.min_delta = min_delta
         self.best_loss = math.inf
@@ -33,15 +42,19 @@ class EarlyStopping:
         """Record an epoch's monitored loss; True when training should stop."""
         if loss < self.best_loss - self.min_delta:
             self.best_parameters = np.copy(self._parameters)  # first, so best_* always agree
+            self.best_state = None if self._state is None else np.copy(self._state)
             self.best_loss, self.best_epoch, self._bad_epochs = loss, epoch, 0
             return False
         self._bad_epochs += 1
         return self._bad_epochs >= self.patience
 
     def restore(self) -> None:
-        """Write the best epoch's parameters back into the model (if there was a best epoch)."""
+        """Write the best epoch's parameters and state back into the model (if there was a best
+        epoch)."""
         if self.best_parameters is not None:
             self._parameters[...] = self.best_parameters
+        if self._state is not None and self.best_state is not None:
+            self._state[...] = self.best_state
 
 
 def _describe(record: dict[str, Any], metric_name: str) -> str:

@@ -34,8 +34,10 @@ import numpy.typing as npt
 
 from . import _core
 from ._core import DivergenceError
+from ._fit_plan import FitPlan as _FitPlan
+from ._fit_run import FIT_RUNNING
 from .history import History
-from .mlp import FIT_RUNNING, MLP, _FitPlan
+from .sequential import Sequential
 
 __all__ = ["fit", "load_shard", "shard_rows"]
 
@@ -158,9 +160,14 @@ class _Ranks:
 # ----------------------------------------------------------------------------- training
 
 
-def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: Any) -> History:
+def fit(
+    model: Sequential, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: Any
+) -> History:
     """Synchronous data-parallel ``model.fit`` over the ranks of ``comm`` (default
-    ``MPI.COMM_WORLD``): a collective call that every rank makes with its own rows
+    ``MPI.COMM_WORLD``): a collective call that every rank makes with its own rows (``model``:
+    an ``nncore.Sequential`` or ``nncore.MLP``; a ``BatchNorm``'s running statistics start as
+    rank 0's and are then updated per rank from its own batches, as in torch's
+    DistributedDataParallel without SyncBatchNorm; the parameters stay identical):
     ``X_local`` ``(n_r, n_features)``, ``y_local`` and the same keyword arguments, which are those
     of ``MLP.fit`` (``sample_weight`` and ``validation_data`` are this rank's too;
     ``validation_split`` holds out the last rows of this rank's data). Returns the ``History``,
@@ -208,8 +215,10 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
     error: Exception | None = None
     signature: dict[str, Any] | None = None
     try:
-        if not isinstance(model, MLP):
-            raise TypeError(f"model must be an nncore.MLP, got {type(model).__name__}")
+        if not isinstance(model, Sequential):
+            raise TypeError(
+                f"model must be an nncore.Sequential or nncore.MLP, got {type(model).__name__}"
+            )
         plan = model._fit_plan(X_local, y_local, **fit_kwargs)
         if model._fit_lock.locked():  # refused before the broadcasts below change the model
             raise RuntimeError(FIT_RUNNING)
@@ -240,6 +249,8 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
     _agree(comm, error)
     plan.learning_rate = learning_rate
     comm.Bcast(model._network.parameters, root=0)
+    if model._network.state.size:  # running statistics: rank 0's to start with
+        comm.Bcast(model._network.state, root=0)
     model._random.state = comm.bcast(tuple(model._random.state), root=0)
 
     # Each rank's generator (shuffling, dropout masks): seeded by rank 0's model generator and
@@ -272,7 +283,7 @@ def fit(model: MLP, X_local: Any, y_local: Any, comm: Any = None, **fit_kwargs: 
 
 
 def _validation_on_every_rank(
-    comm: Any, model: MLP, plan: _FitPlan
+    comm: Any, model: Sequential, plan: _FitPlan
 ) -> tuple[Array, Array, Array] | None:
     """This rank's validation data, or None when no rank has any (collective). A rank without
     validation rows, while another rank has some, passes empty arrays: every rank must make the
@@ -308,16 +319,13 @@ def _on_every_rank(
     return everywhere
 
 
-def _signature(model: MLP, plan: _FitPlan) -> dict[str, Any]:
+def _signature(model: Sequential, plan: _FitPlan) -> dict[str, Any]:
     """What must be the same on every rank: the architecture and every argument that decides the
     updates or the number of collective calls (the learning rate is rank 0's)."""
     optimizer = plan.optimizer.hyperparameters()
     return {
-        "layer_sizes": model.layer_sizes,
-        "activations": model.activations,
-        "dtype": model.dtype.name,
-        "use_bias": model.use_bias,
-        "dropout": model.dropout,
+        "model": type(model).__name__,
+        "config": {key: value for key, value in model.config().items() if key != "seed"},
         "loss": plan.loss,
         "huber_delta": plan.huber_delta,
         "optimizer": (
