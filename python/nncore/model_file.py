@@ -37,7 +37,9 @@ Between the format's own entries (``format``, ``format_version``, ``nncore_versi
     "metadata": {...}                         # model.metadata (a JSON object)
 
 The arrays: ``parameters`` (1-D, ``<f4`` or ``<f8``: the model's dtype, ``count_parameters``
-long); ``optimizer.<state name>`` (as ``parameters``); with a history, ``history.<series>`` for
+long); ``optimizer.<state name>`` (as ``parameters``); ``state.<name>`` for every entry of
+``model.state`` (a BatchNorm's ``"2.running_mean"``, of the model's dtype and shape, finite;
+none for a model without state, an MLP); with a history, ``history.<series>`` for
 every series of ``nncore.history.SERIES`` (``<f8``, one value per epoch; the validation series
 may be empty); ``metadata.<name>`` for every entry of ``metadata_arrays`` (``<name>``: 1–128
 characters from ``A–Z a–z 0–9 _ . -``, not starting with ``.`` or ``-``).
@@ -77,7 +79,7 @@ Array = npt.NDArray[Any]
 
 
 class Model(Protocol):
-    """What a model class offers the model file (``MLP`` does). A model may also offer
+    """What a model class offers the model file (``Sequential`` and ``MLP`` do). A model may also offer
     ``named_parameters()`` (each parameter array with its name, tiling ``parameters`` in order),
     which the messages about non-finite values then use."""
 
@@ -89,6 +91,9 @@ class Model(Protocol):
 
     @property
     def parameters(self) -> Array: ...
+
+    @property
+    def state(self) -> dict[str, Array]: ...  # the non-trainable buffers, as views
 
     def config(self) -> dict[str, Any]: ...
 
@@ -153,6 +158,7 @@ def save(model: Model, file: File) -> None:
     arrays: dict[str, Any] = {"parameters": parameters}
     optimizer, vectors = _optimizer_entry(model, parameters)
     arrays.update(vectors)
+    arrays.update(_state_members(model))
     history = model.history
     if history is not None and not isinstance(history, History):
         raise TypeError(f"model.history must be a History or None, got {type(history).__name__}")
@@ -203,6 +209,23 @@ def _refuse_non_finite(model: Model, vector: Array, state: str | None = None) ->
         f"{where} is {vector[index]} ({count}); call model.optimizer.reset() or set "
         "model.optimizer = None to save the model without it"
     )
+
+
+def _state_members(model: Model) -> dict[str, Array]:
+    """The ``state.<name>`` arrays of ``model.state`` (a BatchNorm's running statistics), which
+    must be finite: ``ValueError`` naming the first value that is not."""
+    members = {}
+    for name, array in model.state.items():
+        finite = np.isfinite(array)
+        if not finite.all():
+            position = np.unravel_index(int(np.argmin(finite)), array.shape)
+            raise ValueError(
+                f"cannot save a model with non-finite state: model.state[{name!r}]"
+                f"[{', '.join(map(str, position))}] is {array[position]}; the file format holds "
+                "finite state only"
+            )
+        members[f"state.{name}"] = array
+    return members
 
 
 def _parameter_at(model: Model, index: int) -> str:
@@ -380,6 +403,7 @@ def _decode(header: dict[str, Any], arrays: dict[str, Array]) -> Model:
             f"{model.parameters.dtype.str!r}"
         )
     model.parameters[...] = parameters
+    _restore_state(model, arrays)
     model.generator_state = random_state
     if optimizer is not None:
         model.optimizer = _build_optimizer(optimizer, arrays)
@@ -391,6 +415,27 @@ def _decode(header: dict[str, Any], arrays: dict[str, Array]) -> Model:
         if name.startswith("metadata.")
     }
     return model
+
+
+def _restore_state(model: Model, arrays: dict[str, Array]) -> None:
+    """Write the ``state.<name>`` arrays into the new model's ``state``: exactly the names, dtype
+    and shapes its config implies, finite."""
+    state = model.state
+    given = {name[len("state.") :] for name in arrays if name.startswith("state.")}
+    if given != state.keys():
+        expected = ", ".join(f"state.{name}" for name in state) or "none"
+        found = ", ".join(f"state.{name}" for name in sorted(given)) or "none"
+        raise Invalid(f"the config implies the state arrays {expected}; the file has {found}")
+    for name, target in state.items():
+        array = arrays[f"state.{name}"]
+        if array.dtype != target.dtype or array.shape != target.shape:
+            raise Invalid(
+                f"state.{name}: the array is {array.dtype.str!r} {array.shape!r:.60}, the config "
+                f"implies {target.dtype.str!r} {target.shape!r}"
+            )
+        if not np.isfinite(array).all():
+            raise Invalid(f"state.{name}: the values are not all finite (NaN or infinity)")
+        target[...] = array
 
 
 def _random_state(value: Any) -> tuple[int, int, int, int]:
@@ -470,6 +515,8 @@ def _check_arrays(
         elif name in vectors:
             if array.dtype.str not in _PARAMETER_DTYPES or array.shape != (n_parameters,):
                 raise Invalid(f"{declared} the config implies '<f4' or '<f8' ({n_parameters},)")
+        elif name.startswith("state."):
+            pass  # checked against the model the config builds (_restore_state)
         elif not (name.startswith("metadata.") and _METADATA_NAME.fullmatch(name[9:])):
             raise Invalid(f"arrays declares the unexpected member {name!r:.60}")
     missing = (vectors | series.keys()) - arrays.keys()
