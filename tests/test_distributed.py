@@ -184,7 +184,7 @@ def test_distributed_is_exported_lazily() -> None:
 def test_equivalent_to_single_process_training(ranks: int) -> None:
     result = mpirun(ranks, "equivalence.py")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(f"ok K={ranks} ") == 11, result.stdout
+    assert result.stdout.count(f"ok K={ranks} ") == 12, result.stdout
 
 
 @needs_mpi

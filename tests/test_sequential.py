@@ -57,6 +57,11 @@ STACKS = {
         id="residual",
         marks=_core_has("Residual"),
     ),
+    "embedding": pytest.param(
+        [L.Embedding([1, 3], [3, 5], 2), L.Dense(6, "tanh"), L.Dense(2)],
+        id="embedding",
+        marks=_core_has("Embedding"),
+    ),
 }
 STACK_PARAMS = list(STACKS.values())
 
@@ -72,15 +77,22 @@ def _pair(layers: list[L.Layer], n_inputs: int = 4, seed: int = 0):
     return model, reference
 
 
-def _data(n: int = 12, n_inputs: int = 4, n_outputs: int = 2, seed: int = 1):
+def _data(n: int = 12, n_inputs: int = 4, n_outputs: int = 2, seed: int = 1, layers=()):
+    """Normal features and targets; an Embedding's columns hold integer codes below their
+    cardinalities."""
     rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, n_inputs)), rng.normal(size=(n, n_outputs))
+    X = rng.normal(size=(n, n_inputs))
+    for layer in layers:
+        if isinstance(layer, L.Embedding):
+            for column, cardinality in zip(layer.columns, layer.cardinalities, strict=True):
+                X[:, column] = rng.integers(0, cardinality, n)
+    return X, rng.normal(size=(n, n_outputs))
 
 
 @pytest.mark.parametrize("layers", STACK_PARAMS)
 def test_forward_and_gradient_agree_with_the_reference(layers) -> None:
     model, reference = _pair(layers)
-    X, Y = _data()
+    X, Y = _data(layers=layers)
     assert model.layout == reference.layout()
     np.testing.assert_allclose(model.forward(X), reference.forward(X, False), rtol=1e-12)
     before = model.parameters.copy()
@@ -94,7 +106,7 @@ def test_forward_and_gradient_agree_with_the_reference(layers) -> None:
 def test_plain_sgd_without_shuffling_follows_the_reference(layers) -> None:
     layers = [layer for layer in layers if not isinstance(layer, L.Dropout)]
     model, reference = _pair(layers)
-    X, Y = _data(n=10)
+    X, Y = _data(n=10, layers=layers)
     steps = reference.fit(X, Y, "mean_squared_error", 0.05, epochs=2, batch_size=4)
     model.fit(
         X,

@@ -153,3 +153,36 @@ difference = float(np.abs(model._network.parameters - reference._network.paramet
 assert difference <= TOLERANCE, f"warm start: max |Δw| = {difference:.3g}"
 if rank == 0:
     print(f"ok K={K} warm start: max |dw| = {difference:.2g}", flush=True)
+
+# A Sequential of other layers (a residual block, an activation layer, embedded codes) trains as
+# the MLP does: one loop for every model.
+codes = X.copy()
+codes[:, 4] = rng.integers(0, 3, size=n)
+
+
+def stack() -> list[Any]:
+    from nncore import layers as L
+
+    return [
+        L.Embedding([4], [3], 2),
+        L.Dense(8, "tanh"),
+        L.Residual([L.Dense(8, "tanh"), L.Dense(8)]),
+        L.Activation("relu"),
+        L.Dense(3, "softmax"),
+    ]
+
+
+model = nncore.Sequential(stack(), n_inputs=5, dtype="float64", seed=3 + rank)
+reference = nncore.Sequential(stack(), n_inputs=5, dtype="float64", seed=3)
+expected = reference.fit(
+    codes, labels, batch_size=K * b, epochs=4, optimizer=nncore.Adam(0.01), **common
+)
+history = distributed.fit(
+    model, codes[mine], labels[mine], batch_size=b, epochs=4, optimizer=nncore.Adam(0.01), **common
+)
+assert len(set(comm.allgather(digest(model)))) == 1, "Sequential: weights differ across ranks"
+np.testing.assert_allclose(history.loss, expected.loss, rtol=1e-9)
+difference = float(np.abs(model.parameters - reference.parameters).max())
+assert difference <= TOLERANCE, f"Sequential: max |Δw| = {difference:.3g}"
+if rank == 0:
+    print(f"ok K={K} Sequential: max |dw| = {difference:.2g}", flush=True)
