@@ -266,3 +266,32 @@ def test_the_issues_example_runs() -> None:
     )
     history = model.fit(X, y, optimizer="adamw", epochs=3, batch_size=16, validation_split=0.1)
     assert history.epochs >= 1 and model.predict(X).shape == (80,)
+
+
+def test_a_bad_embedding_code_is_refused_naming_the_layer_and_nothing_changes() -> None:
+    model = nncore.Sequential([L.Embedding([0], [3], 2), L.Dense(1)], n_inputs=2, seed=5)
+    X = np.array([[0.0, 1.0], [2.0, -1.0], [5.0, 2.0]])
+    before, generator = model.parameters.copy(), model.generator_state
+    pattern = r"layer 0 \(Embedding\): column 0 of X holds 5 in row 2"
+    with pytest.raises(ValueError, match=pattern):
+        model.fit(X, np.zeros(3), optimizer="adam", epochs=2)
+    with pytest.raises(ValueError, match=pattern):
+        model.gradient(X, np.zeros(3))
+    with pytest.raises(ValueError, match=r"layer 0 \(Embedding\): column 0 of X holds 0.5"):
+        model.predict(np.array([[0.5, 1.0]]))
+    assert model.parameters.tobytes() == before.tobytes()
+    assert model.generator_state == generator
+    assert model.history is None and model.optimizer is None
+
+
+def test_a_fit_refused_by_the_core_leaves_a_given_optimizer_as_it_was() -> None:
+    model = nncore.Sequential([L.Embedding([0], [3], 2), L.Dense(1)], n_inputs=2, seed=5)
+    X = np.array([[0.0, 1.0], [7.0, -1.0]])
+    adam = nncore.Adam(learning_rate=0.01)
+    with pytest.raises(ValueError, match=r"layer 0 \(Embedding\)"):
+        model.fit(X, np.zeros(2), optimizer=adam, learning_rate=0.5, epochs=2)
+    assert model.optimizer is None
+    assert adam.learning_rate == 0.01 and adam.step_count == 0 and adam.dtype is None
+    float64 = nncore.Sequential([L.Dense(1)], n_inputs=2, dtype="float64")
+    float64.fit(X, np.zeros(2), optimizer=adam, epochs=1)  # its dtype is still free
+    assert adam.dtype == np.float64 and adam.step_count == 1

@@ -61,7 +61,11 @@ void Sequential<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef
                                 std::to_string(Y->rows()) + ", " + std::to_string(Y->cols()) + ")");
   if (!X.allFinite())
     throw std::invalid_argument("X contains NaN or infinity; clean or scale it first");
-  chain_.layer(0).check_input(X);
+  try {
+    chain_.layer(0).check_input(X);
+  } catch (const std::invalid_argument& error) {  // named as the Python layers name it
+    throw std::invalid_argument("layer 0 (" + chain_.layer(0).kind() + "): " + error.what());
+  }
   if (Y != nullptr && !Y->allFinite())
     throw std::invalid_argument("Y contains NaN or infinity; clean or scale it first");
   if (weights != nullptr && weights->size() != 0) {

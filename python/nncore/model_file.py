@@ -79,9 +79,9 @@ Array = npt.NDArray[Any]
 
 
 class Model(Protocol):
-    """What a model class offers the model file (``Sequential`` and ``MLP`` do). A model may also offer
-    ``named_parameters()`` (each parameter array with its name, tiling ``parameters`` in order),
-    which the messages about non-finite values then use."""
+    """What a model class offers the model file (``Sequential`` and ``MLP`` do). A model may also
+    offer ``named_parameters()`` (each parameter array with its name, tiling ``parameters`` in
+    order), which the messages about non-finite values then use."""
 
     optimizer: Optimizer | None
     history: History | None

@@ -27,6 +27,7 @@ before anything changes: a refused ``fit`` or ``step`` leaves the optimizer as i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -239,6 +240,18 @@ class Optimizer:
         else:
             self._native_optimizer.learning_rate = self._learning_rate
         return self._native_optimizer
+
+    def _undoer(self) -> Callable[[], None]:
+        """A function that puts back this optimizer's learning rate and, if it has no native
+        object yet, that absence (so its dtype is free again): for a ``fit`` that is refused
+        before its first update."""
+        rate, native = self._learning_rate, self._native_optimizer
+
+        def undo() -> None:
+            self._native_optimizer = native
+            self.learning_rate = rate
+
+        return undo
 
     @property
     def step_count(self) -> int:

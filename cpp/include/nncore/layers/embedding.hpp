@@ -69,8 +69,8 @@ class Embedding final : public Layer<T> {
         if (table_row(j, X(r, column(j))) < 0) {
           std::ostringstream message;
           message.precision(std::numeric_limits<T>::max_digits10);
-          message << "Embedding: column " << column(j) << " of X holds " << X(r, column(j))
-                  << " in row " << r << ", not an integer code in [0, " << cardinality(j) << ")";
+          message << "column " << column(j) << " of X holds " << X(r, column(j)) << " in row " << r
+                  << ", not an integer code in [0, " << cardinality(j) << ")";
           throw std::invalid_argument(message.str());
         }
   }
