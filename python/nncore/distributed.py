@@ -165,9 +165,10 @@ def fit(
 ) -> History:
     """Synchronous data-parallel ``model.fit`` over the ranks of ``comm`` (default
     ``MPI.COMM_WORLD``): a collective call that every rank makes with its own rows (``model``:
-    an ``nncore.Sequential`` or ``nncore.MLP``; a ``BatchNorm``'s running statistics start as
-    rank 0's and are then updated per rank from its own batches, as in torch's
-    DistributedDataParallel without SyncBatchNorm; the parameters stay identical):
+    an ``nncore.Sequential`` or ``nncore.MLP``; a ``BatchNorm`` normalises each rank's batch
+    with that batch's statistics, as torch's DistributedDataParallel without SyncBatchNorm does,
+    and its running statistics start as rank 0's, are updated per rank from its own batches and
+    end as rank 0's on every rank, so that every rank holds the same model):
     ``X_local`` ``(n_r, n_features)``, ``y_local`` and the same keyword arguments, which are those
     of ``MLP.fit`` (``sample_weight`` and ``validation_data`` are this rank's too;
     ``validation_split`` holds out the last rows of this rank's data). Returns the ``History``,
@@ -279,7 +280,10 @@ def fit(
             ranks,
         )
 
-    return model._run_fit(plan, loop, show_progress=rank == 0)
+    history = model._run_fit(plan, loop, show_progress=rank == 0)
+    if model._network.state.size:  # every rank leaves with the same model: rank 0's statistics
+        comm.Bcast(model._network.state, root=0)
+    return history
 
 
 def _validation_on_every_rank(
