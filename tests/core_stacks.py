@@ -9,7 +9,8 @@
 * :func:`torch_output` runs the stack in torch from a flat parameter tensor (``requires_grad``:
   its ``.grad`` is then the flat gradient in the layout's order).
 
-Only the layer types Dense, Activation, Dropout and Residual are covered.
+Only the layer types Dense, Activation, Dropout, LayerNorm, BatchNorm and Residual are covered
+(torch_output's BatchNorm normalises with the batch's statistics: training mode).
 """
 
 from __future__ import annotations
@@ -21,13 +22,24 @@ from typing import Any
 import numpy as np
 
 from nncore import _core
-from nncore.reference.layers import Activation, Dense, Dropout, Layer, Residual, Sequential
+from nncore.reference.layers import (
+    Activation,
+    BatchNorm,
+    Dense,
+    Dropout,
+    Layer,
+    LayerNorm,
+    Residual,
+    Sequential,
+)
 
 _BY_DTYPE: dict[Any, dict[str, Any]] = {
     np.float32: {
         "Dense": _core.DenseF32,
         "Activation": _core.ActivationF32,
         "Dropout": _core.DropoutF32,
+        "LayerNorm": _core.LayerNormF32,
+        "BatchNorm": _core.BatchNormF32,
         "Residual": _core.ResidualF32,
         "Sequential": _core.SequentialF32,
         "SGD": _core.SGDF32,
@@ -36,6 +48,8 @@ _BY_DTYPE: dict[Any, dict[str, Any]] = {
         "Dense": _core.DenseF64,
         "Activation": _core.ActivationF64,
         "Dropout": _core.DropoutF64,
+        "LayerNorm": _core.LayerNormF64,
+        "BatchNorm": _core.BatchNormF64,
         "Residual": _core.ResidualF64,
         "Sequential": _core.SequentialF64,
         "SGD": _core.SGDF64,
@@ -72,6 +86,10 @@ def core_layers(layers: Sequence[Layer], width: int, dtype: Any) -> tuple[list[A
             made.append(activation(width, g.activation, g.leaky_relu_slope, g.elu_alpha))
         elif isinstance(layer, Dropout):
             made.append(core_class(dtype, "Dropout")(width, layer.rate))
+        elif isinstance(layer, LayerNorm):
+            made.append(core_class(dtype, "LayerNorm")(width, layer.eps))
+        elif isinstance(layer, BatchNorm):
+            made.append(core_class(dtype, "BatchNorm")(width, layer.momentum, layer.eps))
         elif isinstance(layer, Residual):
             inner, _ = core_layers(layer.layers, width, dtype)
             made.append(core_class(dtype, "Residual")(inner))
@@ -81,12 +99,20 @@ def core_layers(layers: Sequence[Layer], width: int, dtype: Any) -> tuple[list[A
 
 
 def core_sequential(reference: Sequential) -> Any:
-    """The core's Sequential of the reference model's layers, with its parameters."""
+    """The core's Sequential of the reference model's layers, with its parameters and state."""
     layers, _ = core_layers(reference.layers, reference.n_inputs, reference.dtype)
     sequential = core_class(reference.dtype, "Sequential")(layers)
     assert sequential.parameter_layout == reference.layout()
     sequential.parameters[:] = reference.parameters()
+    sequential.state[:] = flat_state(sequential, reference.state())
     return sequential
+
+
+def flat_state(sequential: Any, state: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The reference's state dict as the core Sequential's flat state (its state_layout)."""
+    assert sorted(name for name, _, _ in sequential.state_layout) == sorted(state)
+    parts = [np.asarray(state[name]).ravel() for name, _, _ in sequential.state_layout]
+    return np.concatenate(parts) if parts else np.zeros(0, sequential.state.dtype)
 
 
 def dropout_layers(layers: Sequence[Layer], path: str = "") -> list[tuple[str, Dropout]]:
@@ -206,6 +232,7 @@ def torch_output(
 ) -> Any:
     """The stack's output in torch, its parameters slices of the tensor ``flat`` (the layout's
     order); ``logits``: the last layer's activation left out."""
+    F = torch.nn.functional
     arrays = {
         name: flat[offset : offset + math.prod(shape)].reshape(shape)
         for name, shape, offset in reference.layout()
@@ -221,6 +248,12 @@ def torch_output(
                 x = torch_activation(torch, layer)(x)
             elif isinstance(layer, Dropout) and masks is not None:
                 x = x * torch.from_numpy(masks[here])
+            elif isinstance(layer, LayerNorm):
+                gamma, beta = arrays[f"{here}.gamma"], arrays[f"{here}.beta"]
+                x = F.layer_norm(x, gamma.shape, gamma, beta, layer.eps)
+            elif isinstance(layer, BatchNorm):
+                gamma, beta = arrays[f"{here}.gamma"], arrays[f"{here}.beta"]
+                x = F.batch_norm(x, None, None, gamma, beta, training=True, eps=layer.eps)
             elif isinstance(layer, Residual):
                 x = x + run(layer.layers, x, here, False)
         return x

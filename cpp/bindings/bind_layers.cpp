@@ -4,10 +4,12 @@
 // the arguments first, naming the layer; the core's own checks are the last line.
 #include "common.hpp"
 #include "nncore/layers/activation.hpp"
+#include "nncore/layers/batch_norm.hpp"
 #include "nncore/layers/dense.hpp"
 #include "nncore/layers/dropout.hpp"
 #include "nncore/layers/embedding.hpp"
 #include "nncore/layers/layer.hpp"
+#include "nncore/layers/layer_norm.hpp"
 #include "nncore/layers/residual.hpp"
 
 namespace nncore::bindings {
@@ -75,6 +77,15 @@ void bind_layers_for(py::module_& m) {
                  std::vector<LayerPointer<T>>(layers.begin(), layers.end()));
            }),
            py::arg("layers"));
+  layer<LayerNorm<T>, T>(m, "LayerNorm",
+                         "Each row normalised over its features, then γ ⊙ x̂ + β "
+                         "(nncore/layers/layer_norm.hpp).")
+      .def(py::init<Index, double>(), py::arg("width"), py::arg("eps"));
+  layer<BatchNorm<T>, T>(m, "BatchNorm",
+                         "Each feature normalised over the batch (training) or with the running "
+                         "statistics (inference), then γ ⊙ x̂ + β (nncore/layers/batch_norm.hpp).")
+      .def(py::init<Index, double, double>(), py::arg("width"), py::arg("momentum"),
+           py::arg("eps"));
 }
 
 void bind_layers(py::module_& m) {
