@@ -188,9 +188,6 @@ def test_equivalent_to_single_process_training(ranks: int) -> None:
 
 
 @needs_mpi
-@pytest.mark.skipif(
-    not hasattr(nncore._core, "BatchNormF64"), reason="the core's BatchNorm is not in this build"
-)
 def test_running_statistics_end_the_same_on_every_rank() -> None:
     result = mpirun(2, "batch_norm.py")
     assert result.returncode == 0, result.stdout + result.stderr

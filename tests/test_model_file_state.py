@@ -1,7 +1,7 @@
 """A model's state (a BatchNorm's running statistics) in model files: saved as ``state.<name>``
 arrays, restored bit for bit by load, pickle and deepcopy; files whose state arrays are missing,
 extra, of the wrong shape or dtype, or not finite are refused with ValueError; a model with
-non-finite state is not saved. Needs the core's BatchNorm (the only layer with state)."""
+non-finite state is not saved. (A BatchNorm is the layer with state.)"""
 
 from __future__ import annotations
 
@@ -15,12 +15,8 @@ import numpy as np
 import pytest
 
 import nncore
-from nncore import _core, model_file, serialization
 from nncore import layers as L
-
-needs_batch_norm = pytest.mark.skipif(
-    not hasattr(_core, "BatchNormF64"), reason="the core's BatchNorm layer is not in this build"
-)
+from nncore import model_file, serialization
 
 
 def _trained() -> nncore.Sequential:
@@ -33,7 +29,6 @@ def _trained() -> nncore.Sequential:
     return model
 
 
-@needs_batch_norm
 def test_the_running_statistics_survive_save_load_pickle_and_deepcopy(tmp_path) -> None:
     model = _trained()
     state = model.state
@@ -71,7 +66,6 @@ def _without(arrays: dict, name: str) -> dict:
     return {key: value for key, value in arrays.items() if key != name}
 
 
-@needs_batch_norm
 @pytest.mark.parametrize(
     ("change", "match"),
     [
@@ -92,7 +86,6 @@ def test_a_file_with_bad_state_arrays_is_refused(change, match) -> None:
         _load(entries, change(arrays))
 
 
-@needs_batch_norm
 def test_a_model_with_non_finite_state_is_not_saved(tmp_path) -> None:
     model = _trained()
     model.state["1.running_var"][2] = np.inf

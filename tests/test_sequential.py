@@ -1,9 +1,7 @@
 """nncore.Sequential and nncore.layers against the NumPy reference (nncore.reference.layers):
 forward, gradient (1e-12 relative, float64) and a plain-SGD fit without shuffling; a Sequential of
 Dense layers against the MLP of the same sizes, bit for bit; save/load/pickle; bad input.
-
-Layers whose core class is not in this build are skipped with the reason (they land on main
-with their C++ branches)."""
+"""
 
 from __future__ import annotations
 
@@ -15,16 +13,8 @@ import numpy as np
 import pytest
 
 import nncore
-from nncore import _core
 from nncore import layers as L
 from nncore.reference import layers as R
-
-
-def _core_has(name: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(
-        not hasattr(_core, name + "F64"),
-        reason=f"the core's {name} layer is not in this build yet (it lands with its C++ branch)",
-    )
 
 
 def _reference(layer: L.Layer) -> R.Layer:
@@ -44,23 +34,16 @@ STACKS = {
     "activation": pytest.param(
         [L.Dense(6), L.Activation("elu"), L.Dense(2)],
         id="activation",
-        marks=_core_has("Activation"),
     ),
-    "layer_norm": pytest.param(
-        [L.Dense(6), L.LayerNorm(), L.Dense(2)], id="layer_norm", marks=_core_has("LayerNorm")
-    ),
-    "batch_norm": pytest.param(
-        [L.Dense(6), L.BatchNorm(), L.Dense(2)], id="batch_norm", marks=_core_has("BatchNorm")
-    ),
+    "layer_norm": pytest.param([L.Dense(6), L.LayerNorm(), L.Dense(2)], id="layer_norm"),
+    "batch_norm": pytest.param([L.Dense(6), L.BatchNorm(), L.Dense(2)], id="batch_norm"),
     "residual": pytest.param(
         [L.Dense(6), L.Residual([L.Dense(6, "tanh"), L.Dense(6)]), L.Dense(2)],
         id="residual",
-        marks=_core_has("Residual"),
     ),
     "embedding": pytest.param(
         [L.Embedding([1, 3], [3, 5], 2), L.Dense(6, "tanh"), L.Dense(2)],
         id="embedding",
-        marks=_core_has("Embedding"),
     ),
 }
 STACK_PARAMS = list(STACKS.values())
@@ -241,9 +224,6 @@ def test_bad_fit_input_changes_nothing() -> None:
 
 def test_the_issues_example_runs() -> None:
     """The user code at the top of issue 15 (smaller data)."""
-    for name in ("Embedding", "BatchNorm", "Activation", "Residual", "LayerNorm"):
-        if not hasattr(_core, name + "F32"):
-            pytest.skip(f"the core's {name} layer is not in this build yet")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(80, 20))
     X[:, 0], X[:, 3] = rng.integers(0, 12, 80), rng.integers(0, 5, 80)
