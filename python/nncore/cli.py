@@ -237,6 +237,7 @@ MODEL_COLUMNS_HELP = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand (one ``_add_<command>`` function each)."""
     parser = _Parser(
         prog="nncore",
         usage="nncore [-h] [--version] COMMAND ...",
@@ -249,23 +250,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", title="commands"
     )
+    for add in COMMANDS:
+        add(commands)
+    return parser
 
-    def command(
-        name: str, usage: str, help: str, description: str, epilog: str
-    ) -> argparse.ArgumentParser:
-        sub: argparse.ArgumentParser = commands.add_parser(
-            name,
-            prog=f"nncore {name}",
-            usage=usage,
-            help=help,
-            description=description,
-            epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        return sub
 
-    # ---- train
-    train = command(
+Commands = Any  # argparse's private _SubParsersAction
+
+
+def _command(
+    commands: Commands, name: str, usage: str, help: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """A subcommand's parser, formatted as every other's."""
+    sub: argparse.ArgumentParser = commands.add_parser(
+        name,
+        prog=f"nncore {name}",
+        usage=usage,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return sub
+
+
+def _add_train(commands: Commands) -> None:
+    train = _command(
+        commands,
         "train",
         "nncore train DATA.csv --target COL --out MODEL [options]",
         "train a model on a CSV file",
@@ -278,6 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--task", choices=TASKS, help="classify or regress (default: from the target, see below)"
     )
+    _network_options(train)
+    _training_options(train)
+    train.add_argument(
+        "--seed", type=_int_at_least(0), default=0, metavar="S", help="random seed (0)"
+    )
+    train.add_argument(
+        "--dtype", choices=("float32", "float64"), default="float32", help="precision (float32)"
+    )
+    train.add_argument(
+        "--quiet", action="store_true", help="no progress and no report (errors only)"
+    )
+    _separator_option(train)
+    train.set_defaults(handler=train_command)
+
+
+def _network_options(train: argparse.ArgumentParser) -> None:
+    """``nncore train``'s architecture: hidden widths, activation, dropout."""
     train.add_argument(
         "--hidden",
         type=_hidden_sizes,
@@ -292,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"hidden activation: {', '.join(HIDDEN_ACTIVATIONS)} (default relu)",
     )
+    _fraction_option(
+        train, "--dropout", 0.0, "of each hidden layer's units dropped in training (0)"
+    )
+
+
+def _training_options(train: argparse.ArgumentParser) -> None:
+    """``nncore train``'s optimisation: rule, rate, epochs, batches, splits, loss, decay."""
     train.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
@@ -331,23 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="F",
         help="the optimizer's weight decay λ, an L2 penalty (default: the optimizer's own)",
     )
-    _fraction_option(
-        train, "--dropout", 0.0, "of each hidden layer's units dropped in training (0)"
-    )
-    train.add_argument(
-        "--seed", type=_int_at_least(0), default=0, metavar="S", help="random seed (0)"
-    )
-    train.add_argument(
-        "--dtype", choices=("float32", "float64"), default="float32", help="precision (float32)"
-    )
-    train.add_argument(
-        "--quiet", action="store_true", help="no progress and no report (errors only)"
-    )
-    _separator_option(train)
-    train.set_defaults(handler=train_command)
 
-    # ---- predict
-    predict = command(
+
+def _add_predict(commands: Commands) -> None:
+    predict = _command(
+        commands,
         "predict",
         "nncore predict MODEL DATA.csv [--out PREDICTIONS.csv]",
         "predict the rows of a CSV file",
@@ -365,8 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     _separator_option(predict)
     predict.set_defaults(handler=predict_command)
 
-    # ---- evaluate
-    evaluate = command(
+
+def _add_evaluate(commands: Commands) -> None:
+    evaluate = _command(
+        commands,
         "evaluate",
         "nncore evaluate MODEL DATA.csv [--target COL] [--metrics NAME,NAME]",
         "measure a model on a labelled CSV file",
@@ -393,8 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     _separator_option(evaluate)
     evaluate.set_defaults(handler=evaluate_command)
 
-    # ---- info
-    info = command(
+
+def _add_info(commands: Commands) -> None:
+    info = _command(
+        commands,
         "info",
         "nncore info MODEL",
         "describe a saved model",
@@ -405,8 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("model", metavar="MODEL", help="a saved model")
     info.set_defaults(handler=info_command)
 
-    # ---- config
-    config = command(
+
+def _add_config(commands: Commands) -> None:
+    config = _command(
+        commands,
         "config",
         "nncore config",
         "show how nncore was built and runs here",
@@ -416,8 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     config.set_defaults(handler=config_command)
 
-    # ---- demo
-    demo = command(
+
+def _add_demo(commands: Commands) -> None:
+    demo = _command(
+        commands,
         "demo",
         "nncore demo [--epochs N] [--seed S] [--plot OUT.png]",
         "train a small network on a built-in data set",
@@ -437,8 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=demo_command)
 
-    # ---- bench
-    bench = command(
+
+def _add_bench(commands: Commands) -> None:
+    bench = _command(
+        commands,
         "bench",
         "nncore bench [--sizes T,S] [--quick] [--repeats N] [--dtype float32|float64]",
         "time training against the NumPy and pure-Python references",
@@ -465,7 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--dtype", choices=("float32", "float64"), default="float32", help="precision (float32)"
     )
     bench.set_defaults(handler=bench_command)
-    return parser
+
+
+#: The subcommands, in the order of ``nncore --help``: one function each.
+COMMANDS = (_add_train, _add_predict, _add_evaluate, _add_info, _add_config, _add_demo, _add_bench)
 
 
 # --------------------------------------------------------------------------------------------
