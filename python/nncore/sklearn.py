@@ -543,24 +543,13 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         rollback: _Rollback,
     ) -> _BaseMLP:
         """scikit-learn's ``_fit_stochastic``: its batch size, penalty, optimizer and per-epoch
-        bookkeeping around one native ``MLP.fit`` call."""
+        bookkeeping (``_epoch_end``) around one native ``MLP.fit`` call."""
         X_train, Y_train, w_train = train
         model = self.model_
-        n_outputs = Y_train.shape[1]
         n_train = X_train.shape[0]
-        if p["batch_size"] is None:
-            batch_size = min(200, n_train)
-        else:
-            if p["batch_size"] > n_train:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is going to be "
-                    "clipped",
-                    stacklevel=3,
-                )
-            batch_size = min(p["batch_size"], n_train)
-        n_batches = math.ceil(n_train / batch_size)
+        batch_size = self._batch_size(p["batch_size"], n_train)
         mean_weight = 1.0 if w_train is None else float(np.mean(w_train))
-        c, loss_factor = self._loss_scales(n_outputs)
+        c, loss_factor = self._loss_scales(Y_train.shape[1])
         # scikit-learn's penalty (alpha/2)·‖W‖²/Σw_batch as a constant coupled weight decay
         weight_decay = c * p["alpha"] / (batch_size * mean_weight) if mean_weight > 0 else 0.0
         previous = None if first_pass else model.optimizer
@@ -568,16 +557,11 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         if not incremental:
             self._learning_rate_now = p["learning_rate_init"]  # scikit-learn: a new optimizer
         is_sgd = self.solver == "sgd"
-        schedule = self.learning_rate if is_sgd else "constant"
         penalty_scale = (
-            0.5 * p["alpha"] * n_batches / (n_train * mean_weight)
+            0.5 * p["alpha"] * math.ceil(n_train / batch_size) / (n_train * mean_weight)
             if self.solver != "adamw" and mean_weight > 0
             else 0.0
         )
-        n_iter_no_change = self.n_iter_no_change
-        tol = p["tol"]
-        verbose = bool(self.verbose)
-        early_stopping = p["early_stopping"]
         self.n_iter_ = 0
         stopped = False
 
@@ -586,55 +570,11 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             rollback.training = True
             loss = float(record["loss"]) * loss_factor
             if penalty_scale:
-                squares = sum(float(np.dot(w.ravel(), w.ravel())) for w in model.weights)
-                loss += penalty_scale * squares
-            self.n_iter_ += 1
-            self.loss_ = loss
-            self.t_ += n_train
-            self.loss_curve_.append(loss)
-            if verbose:
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            if early_stopping:
-                score = float(record["validation_metric"])
-                assert self.validation_scores_ is not None
-                assert self.best_validation_score_ is not None
-                self.validation_scores_.append(score)
-                if verbose:
-                    print(f"Validation score: {score:f}")
-                if score < self.best_validation_score_ + tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    self._best_parameters = model.get_parameters()
-            else:
-                assert self.best_loss_ is not None
-                if loss > self.best_loss_ - tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
-                self.best_loss_ = min(self.best_loss_, loss)
-            if schedule == "invscaling":
-                self._learning_rate_now = over_power(
-                    p["learning_rate_init"], self.t_ + 1, p["power_t"]
+                loss += penalty_scale * sum(
+                    float(np.dot(w.ravel(), w.ravel())) for w in model.weights
                 )
-            stop = False
-            if self._no_improvement_count > n_iter_no_change:
-                what = "Validation score" if early_stopping else "Training loss"
-                message = (
-                    f"{what} did not improve more than tol={tol:f} for {n_iter_no_change} "
-                    "consecutive epochs."
-                )
-                if schedule == "adaptive" and self._learning_rate_now > 1e-6:
-                    self._learning_rate_now /= 5.0
-                    self._no_improvement_count = 0
-                    if verbose:
-                        print(f"{message} Setting learning rate to {self._learning_rate_now:f}")
-                else:
-                    stop = stopped = True
-                    if verbose:
-                        print(f"{message} Stopping.")
+            stop = self._epoch_end(loss, record, p, n_train)
+            stopped = stopped or stop
             if is_sgd:
                 optimizer.learning_rate = self._learning_rate_now / c
             return stop
@@ -661,18 +601,95 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 "Solver produced non-finite parameter weights. The input data may contain large "
                 "values and need to be preprocessed (or lower learning_rate_init)."
             ) from error
-        if history.stop_reason == "interrupted":
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+        self._warn_at_the_end(history.stop_reason, incremental, stopped)
+        if p["early_stopping"]:
+            model.set_parameters(*self._best_parameters)
+        return self
+
+    @staticmethod
+    def _batch_size(requested: int | None, n_train: int) -> int:
+        """scikit-learn's: ``min(200, n)`` for None, else clipped to ``n`` with its warning."""
+        if requested is None:
+            return min(200, n_train)
+        if requested > n_train:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going to be "
+                "clipped",
+                stacklevel=4,
+            )
+        return min(requested, n_train)
+
+    def _epoch_end(self, loss: float, record: dict[str, Any], p: dict[str, Any], n: int) -> bool:
+        """scikit-learn's bookkeeping after an epoch of ``n`` samples with (penalised) ``loss``:
+        the counters and curves, the no-improvement count, the learning-rate schedule; True to
+        stop."""
+        verbose = bool(self.verbose)
+        self.n_iter_ += 1
+        self.loss_ = loss
+        self.t_ += n
+        self.loss_curve_.append(loss)
+        if verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        self._update_no_improvement_count(loss, record, p)
+        schedule = self.learning_rate if self.solver == "sgd" else "constant"
+        if schedule == "invscaling":
+            self._learning_rate_now = over_power(p["learning_rate_init"], self.t_ + 1, p["power_t"])
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return False
+        what = "Validation score" if p["early_stopping"] else "Training loss"
+        message = (
+            f"{what} did not improve more than tol={p['tol']:f} for {self.n_iter_no_change} "
+            "consecutive epochs."
+        )
+        if schedule == "adaptive" and self._learning_rate_now > 1e-6:
+            self._learning_rate_now /= 5.0
+            self._no_improvement_count = 0
+            if verbose:
+                print(f"{message} Setting learning rate to {self._learning_rate_now:f}")
+            return False
+        if verbose:
+            print(f"{message} Stopping.")
+        return True
+
+    def _update_no_improvement_count(
+        self, loss: float, record: dict[str, Any], p: dict[str, Any]
+    ) -> None:
+        """scikit-learn's: on the validation score with early stopping (keeping the best
+        parameters), else on the training loss; an epoch within ``tol`` counts as none."""
+        tol = p["tol"]
+        if p["early_stopping"]:
+            score = float(record["validation_metric"])
+            assert self.validation_scores_ is not None
+            assert self.best_validation_score_ is not None
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_parameters = self.model_.get_parameters()
+            return
+        assert self.best_loss_ is not None
+        if loss > self.best_loss_ - tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        self.best_loss_ = min(self.best_loss_, loss)
+
+    def _warn_at_the_end(self, stop_reason: str, incremental: bool, stopped: bool) -> None:
+        """scikit-learn's warnings: an interrupt, or ``max_iter`` reached without converging."""
+        if stop_reason == "interrupted":
+            warnings.warn("Training interrupted by user.", stacklevel=4)
         elif not incremental and not stopped and self.n_iter_ == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        if early_stopping:
-            model.set_parameters(*self._best_parameters)
-        return self
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _BaseMLP:
         """Fit the model to data matrix ``X`` and target(s) ``y``.
