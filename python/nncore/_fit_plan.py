@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._class_weight import class_weight_rows
 from ._validation import INDEX_MAX, as_features, as_targets, check_float, check_int
 from ._validation import as_sample_weight as _weights
 from .optim import Optimizer, get_optimizer
@@ -92,6 +93,10 @@ def make_plan(
     features, targets, weights = _training_part(
         validation, o["validation_data"], features, targets, weights
     )
+    if o["class_weight"] is not None:
+        weights, validation = _class_weighted(
+            o["class_weight"], model, (targets, weights), validation
+        )
     learning_rate = o["learning_rate"]
     if learning_rate is not None:
         learning_rate = check_float(learning_rate, "learning_rate", minimum=0.0)
@@ -188,6 +193,27 @@ def _training_part(
         if weights.size and not weights.sum() > 0:
             raise ValueError("sample_weight of the training part must not sum to 0")
     return features, targets, weights
+
+
+def _class_weighted(
+    class_weight: Any, model: Any, train: tuple[Array, Array], validation: Validation
+) -> tuple[Array, Validation]:
+    """The training and validation rows' weights times their class weights (from the training
+    rows' classes, ``nncore._class_weight``), in the model's dtype."""
+    targets, weights = train
+    rows = class_weight_rows(class_weight, targets, model.output_activation)
+
+    def weigh(Y: Array, w: Array, which: str) -> Array:
+        product = rows(Y) * (w if w.size else 1.0)
+        if not product.sum() > 0:
+            raise ValueError(f"class_weight and sample_weight give the {which} a total weight of 0")
+        result: Array = product.astype(model.dtype)
+        return result
+
+    X_val, Y_val, w_val = validation
+    if X_val is not None and Y_val is not None and w_val is not None:
+        validation = X_val, Y_val, weigh(Y_val, w_val, "validation rows")
+    return weigh(targets, weights, "training rows"), validation
 
 
 def _validation(

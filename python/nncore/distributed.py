@@ -171,6 +171,7 @@ def fit(
     end as rank 0's on every rank, so that every rank holds the same model):
     ``X_local`` ``(n_r, n_features)``, ``y_local`` and the same keyword arguments, which are those
     of ``MLP.fit`` (``sample_weight`` and ``validation_data`` are this rank's too;
+    ``class_weight`` a dict, not ``"balanced"``, whose frequencies would be each rank's own;
     ``validation_split`` holds out the last rows of this rank's data). Returns the ``History``,
     the same on every rank, and leaves bit-identical models on all ranks.
 
@@ -219,6 +220,11 @@ def fit(
         if not isinstance(model, Sequential):
             raise TypeError(
                 f"model must be an nncore.Sequential or nncore.MLP, got {type(model).__name__}"
+            )
+        if isinstance(fit_kwargs.get("class_weight"), str):
+            raise ValueError(
+                "class_weight='balanced' would weigh each rank's rows by that rank's class "
+                "frequencies; pass the weights of all the data as a {class: weight} dict"
             )
         plan = model._fit_plan(X_local, y_local, **fit_kwargs)
         if model._fit_lock.locked():  # refused before the broadcasts below change the model

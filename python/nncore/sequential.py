@@ -456,6 +456,7 @@ class Sequential:
         min_delta: float = 0.0,
         restore_best_weights: bool = True,
         huber_delta: float = 1.0,
+        class_weight: Any = None,
     ) -> History:
         """Train by mini-batch gradient descent in the native loop (the GIL is released).
 
@@ -476,6 +477,11 @@ class Sequential:
           ``history.learning_rate``. The schedule starts from the optimizer's rate and changes it
           during this ``fit`` only: afterwards the optimizer has its starting rate again.
         - ``sample_weight``: ``(n_samples,)`` non-negative weights; losses become weighted means.
+        - ``class_weight`` (a classifier: softmax or sigmoid output): ``{class: weight}`` or
+          ``"balanced"`` (``n / (k · n_c)`` from the training rows), scikit-learn's definitions;
+          for several sigmoid outputs ``"balanced"`` or one dict per output, multiplied. It
+          multiplies ``sample_weight``, in the training and the validation loss (details:
+          ``nncore._class_weight``).
         - ``validation_data=(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, or
           ``validation_split=f``: the *last* ``f`` of the rows of ``X``/``y``, taken before any
           shuffling (as Keras does), are held out. Validation loss and metric are computed after
@@ -537,6 +543,7 @@ class Sequential:
             min_delta=min_delta,
             restore_best_weights=restore_best_weights,
             huber_delta=huber_delta,
+            class_weight=class_weight,
         )
         if plan.early_stopping and plan.validation[0] is None:
             # (Here, not in _fit_plan: nncore.distributed.fit allows ranks without validation rows.)
