@@ -606,6 +606,9 @@ def test_train_options_reach_the_model(
         assert model.optimizer is not None and model.optimizer.weight_decay == 0.125
         assert model.metadata["training"]["weight_decay"] == 0.125
         assert "optimizer adam (weight decay 0.125)" in model.metadata["stdout"]
+    weighted = train("weighted.nncore", "--class-weight", '{"%s": 5}' % COLOURS[1])
+    assert flat(weighted).tobytes() != flat(default).tobytes()  # other losses, other updates
+    train("balanced.nncore", "--class-weight", "balanced")
     dropout = train("dropout.nncore", "--dropout", "0.25", "--hidden", "8,8")
     assert dropout.dropout == (0.25, 0.25)
     batch = train("batch.nncore", "--batch-size", "7")
@@ -740,6 +743,12 @@ ERROR_CASES: dict[str, tuple[tuple[str, ...], int, tuple[str, ...]]] = {
     # data for a trained model
     "predict missing data": (("predict", "colours.nncore", "absent.csv"), RUNTIME,
                              ("absent.csv", "no such file")),
+    "class weight of no class": (("train", "colours.csv", "--target", "colour", "--out",
+                                  "m.nncore", "--class-weight", '{"pink": 2}'), RUNTIME,
+                                 ("--class-weight", "'pink'", "blue")),
+    "class weight to regress": (("train", "sine.csv", "--target", "y", "--out", "m.nncore",
+                                 "--class-weight", "balanced"), RUNTIME,
+                                ("--class-weight", "regress")),
     "predict missing feature": (("predict", "colours.nncore", "missing_feature.csv"), RUNTIME,
                                 ("missing feature column", "'x2'")),
     "predict bad feature cell": (("predict", "colours.nncore", "bad_feature.csv"), RUNTIME,
@@ -809,6 +818,8 @@ USAGE_CASES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                            "--optimizer", "newton"), ("--optimizer", "newton")),
     "negative weight decay": (("train", "colours.csv", "--target", "colour", "--out",
                                "m.nncore", "--alpha", "-1"), ("--weight-decay/--alpha",)),
+    "class weight not JSON": (("train", "colours.csv", "--target", "colour", "--out",
+                               "m.nncore", "--class-weight", "{red: 2}"), ("--class-weight",)),
     "dropout 1": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",
                    "--dropout", "1"), ("--dropout",)),
     "test split 1": (("train", "colours.csv", "--target", "colour", "--out", "m.nncore",

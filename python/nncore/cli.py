@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import os
 import platform
@@ -325,6 +326,25 @@ def _network_options(train: argparse.ArgumentParser) -> None:
     )
 
 
+def _class_weight_text(text: str) -> str | dict[str, float]:
+    """``balanced``, or a JSON object of class names and weights (checked against the classes
+    once the data is read)."""
+    if text == "balanced":
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict) or not all(
+        isinstance(weight, (int, float)) and not isinstance(weight, bool)
+        for weight in value.values()
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected 'balanced' or a JSON object of class names and weights, got {text!r}"
+        )
+    return {str(name): float(weight) for name, weight in value.items()}
+
+
 def _training_options(train: argparse.ArgumentParser) -> None:
     """``nncore train``'s optimisation: rule, rate, epochs, batches, splits, loss, decay."""
     train.add_argument(
@@ -365,6 +385,13 @@ def _training_options(train: argparse.ArgumentParser) -> None:
         type=_float_in(0.0, None, closed_low=True),
         metavar="F",
         help="the optimizer's weight decay λ, an L2 penalty (default: the optimizer's own)",
+    )
+    train.add_argument(
+        "--class-weight",
+        type=_class_weight_text,
+        metavar="balanced|JSON",
+        help="classify: weigh each class in the loss, 'balanced' (n / (classes · n_c)) or "
+        "a JSON object such as '{\"spam\": 5}' (other classes weigh 1; default: all 1)",
     )
 
 
@@ -834,6 +861,7 @@ def train_command(args: argparse.Namespace) -> int:
         dropout=args.dropout,
     )
     optimizer = _optimizer(args)
+    class_weight = _class_weight(args, data)
     why = "" if args.task else " (from the target column; --task to choose)"
     if data.task == "classify":
         shown = ", ".join(data.classes[:10]) + (", ..." if len(data.classes) > 10 else "")
@@ -865,6 +893,7 @@ def train_command(args: argparse.Namespace) -> int:
             (scaled.X[validation_rows], scaled.y[validation_rows]) if len(validation_rows) else None
         ),
         verbose=0 if args.quiet else 1,
+        class_weight=class_weight,
     )
     seconds = time.perf_counter() - start
     best = f", weights of epoch {history.best_epoch}" if history.best_epoch is not None else ""
@@ -883,6 +912,26 @@ def train_command(args: argparse.Namespace) -> int:
         raise CommandError(f"{args.out}: cannot write it ({error.strerror or error})") from None
     say(f"saved the model to {args.out}")
     return 0
+
+
+def _class_weight(args: argparse.Namespace, data: _TrainingData) -> str | dict[int, float] | None:
+    """``--class-weight`` for ``fit``: class names turned into the model's class indices."""
+    chosen = args.class_weight
+    if chosen is None:
+        return None
+    if data.task != "classify":
+        raise CommandError("--class-weight: only to classify (the task is regress)")
+    if isinstance(chosen, str):
+        return chosen
+    index = {name: i for i, name in enumerate(data.classes)}
+    unknown = [name for name in chosen if name not in index]
+    if unknown:
+        shown = ", ".join(data.classes[:10]) + (", ..." if len(data.classes) > 10 else "")
+        raise CommandError(
+            f"--class-weight names {', '.join(map(repr, unknown))}, not a class of the target "
+            f"(the classes: {shown})"
+        )
+    return {index[name]: weight for name, weight in chosen.items()}
 
 
 def _describe_in_metadata(
