@@ -606,7 +606,7 @@ def test_train_options_reach_the_model(
         assert model.optimizer is not None and model.optimizer.weight_decay == 0.125
         assert model.metadata["training"]["weight_decay"] == 0.125
         assert "optimizer adam (weight decay 0.125)" in model.metadata["stdout"]
-    weighted = train("weighted.nncore", "--class-weight", '{"%s": 5}' % COLOURS[1])
+    weighted = train("weighted.nncore", "--class-weight", f'{{"{COLOURS[1]}": 5}}')
     assert flat(weighted).tobytes() != flat(default).tobytes()  # other losses, other updates
     train("balanced.nncore", "--class-weight", "balanced")
     dropout = train("dropout.nncore", "--dropout", "0.25", "--hidden", "8,8")
@@ -1017,3 +1017,44 @@ def test_config_shows_the_chosen_level_and_threads() -> None:
     assert result.returncode == 0, result.stderr
     assert f"isa:                {nncore.config()['isa']}" in result.stdout
     assert "num_threads:        1" in result.stdout
+
+
+def test_non_numeric_feature_columns_are_embedded(tmp_path: Path, run_here) -> None:
+    """A feature column with no number in it is categorical: its sorted categories become codes
+    of an Embedding layer in front of the hidden layers; the scaler leaves the codes alone;
+    predict maps the same categories and refuses one it never saw."""
+    rng = np.random.default_rng(0)
+    regions, kinds = ["north", "south", "east"], ["b", "a"]
+    rows = []
+    for _ in range(120):
+        x, region, kind = rng.normal(), rng.choice(regions), rng.choice(kinds)
+        rows.append([f"{x:.4f}", region, kind, "yes" if x + (region == "north") > 0.5 else "no"])
+    write_csv(tmp_path / "t.csv", ["x", "region", "kind", "label"], rows)
+    new = [["0.25", "south", "a"], ["-1.5", "north", "b"], ["2.0", "east", "a"]]
+    write_csv(tmp_path / "new.csv", ["x", "region", "kind"], new)
+    result = run_here("train", "t.csv", "--target", "label", "--out", "m.nncore", "--epochs",
+                      "5", "--hidden", "6", "--embedding-dim", "3", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    model = nncore.load(tmp_path / "m.nncore")
+    assert isinstance(model, nncore.Sequential) and not isinstance(model, nncore.MLP)
+    assert model.layers[0] == nncore.layers.Embedding([1, 2], [3, 2], 3)
+    categories = {"region": sorted(regions), "kind": sorted(kinds)}
+    assert model.metadata["categories"] == categories
+    np.testing.assert_array_equal(model.metadata_arrays["scaler_mean"][1:], [0.0, 0.0])
+    np.testing.assert_array_equal(model.metadata_arrays["scaler_scale"][1:], [1.0, 1.0])
+    # predict = the model on [standardised x, code of region, code of kind]
+    mean, scale = model.metadata_arrays["scaler_mean"][0], model.metadata_arrays["scaler_scale"][0]
+    X = np.array(
+        [[(float(x) - mean) / scale, categories["region"].index(r), categories["kind"].index(k)]
+         for x, r, k in new]
+    )  # fmt: skip
+    expected = np.asarray(model.metadata["classes"])[model.predict(X)]
+    result = run_here("predict", "m.nncore", "new.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    predicted = [row.split(",")[0] for row in result.stdout.strip().splitlines()[1:]]
+    assert predicted == list(expected)
+    assert run_here("info", "m.nncore", cwd=tmp_path).stdout.count("Embedding(") == 1
+    write_csv(tmp_path / "unseen.csv", ["x", "region", "kind"], [["0.1", "west", "a"]])
+    result = run_here("predict", "m.nncore", "unseen.csv", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "column 'region': 'west' is not a category of the training data" in result.stderr

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import __version__
+from . import layers as L
 from ._core import DivergenceError
 from ._validation import (
     ACTIVATION_ALIASES,
@@ -52,6 +53,8 @@ from .csv_data import (
     Table,
     class_names,
     encode_classes,
+    feature_values,
+    find_categories,
     infer_task,
     read_csv,
 )
@@ -60,6 +63,7 @@ from .metrics import METRICS, check_metrics, metric_names
 from .metrics import evaluate as evaluate_predictions
 from .mlp import MLP
 from .optim import OPTIMIZERS, Optimizer, get_optimizer
+from .sequential import Sequential
 
 Array = npt.NDArray[Any]
 
@@ -202,13 +206,16 @@ the task:
 
 the data:
   a CSV file with a header row (cells separated by --sep); every column but the target is a
-  feature and must be numeric. An unnamed first column holding 0, 1, 2, ... (the index that
+  feature: numeric, or categorical when none of its cells is a number — its sorted distinct
+  values are then codes of an embedding layer (--embedding-dim wide) before the hidden layers,
+  and predict refuses a category the training data did not have. An unnamed first column holding 0, 1, 2, ... (the index that
   pandas' DataFrame.to_csv() writes) is dropped, with a note. Rows are shuffled (with --seed);
   the last --test-split of them are held out for the test scores reported at the end, the
   --validation-split before those for validation (with early stopping on the validation
   loss); both are fractions of all rows. The features are standardised with the mean and
-  standard deviation of the training rows. The saved model keeps the class names, feature
-  names and scaler, so `nncore predict` takes the raw columns.
+  standard deviation of the training rows (the categorical ones are left as codes). The saved
+  model keeps the class names, feature names, categories and scaler, so `nncore predict` takes
+  the raw columns.
 
 the scores:
   classify: {", ".join(metric_names("classify"))};
@@ -387,6 +394,13 @@ def _training_options(train: argparse.ArgumentParser) -> None:
         help="the optimizer's weight decay λ, an L2 penalty (default: the optimizer's own)",
     )
     train.add_argument(
+        "--embedding-dim",
+        type=_int_at_least(1),
+        metavar="D",
+        help="the vector width of each embedded (non-numeric) feature column (default: "
+        "min(8, (most categories + 1) // 2))",
+    )
+    train.add_argument(
         "--class-weight",
         type=_class_weight_text,
         metavar="balanced|JSON",
@@ -544,7 +558,7 @@ def _say(quiet: bool) -> Callable[..., None]:
     return say
 
 
-def _load_model(path: str) -> MLP:
+def _load_model(path: str) -> Sequential:
     import nncore
 
     load = getattr(nncore, "load", None)
@@ -561,7 +575,7 @@ def _load_model(path: str) -> MLP:
         reason = str(error) or type(error).__name__  # never an empty reason
         message = reason if path in reason else f"{path}: cannot load the model: {reason}"
         raise CommandError(message) from error
-    if not isinstance(model, MLP):
+    if not isinstance(model, Sequential):
         raise CommandError(f"{path}: the file does not hold an nncore model")
     return model
 
@@ -577,7 +591,7 @@ class _Schema:
     target: str | None
 
 
-def _schema(model: MLP, path: str, table: Table, target: str | None) -> _Schema:
+def _schema(model: Sequential, path: str, table: Table, target: str | None) -> _Schema:
     """What ``model``'s metadata says about its columns (``nncore train`` writes all of it), the
     rest from the model: a classifier's classes are then 0, 1, ..., and without feature names
     the file's columns but the target are the features, in order, when their count is right."""
@@ -585,7 +599,7 @@ def _schema(model: MLP, path: str, table: Table, target: str | None) -> _Schema:
     task = metadata.get("task") or ("classify" if model.is_classifier else "regress")
     if task not in TASKS:
         raise CommandError(f"{path}: the metadata's task {task!r} is not one of {TASKS}")
-    if task == "classify" and model.activations[-1] == "sigmoid" and model.n_outputs > 1:
+    if task == "classify" and model.output_activation == "sigmoid" and model.n_outputs > 1:
         raise CommandError(f"{path}: a multi-label model (sigmoid outputs) cannot be used here")
     n_classes = max(model.n_outputs, 2)
     classes = [str(name) for name in metadata.get("classes", range(n_classes))]
@@ -623,10 +637,15 @@ def _schema(model: MLP, path: str, table: Table, target: str | None) -> _Schema:
     return _Schema(task, classes if task == "classify" else [], columns, target)
 
 
-def _feature_matrix(model: MLP, schema: _Schema, table: Table) -> Array:
+def _feature_matrix(model: Sequential, schema: _Schema, table: Table) -> Array:
     """The model's feature columns of ``table``, standardised with the saved scaler (if any), in
     the model's dtype; ``CSVError`` naming a cell that becomes infinite on the way."""
-    X = table.numeric(schema.features)
+    categories = model.metadata.get("categories") or {}
+    if not isinstance(categories, dict) or not all(
+        isinstance(names, list) for names in categories.values()
+    ):
+        raise CommandError("the model's metadata 'categories' is not {column: [category, ...]}")
+    X = feature_values(table, schema.features, categories)
     mean = model.metadata_arrays.get("scaler_mean")
     scale = model.metadata_arrays.get("scaler_scale")
     scaled = mean is not None and scale is not None
@@ -639,14 +658,19 @@ def _feature_matrix(model: MLP, schema: _Schema, table: Table) -> Array:
     return X
 
 
-def _target_scaler(model: MLP) -> Standardizer:
+def _target_scaler(model: Sequential) -> Standardizer:
     mean = model.metadata_arrays.get("target_mean", np.zeros(1))
     scale = model.metadata_arrays.get("target_scale", np.ones(1))
     return Standardizer(np.asarray(mean), np.asarray(scale))
 
 
 def _scores(
-    model: MLP, task: str, X: Array, y: Array, target_scaler: Standardizer, metrics: Any = None
+    model: Sequential,
+    task: str,
+    X: Array,
+    y: Array,
+    target_scaler: Standardizer,
+    metrics: Any = None,
 ) -> dict[str, Any]:
     """``model.evaluate`` on standardised features ``X``; a regressor's predictions are put back
     into the target's units first (``nncore.metrics.evaluate`` on them)."""
@@ -730,6 +754,8 @@ class _TrainingData:
     y: Array
     task: str
     classes: list[str]
+    #: The categorical feature columns and their categories (codes: indices), embedded.
+    categories: dict[str, list[str]]
 
 
 def _training_data(args: argparse.Namespace) -> _TrainingData:
@@ -739,14 +765,16 @@ def _training_data(args: argparse.Namespace) -> _TrainingData:
     features = [column for column in table.columns if column != target]
     if not features:
         raise CommandError(f"{args.data}: no feature columns (the file has only {target!r})")
-    X = table.numeric(features)
+    categories = find_categories(table, features)
+    X = feature_values(table, features, categories)
     raw_target = table.column(target)
     task = args.task or infer_task(raw_target)
     if "" in raw_target:
         where = table.where(raw_target.index(""))
         raise CommandError(f"{args.data}: {where}, column {target!r}: the cell is empty")
     if task == "regress":
-        return _TrainingData(table, target, features, X, table.numeric([target]), task, [])
+        y = table.numeric([target])
+        return _TrainingData(table, target, features, X, y, task, [], categories)
     classes = class_names(raw_target)
     if len(classes) < 2:
         raise CommandError(
@@ -754,7 +782,7 @@ def _training_data(args: argparse.Namespace) -> _TrainingData:
             "classifier needs at least 2"
         )
     y = encode_classes(table, target, classes)
-    return _TrainingData(table, target, features, X, y, task, classes)
+    return _TrainingData(table, target, features, X, y, task, classes, categories)
 
 
 def _split_rows(n: int, args: argparse.Namespace) -> tuple[Array, Array, Array]:
@@ -812,6 +840,8 @@ class _Scaled:
 
 def _scaled(data: _TrainingData, train_rows: Array, source: str) -> _Scaled:
     scaler = Standardizer.fit(data.X[train_rows], data.features, source)
+    embedded = [j for j, name in enumerate(data.features) if name in data.categories]
+    scaler.mean[embedded], scaler.scale[embedded] = 0.0, 1.0  # codes stay codes
     X = scaler.transform(data.X)
     data.table.check_finite(X, data.features, "is too large once standardised")
     if data.task != "regress":
@@ -824,7 +854,7 @@ def _scaled(data: _TrainingData, train_rows: Array, source: str) -> _Scaled:
 
 def _report_scores(
     say: Callable[..., None],
-    model: MLP,
+    model: Sequential,
     data: _TrainingData,
     rows: dict[str, Array],
     scaled: _Scaled,
@@ -852,14 +882,7 @@ def train_command(args: argparse.Namespace) -> int:
     loss = _training_loss(args, data.task)
     train_rows, validation_rows, test_rows = _split_rows(data.table.n_rows, args)
     scaled = _scaled(data, train_rows, args.data)
-    model = MLP(
-        [len(data.features), *args.hidden, len(data.classes) or 1],
-        activation=args.activation,
-        output_activation="softmax" if data.task == "classify" else "identity",
-        dtype=args.dtype,
-        seed=args.seed,
-        dropout=args.dropout,
-    )
+    model = _model(args, data)
     optimizer = _optimizer(args)
     class_weight = _class_weight(args, data)
     why = "" if args.task else " (from the target column; --task to choose)"
@@ -914,6 +937,32 @@ def train_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model(args: argparse.Namespace, data: _TrainingData) -> Sequential:
+    """The MLP of ``--hidden``, ``--activation`` and ``--dropout``; with categorical columns, the
+    same layers after an ``Embedding`` of those columns (``--embedding-dim`` each)."""
+    output = "softmax" if data.task == "classify" else "identity"
+    n_outputs = len(data.classes) or 1
+    if not data.categories:
+        return MLP(
+            [len(data.features), *args.hidden, n_outputs],
+            activation=args.activation,
+            output_activation=output,
+            dtype=args.dtype,
+            seed=args.seed,
+            dropout=args.dropout,
+        )
+    columns = [j for j, name in enumerate(data.features) if name in data.categories]
+    cardinalities = [len(data.categories[data.features[j]]) for j in columns]
+    dim = args.embedding_dim or min(8, (max(cardinalities) + 1) // 2)
+    stack: list[L.Layer] = [L.Embedding(columns, cardinalities, dim)]
+    for width in args.hidden:
+        stack.append(L.Dense(width, args.activation))
+        if args.dropout:
+            stack.append(L.Dropout(args.dropout))
+    stack.append(L.Dense(n_outputs, output))
+    return Sequential(stack, len(data.features), args.dtype, args.seed)
+
+
 def _class_weight(args: argparse.Namespace, data: _TrainingData) -> str | dict[int, float] | None:
     """``--class-weight`` for ``fit``: class names turned into the model's class indices."""
     chosen = args.class_weight
@@ -935,7 +984,7 @@ def _class_weight(args: argparse.Namespace, data: _TrainingData) -> str | dict[i
 
 
 def _describe_in_metadata(
-    model: MLP,
+    model: Sequential,
     args: argparse.Namespace,
     data: _TrainingData,
     loss: str,
@@ -973,6 +1022,8 @@ def _describe_in_metadata(
     )
     if data.task == "classify":
         model.metadata["classes"] = data.classes
+    if data.categories:
+        model.metadata["categories"] = data.categories
     model.metadata_arrays["scaler_mean"] = scaled.scaler.mean
     model.metadata_arrays["scaler_scale"] = scaled.scaler.scale
     if data.task == "regress":
@@ -1044,11 +1095,17 @@ def info_command(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     metadata = model.metadata
     training: dict[str, Any] = metadata.get("training") or {}
-    sizes = "-".join(map(str, model.layer_sizes))
     print(f"model: {args.model}")
-    print(f"architecture: {sizes} ({model.n_layers} dense layers)")
-    print(f"activations: {', '.join(model.activations)}")
-    print(f"parameters: {model.n_parameters:,} ({model.dtype.name}), bias {model.use_bias}")
+    if isinstance(model, MLP):
+        sizes = "-".join(map(str, model.layer_sizes))
+        print(f"architecture: {sizes} ({model.n_layers} dense layers)")
+        print(f"activations: {', '.join(model.activations)}")
+        print(f"parameters: {model.n_parameters:,} ({model.dtype.name}), bias {model.use_bias}")
+    else:
+        print(f"architecture: {model.n_inputs} inputs, {model.n_outputs} outputs")
+        for index, layer in enumerate(model.layers):
+            print(f"  layer {index}: {layer!r}")
+        print(f"parameters: {model.n_parameters:,} ({model.dtype.name})")
     if model.optimizer is not None:
         print(
             f"optimizer: {model.optimizer.name} (learning rate {model.optimizer.learning_rate:g})"
@@ -1154,7 +1211,7 @@ def demo(epochs: int, seed: int, plot: str | None = None) -> int:
     return 0
 
 
-def _save_demo_plot(model: MLP, X: Array, y: Array, path: str) -> None:
+def _save_demo_plot(model: Sequential, X: Array, y: Array, path: str) -> None:
     from matplotlib.figure import Figure  # type: ignore[import-not-found, unused-ignore]
 
     from .plot import plot_decision_boundary, plot_history

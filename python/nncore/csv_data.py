@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -272,3 +272,41 @@ class Standardizer:
     def inverse_transform(self, X: Array) -> Array:
         result: Array = X * self.scale + self.mean
         return result
+
+
+def find_categories(table: Table, features: Sequence[str]) -> dict[str, list[str]]:
+    """The categorical feature columns — those where no cell is a number (a column of numbers
+    with a few other cells is a column of numbers with typos: an error, naming the cell; an
+    empty cell is an error in either) — and each one's categories, sorted: a category's code is
+    its index in that list."""
+    categories = {}
+    for name in features:
+        cells = table.column(name)
+        if all(parse_number(cell) is None for cell in cells) and any(cells):
+            categories[name] = sorted(set(cells) - {""})
+    return categories
+
+
+def feature_values(
+    table: Table, features: Sequence[str], categories: Mapping[str, Sequence[str]]
+) -> Array:
+    """The feature columns as a float array: numbers as they are, the cells of a categorical
+    column as their codes (the index in ``categories[name]``); ``CSVError`` naming the row and
+    column of an empty cell, a cell that is not a finite number, or an unknown category."""
+    X = np.empty((table.n_rows, len(features)))
+    for j, name in enumerate(features):
+        if name not in categories:
+            X[:, j] = table.numeric([name])[:, 0]
+            continue
+        codes = {category: code for code, category in enumerate(categories[name])}
+        for i, cell in enumerate(table.column(name)):
+            if cell not in codes:
+                what = "the cell is empty" if cell == "" else f"{cell!r} is not a category"
+                known = ", ".join(map(repr, categories[name][:10]))
+                more = ", ..." if len(categories[name]) > 10 else ""
+                raise CSVError(
+                    f"{table.path}: {table.where(i)}, column {name!r}: {what} of the training "
+                    f"data ({known}{more})"
+                )
+            X[i, j] = codes[cell]
+    return X
