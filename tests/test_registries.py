@@ -193,3 +193,19 @@ def test_the_model_kinds_are_the_model_classes() -> None:
             assert callable(getattr(cls, method)), method
         assert inspect.isdatadescriptor(cls.generator_state)
         assert inspect.isdatadescriptor(cls.parameters)
+
+
+def test_every_rule_binds_the_hyperparameters_its_python_class_has() -> None:
+    """bind_optimizer.cpp builds each rule's constructor and properties from the C++ rule's own
+    ``hyperparameters`` list: every Python hyper-parameter reaches the core and reads back."""
+    from nncore import optim
+
+    for name, cls in optim.OPTIMIZERS.items():
+        optimizer = cls()
+        hyperparameters = optimizer.hyperparameters()
+        native = optimizer._native(np.float64)
+        for key, value in hyperparameters.items():
+            expected = tuple(value) if isinstance(value, list) else value
+            assert getattr(native, key) == expected, (name, key)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'nonsense'"):
+            type(native)(0.1, nonsense=1)

@@ -1,7 +1,12 @@
 // The update rules: OptimizerF32/F64 (the base every rule derives from, so that fit accepts any of
-// them) and SGD, Adam, AdamW, RMSProp, Adagrad for each dtype. Constructors take the learning rate
-// positionally and every other hyper-parameter by keyword, with the core's defaults.
+// them) and one `rule<…>` line per rule for each dtype. Constructors take the learning rate
+// positionally and every other hyper-parameter by keyword (the rule's own `hyperparameters`
+// list), with the core's defaults.
 #include <algorithm>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <utility>
 
 #include "common.hpp"
 #include "nncore/adagrad.hpp"
@@ -13,6 +18,73 @@
 namespace nncore::bindings {
 
 namespace {
+
+// options.*member = kwargs[key] when given; a value of the wrong type is a TypeError naming it.
+template <class Options, class Member>
+void take(Options& options, const py::kwargs& kwargs, const char* key, Member member) {
+  if (!kwargs.contains(key)) return;
+  using Value = std::decay_t<decltype(options.*member)>;
+  try {
+    options.*member = py::cast<Value>(kwargs[key]);
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(key) + " must be a " +
+                         (std::is_same_v<Value, bool> ? "bool" : "number") + ", got " +
+                         std::string(py::repr(kwargs[key])));
+  }
+}
+
+// The same for a pair of options given as one (β₁, β₂) tuple.
+template <class Options, class First, class Second>
+void take(Options& options, const py::kwargs& kwargs, const char* key,
+          std::pair<First, Second> members) {
+  if (!kwargs.contains(key)) return;
+  try {
+    const auto pair = py::cast<std::pair<double, double>>(kwargs[key]);
+    options.*(members.first) = pair.first;
+    options.*(members.second) = pair.second;
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(key) + " must be a pair of numbers, got " +
+                         std::string(py::repr(kwargs[key])));
+  }
+}
+
+// A rule's options: the learning rate, then the keyword arguments named by
+// Rule::hyperparameters and the shared weight_decay, clip_norm and clip_value (others are a
+// TypeError); what is not given keeps the core's default.
+template <class Rule, class Options>
+Options options_from(double learning_rate, const py::kwargs& kwargs, const std::string& name) {
+  Options options;
+  options.learning_rate = learning_rate;
+  std::set<std::string> known = {"weight_decay", "clip_norm", "clip_value"};
+  Rule::hyperparameters([&](const char* key, auto option, auto /*getter*/) {
+    take(options, kwargs, key, option);
+    known.insert(key);
+  });
+  take(options, kwargs, "weight_decay", &Options::weight_decay);
+  take(options, kwargs, "clip_norm", &Options::clip_norm);
+  take(options, kwargs, "clip_value", &Options::clip_value);
+  for (const auto& [key, value] : kwargs)
+    if (known.count(py::cast<std::string>(key)) == 0)
+      throw py::type_error(name + "() got an unexpected keyword argument '" +
+                           py::cast<std::string>(key) + "'");
+  return options;
+}
+
+// An update rule's Python class (one line per rule below): constructed from the learning rate
+// (positional, the rule's default) and its hyper-parameters by keyword; one read-only property
+// per hyper-parameter of Rule::hyperparameters.
+template <class Rule, class Options, class Base>
+void rule(py::module_& m, const std::string& name, const std::string& header) {
+  const std::string doc = "See nncore/" + header + ".";
+  py::class_<Rule, Base> cls(m, name.c_str(), doc.c_str());
+  cls.def(py::init([name](double learning_rate, const py::kwargs& kwargs) {
+            return Rule(options_from<Rule, Options>(learning_rate, kwargs, name));
+          }),
+          py::arg("learning_rate") = Options().learning_rate);
+  Rule::hyperparameters([&cls](const char* key, auto /*option*/, auto getter) {
+    cls.def_property_readonly(key, getter);
+  });
+}
 
 // {"step": t, name: 1-D array copy, ...}
 template <class T>
@@ -51,15 +123,6 @@ OptimizerState<T> state_from_dict(const py::dict& dict) {
   }
   if (!has_step) throw std::invalid_argument("state needs a 'step' entry");
   return state;
-}
-
-template <class Options>
-void set_common(Options& options, double learning_rate, double weight_decay,
-                std::optional<double> clip_norm, std::optional<double> clip_value) {
-  options.learning_rate = learning_rate;
-  options.weight_decay = weight_decay;
-  options.clip_norm = clip_norm;
-  options.clip_value = clip_value;
 }
 
 template <class T>
@@ -104,107 +167,11 @@ void bind_base(py::module_& m, const std::string& suffix) {
 
 template <class T>
 void bind_rules(py::module_& m, const std::string& suffix) {
-  const SGDOptions sgd;
-  py::class_<SGD<T>, Optimizer<T>>(m, ("SGD" + suffix).c_str(), "See nncore/sgd.hpp.")
-      .def(py::init([](double learning_rate, double momentum, double dampening, bool nesterov,
-                       double weight_decay, std::optional<double> clip_norm,
-                       std::optional<double> clip_value) {
-             SGDOptions options;
-             set_common(options, learning_rate, weight_decay, clip_norm, clip_value);
-             options.momentum = momentum;
-             options.dampening = dampening;
-             options.nesterov = nesterov;
-             return SGD<T>(options);
-           }),
-           py::arg("learning_rate") = sgd.learning_rate, py::kw_only(),
-           py::arg("momentum") = sgd.momentum, py::arg("dampening") = sgd.dampening,
-           py::arg("nesterov") = sgd.nesterov, py::arg("weight_decay") = sgd.weight_decay,
-           py::arg("clip_norm") = py::none(), py::arg("clip_value") = py::none())
-      .def_property_readonly("momentum", &SGD<T>::momentum)
-      .def_property_readonly("dampening", &SGD<T>::dampening)
-      .def_property_readonly("nesterov", &SGD<T>::nesterov);
-
-  const auto make_adam = [](auto options, double learning_rate, std::pair<double, double> betas,
-                            double eps, double weight_decay, std::optional<double> clip_norm,
-                            std::optional<double> clip_value) {
-    set_common(options, learning_rate, weight_decay, clip_norm, clip_value);
-    options.beta1 = betas.first;
-    options.beta2 = betas.second;
-    options.eps = eps;
-    return options;
-  };
-  const auto betas = [](const Adam<T>& self) { return std::make_pair(self.beta1(), self.beta2()); };
-  const AdamOptions adam;
-  py::class_<Adam<T>, Optimizer<T>>(m, ("Adam" + suffix).c_str(), "See nncore/adam.hpp.")
-      .def(py::init([make_adam](double learning_rate, std::pair<double, double> betas, double eps,
-                                double weight_decay, std::optional<double> clip_norm,
-                                std::optional<double> clip_value) {
-             return Adam<T>(make_adam(AdamOptions(), learning_rate, betas, eps, weight_decay,
-                                      clip_norm, clip_value));
-           }),
-           py::arg("learning_rate") = adam.learning_rate, py::kw_only(),
-           py::arg("betas") = std::make_pair(adam.beta1, adam.beta2), py::arg("eps") = adam.eps,
-           py::arg("weight_decay") = adam.weight_decay, py::arg("clip_norm") = py::none(),
-           py::arg("clip_value") = py::none())
-      .def_property_readonly("betas", betas)
-      .def_property_readonly("eps", &Adam<T>::eps);
-
-  const AdamWOptions adamw;
-  py::class_<AdamW<T>, Adam<T>>(m, ("AdamW" + suffix).c_str(), "See nncore/adam.hpp.")
-      .def(py::init([make_adam](double learning_rate, std::pair<double, double> betas, double eps,
-                                double weight_decay, std::optional<double> clip_norm,
-                                std::optional<double> clip_value) {
-             return AdamW<T>(make_adam(AdamWOptions(), learning_rate, betas, eps, weight_decay,
-                                       clip_norm, clip_value));
-           }),
-           py::arg("learning_rate") = adamw.learning_rate, py::kw_only(),
-           py::arg("betas") = std::make_pair(adamw.beta1, adamw.beta2), py::arg("eps") = adamw.eps,
-           py::arg("weight_decay") = adamw.weight_decay, py::arg("clip_norm") = py::none(),
-           py::arg("clip_value") = py::none());
-
-  const RMSPropOptions rmsprop;
-  py::class_<RMSProp<T>, Optimizer<T>>(m, ("RMSProp" + suffix).c_str(), "See nncore/rmsprop.hpp.")
-      .def(py::init([](double learning_rate, double alpha, double eps, double momentum,
-                       bool centered, double weight_decay, std::optional<double> clip_norm,
-                       std::optional<double> clip_value) {
-             RMSPropOptions options;
-             set_common(options, learning_rate, weight_decay, clip_norm, clip_value);
-             options.alpha = alpha;
-             options.eps = eps;
-             options.momentum = momentum;
-             options.centered = centered;
-             return RMSProp<T>(options);
-           }),
-           py::arg("learning_rate") = rmsprop.learning_rate, py::kw_only(),
-           py::arg("alpha") = rmsprop.alpha, py::arg("eps") = rmsprop.eps,
-           py::arg("momentum") = rmsprop.momentum, py::arg("centered") = rmsprop.centered,
-           py::arg("weight_decay") = rmsprop.weight_decay, py::arg("clip_norm") = py::none(),
-           py::arg("clip_value") = py::none())
-      .def_property_readonly("alpha", &RMSProp<T>::alpha)
-      .def_property_readonly("eps", &RMSProp<T>::eps)
-      .def_property_readonly("momentum", &RMSProp<T>::momentum)
-      .def_property_readonly("centered", &RMSProp<T>::centered);
-
-  const AdagradOptions adagrad;
-  py::class_<Adagrad<T>, Optimizer<T>>(m, ("Adagrad" + suffix).c_str(), "See nncore/adagrad.hpp.")
-      .def(py::init([](double learning_rate, double lr_decay, double initial_accumulator_value,
-                       double eps, double weight_decay, std::optional<double> clip_norm,
-                       std::optional<double> clip_value) {
-             AdagradOptions options;
-             set_common(options, learning_rate, weight_decay, clip_norm, clip_value);
-             options.lr_decay = lr_decay;
-             options.initial_accumulator_value = initial_accumulator_value;
-             options.eps = eps;
-             return Adagrad<T>(options);
-           }),
-           py::arg("learning_rate") = adagrad.learning_rate, py::kw_only(),
-           py::arg("lr_decay") = adagrad.lr_decay,
-           py::arg("initial_accumulator_value") = adagrad.initial_accumulator_value,
-           py::arg("eps") = adagrad.eps, py::arg("weight_decay") = adagrad.weight_decay,
-           py::arg("clip_norm") = py::none(), py::arg("clip_value") = py::none())
-      .def_property_readonly("lr_decay", &Adagrad<T>::lr_decay)
-      .def_property_readonly("initial_accumulator_value", &Adagrad<T>::initial_accumulator_value)
-      .def_property_readonly("eps", &Adagrad<T>::eps);
+  rule<SGD<T>, SGDOptions, Optimizer<T>>(m, "SGD" + suffix, "sgd.hpp");
+  rule<Adam<T>, AdamOptions, Optimizer<T>>(m, "Adam" + suffix, "adam.hpp");
+  rule<AdamW<T>, AdamWOptions, Adam<T>>(m, "AdamW" + suffix, "adam.hpp");
+  rule<RMSProp<T>, RMSPropOptions, Optimizer<T>>(m, "RMSProp" + suffix, "rmsprop.hpp");
+  rule<Adagrad<T>, AdagradOptions, Optimizer<T>>(m, "Adagrad" + suffix, "adagrad.hpp");
 }
 
 template <class T>

@@ -199,117 +199,23 @@ class _Optimizer(Generic[_F]):
 class OptimizerF32(_Optimizer[np.float32]): ...
 class OptimizerF64(_Optimizer[np.float64]): ...
 
-class _SGD:
-    def __init__(
-        self,
-        learning_rate: float = 0.01,
-        *,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        nesterov: bool = False,
-        weight_decay: float = 0.0,
-        clip_norm: float | None = None,
-        clip_value: float | None = None,
-    ) -> None: ...
-    @property
-    def momentum(self) -> float: ...
-    @property
-    def dampening(self) -> float: ...
-    @property
-    def nesterov(self) -> bool: ...
+# An update rule (bind_optimizer.cpp, one `rule<…>` line each): the learning rate, then the rule's
+# hyper-parameters by keyword (its C++ `hyperparameters` list), each also a read-only property;
+# nncore.optim documents them.
+class _Rule:
+    def __init__(self, learning_rate: float = ..., **hyperparameters: Any) -> None: ...
+    def __getattr__(self, name: str) -> Any: ...
 
-class SGDF32(_SGD, OptimizerF32): ...
-class SGDF64(_SGD, OptimizerF64): ...
-
-class _Adam:
-    def __init__(
-        self,
-        learning_rate: float = 1e-3,
-        *,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        clip_norm: float | None = None,
-        clip_value: float | None = None,
-    ) -> None: ...
-    @property
-    def betas(self) -> tuple[float, float]: ...
-    @property
-    def eps(self) -> float: ...
-
-class AdamF32(_Adam, OptimizerF32): ...
-class AdamF64(_Adam, OptimizerF64): ...
-
-class AdamWF32(AdamF32):
-    def __init__(
-        self,
-        learning_rate: float = 1e-3,
-        *,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        clip_norm: float | None = None,
-        clip_value: float | None = None,
-    ) -> None: ...
-
-class AdamWF64(AdamF64):
-    def __init__(
-        self,
-        learning_rate: float = 1e-3,
-        *,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        clip_norm: float | None = None,
-        clip_value: float | None = None,
-    ) -> None: ...
-
-class _RMSProp:
-    def __init__(
-        self,
-        learning_rate: float = 1e-2,
-        *,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        momentum: float = 0.0,
-        centered: bool = False,
-        weight_decay: float = 0.0,
-        clip_norm: float | None = None,
-        clip_value: float | None = None,
-    ) -> None: ...
-    @property
-    def alpha(self) -> float: ...
-    @property
-    def eps(self) -> float: ...
-    @property
-    def momentum(self) -> float: ...
-    @property
-    def centered(self) -> bool: ...
-
-class RMSPropF32(_RMSProp, OptimizerF32): ...
-class RMSPropF64(_RMSProp, OptimizerF64): ...
-
-class _Adagrad:
-    def __init__(
-        self,
-        learning_rate: float = 1e-2,
-        *,
-        lr_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-        weight_decay: float = 0.0,
-        clip_norm: float | None = None,
-        clip_value: float | None = None,
-    ) -> None: ...
-    @property
-    def lr_decay(self) -> float: ...
-    @property
-    def initial_accumulator_value(self) -> float: ...
-    @property
-    def eps(self) -> float: ...
-
-class AdagradF32(_Adagrad, OptimizerF32): ...
-class AdagradF64(_Adagrad, OptimizerF64): ...
+class SGDF32(_Rule, OptimizerF32): ...
+class SGDF64(_Rule, OptimizerF64): ...
+class AdamF32(_Rule, OptimizerF32): ...
+class AdamF64(_Rule, OptimizerF64): ...
+class AdamWF32(AdamF32): ...
+class AdamWF64(AdamF64): ...
+class RMSPropF32(_Rule, OptimizerF32): ...
+class RMSPropF64(_Rule, OptimizerF64): ...
+class AdagradF32(_Rule, OptimizerF32): ...
+class AdagradF64(_Rule, OptimizerF64): ...
 
 class FitOptions:
     """Every setting of one fit (cpp/bindings/bind_fit_options.cpp), each checked when set:

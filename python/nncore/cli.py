@@ -208,8 +208,9 @@ the data:
   a CSV file with a header row (cells separated by --sep); every column but the target is a
   feature: numeric, or categorical when none of its cells is a number — its sorted distinct
   values are then codes of an embedding layer (--embedding-dim wide) before the hidden layers,
-  and predict refuses a category the training data did not have. An unnamed first column holding 0, 1, 2, ... (the index that
-  pandas' DataFrame.to_csv() writes) is dropped, with a note. Rows are shuffled (with --seed);
+  and predict refuses a category the training data did not have. An unnamed first column
+  holding 0, 1, 2, ... (the index that pandas' DataFrame.to_csv() writes) is dropped, with a
+  note. Rows are shuffled (with --seed);
   the last --test-split of them are held out for the test scores reported at the end, the
   --validation-split before those for validation (with early stopping on the validation
   loss); both are fractions of all rows. The features are standardised with the mean and

@@ -27,6 +27,15 @@ class Adagrad final : public Optimizer<T> {
   double lr_decay() const { return lr_decay_; }
   double initial_accumulator_value() const { return initial_accumulator_value_; }
   double eps() const { return eps_; }
+  // The hyper-parameters beyond OptimizerOptions', by their Python names: (name, option,
+  // getter) each. The bindings and the Python classes derive from this list.
+  template <class Visit>
+  static void hyperparameters(Visit&& visit) {
+    visit("lr_decay", &AdagradOptions::lr_decay, &Adagrad::lr_decay);
+    visit("initial_accumulator_value", &AdagradOptions::initial_accumulator_value,
+          &Adagrad::initial_accumulator_value);
+    visit("eps", &AdagradOptions::eps, &Adagrad::eps);
+  }
 
  private:
   void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;

@@ -1,6 +1,8 @@
 // Adam and AdamW (torch.optim.Adam, torch.optim.AdamW).
 #pragma once
 
+#include <utility>
+
 #include "nncore/optimizer.hpp"
 
 namespace nncore {
@@ -34,6 +36,14 @@ class Adam : public Optimizer<T> {
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }
   double eps() const { return eps_; }
+  std::pair<double, double> betas() const { return {beta1_, beta2_}; }
+  // The hyper-parameters beyond OptimizerOptions', by their Python names: (name, option
+  // or pair of options, getter) each. The bindings and the Python classes derive from this list.
+  template <class Visit>
+  static void hyperparameters(Visit&& visit) {
+    visit("betas", std::make_pair(&AdamOptions::beta1, &AdamOptions::beta2), &Adam::betas);
+    visit("eps", &AdamOptions::eps, &Adam::eps);
+  }
 
  protected:
   Adam(const AdamOptions& options, WeightDecay weight_decay_kind);

@@ -33,6 +33,15 @@ class RMSProp final : public Optimizer<T> {
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
   bool centered() const { return centered_; }
+  // The hyper-parameters beyond OptimizerOptions', by their Python names: (name, option,
+  // getter) each. The bindings and the Python classes derive from this list.
+  template <class Visit>
+  static void hyperparameters(Visit&& visit) {
+    visit("alpha", &RMSPropOptions::alpha, &RMSProp::alpha);
+    visit("eps", &RMSPropOptions::eps, &RMSProp::eps);
+    visit("momentum", &RMSPropOptions::momentum, &RMSProp::momentum);
+    visit("centered", &RMSPropOptions::centered, &RMSProp::centered);
+  }
 
  private:
   void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;

@@ -30,6 +30,14 @@ class SGD final : public Optimizer<T> {
   double momentum() const { return momentum_; }
   double dampening() const { return dampening_; }
   bool nesterov() const { return nesterov_; }
+  // The hyper-parameters beyond OptimizerOptions', by their Python names: (name, option,
+  // getter) each. The bindings and the Python classes derive from this list.
+  template <class Visit>
+  static void hyperparameters(Visit&& visit) {
+    visit("momentum", &SGDOptions::momentum, &SGD::momentum);
+    visit("dampening", &SGDOptions::dampening, &SGD::dampening);
+    visit("nesterov", &SGDOptions::nesterov, &SGD::nesterov);
+  }
   // Without momentum and weight decay: η·max|g| (clipping only shrinks g). Else +∞.
   double step_bound(double max_abs_gradient) const override;
 
