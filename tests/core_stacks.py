@@ -259,3 +259,17 @@ def torch_output(
         return x
 
     return run(reference.layers, x, "", logits)
+
+
+def torch_loss(torch: Any, out: Any, Y: np.ndarray, weights: np.ndarray, loss: str) -> Any:
+    """The weighted mean loss ``Σ w_i ℓ_i / Σ w_i`` of the outputs ``out`` (logits for a fused
+    cross-entropy) against ``Y``, each ``ℓ_i`` in torch's own formula."""
+    F = torch.nn.functional
+    y, w = torch.from_numpy(Y), torch.from_numpy(weights)
+    if loss == "categorical_cross_entropy":
+        per_sample = F.cross_entropy(out, y, reduction="none")
+    elif loss == "binary_cross_entropy":
+        per_sample = F.binary_cross_entropy_with_logits(out, y, reduction="none").mean(1)
+    else:
+        per_sample = ((out - y) ** 2).mean(1)
+    return (w * per_sample).sum() / w.sum()

@@ -21,6 +21,7 @@ from core_stacks import (
     core_fit,
     core_masks,
     core_sequential,
+    torch_loss,
     torch_output,
 )
 from nncore import _core
@@ -194,19 +195,11 @@ def test_a_batch_split_into_blocks_of_rows_trains_as_the_reference() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_gradient_matches_torch_autograd(stack: str) -> None:
     torch = pytest.importorskip("torch", reason=TORCH_REASON)
-    F = torch.nn.functional
     model, X, Y, weights, loss = problem(stack, np.float64, seed=2)
     flat = torch.from_numpy(model.parameters()).requires_grad_(True)
     fused = loss != "mean_squared_error"
     out = torch_output(torch, model, torch.from_numpy(X), flat, logits=fused)
-    y, w = torch.from_numpy(Y), torch.from_numpy(weights)
-    if loss == "categorical_cross_entropy":
-        per_sample = F.cross_entropy(out, y, reduction="none")
-    elif loss == "binary_cross_entropy":
-        per_sample = F.binary_cross_entropy_with_logits(out, y, reduction="none").mean(1)
-    else:
-        per_sample = ((out - y) ** 2).mean(1)
-    total = (w * per_sample).sum() / w.sum()
+    total = torch_loss(torch, out, Y, weights, loss)
     total.backward()
     value, gradient = core_sequential(model).gradient(X, Y, weights, loss, 1.0)
     assert_close_scaled(value, total.item(), TORCH_RTOL, TORCH_RTOL, "loss")
