@@ -227,7 +227,8 @@ py::tuple fit_binding(py::handle network, py::handle optimizer, py::handle rando
 template <class T>
 py::tuple fit_lbfgs_for(py::handle network, const LBFGSOptions& options, py::handle train,
                         py::handle validation, const std::string& loss, double delta,
-                        const Array<double>& penalty, const py::object& on_iteration) {
+                        double loss_scale, const Array<double>& penalty,
+                        const py::object& on_iteration) {
   const Dataset<T> train_data = as_dataset<T>(train, {"X", "Y", "sample_weight"}, "train");
   std::optional<Dataset<T>> validation_data;
   if (!validation.is_none())
@@ -244,7 +245,7 @@ py::tuple fit_lbfgs_for(py::handle network, const LBFGSOptions& options, py::han
   {
     py::gil_scoped_release release;
     result = fit_lbfgs<T>(net, train_data, validation_data ? &*validation_data : nullptr, kind,
-                          lambda, options, callback, interrupted);
+                          loss_scale, lambda, options, callback, interrupted);
   }
   py::list records;
   for (const auto& record : result.iterations) records.append(to_dict(record));
@@ -254,13 +255,14 @@ py::tuple fit_lbfgs_for(py::handle network, const LBFGSOptions& options, py::han
 
 py::tuple fit_lbfgs_binding(py::handle network, const LBFGSOptions& options, py::handle train,
                             py::handle validation, const std::string& loss, double delta,
-                            const Array<double>& penalty, const py::object& on_iteration) {
+                            double loss_scale, const Array<double>& penalty,
+                            const py::object& on_iteration) {
   if (py::isinstance<Sequential<float>>(network))
-    return fit_lbfgs_for<float>(network, options, train, validation, loss, delta, penalty,
-                                on_iteration);
+    return fit_lbfgs_for<float>(network, options, train, validation, loss, delta, loss_scale,
+                                penalty, on_iteration);
   if (py::isinstance<Sequential<double>>(network))
-    return fit_lbfgs_for<double>(network, options, train, validation, loss, delta, penalty,
-                                 on_iteration);
+    return fit_lbfgs_for<double>(network, options, train, validation, loss, delta, loss_scale,
+                                 penalty, on_iteration);
   throw py::type_error("network must be a SequentialF32 or SequentialF64, got " +
                        std::string(py::str(py::type::of(network))));
 }
@@ -269,11 +271,12 @@ py::tuple fit_lbfgs_binding(py::handle network, const LBFGSOptions& options, py:
 
 void bind_training(py::module_& m) {
   m.def("fit_lbfgs", &fit_lbfgs_binding, py::arg("network"), py::arg("options"), py::arg("train"),
-        py::arg("validation"), py::arg("loss"), py::arg("delta"), py::arg("penalty").noconvert(),
-        py::arg("on_iteration") = py::none(),
+        py::arg("validation"), py::arg("loss"), py::arg("delta"), py::arg("loss_scale"),
+        py::arg("penalty").noconvert(), py::arg("on_iteration") = py::none(),
         "Train by full-batch L-BFGS with the GIL released (nncore/lbfgs.hpp); returns (iteration "
         "records, stop reason, final loss, evaluations). train and validation (or None) are "
-        "tuples (X, Y, weights); penalty: λ_j per parameter (float64) or empty; "
+        "tuples (X, Y, weights); F = loss_scale·(weighted mean loss) + ½Σλ_jθ_j², penalty: λ_j "
+        "per parameter (float64) or empty; "
         "on_iteration(record) -> bool stops when true.");
   m.def("fit", &fit_binding, py::arg("network"), py::arg("optimizer"), py::arg("random"),
         py::arg("train"), py::arg("validation"), py::arg("options"),

@@ -2,6 +2,7 @@
 // training rows, evaluated in chunks of rows, and the iteration records.
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -17,16 +18,17 @@ namespace {
 // to the whole data's (each is Σ_{i∈chunk} w_i ∇ℓ_i / Σ_i w_i), and memory stays bounded.
 constexpr Index kChunkRows = 4096;
 
-// F(θ) = Σ_i w_i ℓ_i(θ) / Σ_i w_i + ½ Σ_j λ_j θ_j² and ∇F, at θ = x rounded to T (written into
+// F(θ) = c·Σ_i w_i ℓ_i(θ) / Σ_i w_i + ½ Σ_j λ_j θ_j² and ∇F, at θ = x rounded to T (written into
 // the network's parameters), in training mode without dropout; the metric of the outputs kept.
 template <class T>
 class NetworkObjective {
  public:
   NetworkObjective(Sequential<T>& network, const Dataset<T>& train, const Loss& loss,
-                   const Real& penalty)
+                   double loss_scale, const Real& penalty)
       : network_(network),
         train_(train),
         loss_(loss),
+        loss_scale_(loss_scale),
         penalty_(penalty),
         workspace_(network.make_workspace(
             network.layers().row_local() ? std::min(train.X.rows(), kChunkRows) : train.X.rows(),
@@ -35,6 +37,8 @@ class NetworkObjective {
         metric_(metric_for(network.output_activation()), train.Y, train.weights),
         total_weight_(train.weights.size() == 0 ? static_cast<double>(train.X.rows())
                                                 : train.weights.template cast<double>().sum()) {}
+
+  // The chunks' gradients are each Σ_{i∈chunk} w_i ∇ℓ_i / (Σ_i w_i / c): they add up to c·∇L.
 
   double operator()(const Real& x, Real& gradient) {
     Vector<T>& theta = network_.parameters();
@@ -53,10 +57,11 @@ class NetworkObjective {
       summed += network_.summed_error(loss_, yb, wb, workspace_);
       if (!std::isfinite(summed)) return std::numeric_limits<double>::infinity();
       metric_.add(output, yb, wb);
-      network_.backward(loss_, xb, yb, wb, total_weight_, workspace_, chunk_gradient_);
+      network_.backward(loss_, xb, yb, wb, total_weight_ / loss_scale_, workspace_,
+                        chunk_gradient_);
       gradient += chunk_gradient_.template cast<double>();
     }
-    double value = summed / total_weight_;
+    double value = loss_scale_ * summed / total_weight_;
     if (penalty_.size() != 0) {
       const Real rounded = theta.template cast<double>();
       value += 0.5 * penalty_.dot(rounded.cwiseAbs2());
@@ -71,6 +76,7 @@ class NetworkObjective {
   Sequential<T>& network_;
   const Dataset<T>& train_;
   const Loss& loss_;
+  double loss_scale_;
   const Real& penalty_;
   Workspace<T> workspace_;
   Vector<T> chunk_gradient_;
@@ -80,13 +86,15 @@ class NetworkObjective {
 
 template <class T>
 void check_lbfgs_fit(const Sequential<T>& network, const Dataset<T>& train,
-                     const Dataset<T>* validation, const Loss& loss, const Real& penalty,
-                     const LBFGSOptions& options) {
+                     const Dataset<T>* validation, const Loss& loss, double loss_scale,
+                     const Real& penalty, const LBFGSOptions& options) {
   network.check_batch(train.X, &train.Y, &train.weights);
   if (validation != nullptr)
     network.check_batch(validation->X, &validation->Y, &validation->weights);
   loss.check_output_activation(network.output_activation());
   check(options);
+  if (!std::isfinite(loss_scale) || !(loss_scale > 0.0))
+    throw std::invalid_argument("the loss scale must be finite and > 0");
   if (network.has_state())
     throw std::invalid_argument(
         "L-BFGS does not learn the running statistics of a batch normalisation; train this "
@@ -108,11 +116,11 @@ void check_lbfgs_fit(const Sequential<T>& network, const Dataset<T>& train,
 
 template <class T>
 LBFGSFitResult fit_lbfgs(Sequential<T>& network, const Dataset<T>& train,
-                         const Dataset<T>* validation, const Loss& loss, const Real& penalty,
-                         const LBFGSOptions& options, const IterationCallback& on_iteration,
-                         const InterruptCheck& interrupted) {
-  check_lbfgs_fit(network, train, validation, loss, penalty, options);
-  NetworkObjective<T> objective(network, train, loss, penalty);
+                         const Dataset<T>* validation, const Loss& loss, double loss_scale,
+                         const Real& penalty, const LBFGSOptions& options,
+                         const IterationCallback& on_iteration, const InterruptCheck& interrupted) {
+  check_lbfgs_fit(network, train, validation, loss, loss_scale, penalty, options);
+  NetworkObjective<T> objective(network, train, loss, loss_scale, penalty);
   LBFGSFitResult result;
   LBFGSHooks hooks;
   hooks.interrupted = interrupted;
@@ -137,7 +145,7 @@ LBFGSFitResult fit_lbfgs(Sequential<T>& network, const Dataset<T>& train,
   };
   // An exception (from a callback) leaves the network at the iterate the callback saw.
   Real x = network.parameters().template cast<double>();
-  const LBFGSResult run = minimize_lbfgs(objective, x, options, hooks);
+  const LBFGSResult run = minimize_lbfgs(std::ref(objective), x, options, hooks);
   result.stop_reason = run.stop_reason;
   result.loss = run.loss;
   result.evaluations = run.evaluations;
@@ -145,9 +153,9 @@ LBFGSFitResult fit_lbfgs(Sequential<T>& network, const Dataset<T>& train,
   return result;
 }
 
-#define NNCORE_INSTANTIATE(T)                                                                \
-  template LBFGSFitResult fit_lbfgs<T>(Sequential<T>&, const Dataset<T>&, const Dataset<T>*, \
-                                       const Loss&, const Real&, const LBFGSOptions&,        \
+#define NNCORE_INSTANTIATE(T)                                                                 \
+  template LBFGSFitResult fit_lbfgs<T>(Sequential<T>&, const Dataset<T>&, const Dataset<T>*,  \
+                                       const Loss&, double, const Real&, const LBFGSOptions&, \
                                        const IterationCallback&, const InterruptCheck&);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)

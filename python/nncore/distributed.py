@@ -220,6 +220,11 @@ def fit(
                 f"model must be an nncore.Sequential or nncore.MLP, got {type(model).__name__}"
             )
         plan = model._fit_plan(X_local, y_local, **fit_kwargs)
+        if plan.optimizer.full_batch:
+            raise ValueError(
+                "optimizer='lbfgs' (a full-batch solver) is not available in "
+                "nncore.distributed.fit; use a mini-batch optimizer"
+            )
         if model._fit_lock.locked():  # refused before the broadcasts below change the model
             raise RuntimeError(FIT_RUNNING)
         signature = _signature(model, plan)

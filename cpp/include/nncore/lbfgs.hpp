@@ -108,9 +108,10 @@ struct CorrectionPair {
 //   d = −r
 Real two_loop_direction(const std::deque<CorrectionPair>& pairs, const Real& g);
 
-// A network trained by L-BFGS: F(θ) = Σ_i w_i ℓ_i(θ) / Σ_i w_i + ½ Σ_j λ_j θ_j² over all the
+// A network trained by L-BFGS: F(θ) = c·Σ_i w_i ℓ_i(θ) / Σ_i w_i + ½ Σ_j λ_j θ_j² over all the
 // training rows, forward in training mode without dropout (the gradient of the deterministic
-// network). penalty: λ_j >= 0 for every parameter, or empty for none.
+// network). loss_scale: c > 0 (another unit of the loss: scikit-learn's); penalty: λ_j >= 0 for
+// every parameter, or empty for none.
 struct LBFGSRecord {
   EpochRecord epoch;  // epoch = iteration; loss = F; metric and validation as fit records them
   double step = 0.0;  // α_k
@@ -133,8 +134,9 @@ using IterationCallback = std::function<bool(const LBFGSRecord&)>;
 // is not finite. validation: nullptr for none.
 template <class T>
 LBFGSFitResult fit_lbfgs(Sequential<T>& network, const Dataset<T>& train,
-                         const Dataset<T>* validation, const Loss& loss, const Real& penalty,
-                         const LBFGSOptions& options, const IterationCallback& on_iteration = {},
+                         const Dataset<T>* validation, const Loss& loss, double loss_scale,
+                         const Real& penalty, const LBFGSOptions& options,
+                         const IterationCallback& on_iteration = {},
                          const InterruptCheck& interrupted = {});
 
 }  // namespace nncore
