@@ -297,7 +297,8 @@ def test_callbacks_validation_and_early_stopping_see_each_iteration() -> None:
         callbacks=seen.append,
     )
     assert [r["epoch"] for r in seen] == list(range(1, history.epochs + 1))
-    assert all({"validation_loss", "step_size", "evaluations"} <= set(r) for r in seen)
+    assert all({"validation_loss", "learning_rate", "evaluations"} <= set(r) for r in seen)
+    assert all(r["learning_rate"] > 0 for r in seen)  # the line search's step α
     assert history.stop_reason in ("early_stopping", "gradient_tolerance", "loss_tolerance")
     if history.stop_reason == "early_stopping":
         assert history.best_epoch is not None

@@ -37,12 +37,10 @@ py::dict to_dict(const EpochRecord& record) {
   return d;
 }
 
-// An L-BFGS iteration's record: the epoch record's keys (no learning rate: the line search picks
-// the step), the step α_k and the evaluations of the loss so far.
+// An L-BFGS iteration's record: the epoch record's keys (learning_rate: the line search's step
+// α_k) and the evaluations of the loss so far.
 py::dict to_dict(const LBFGSRecord& record) {
   py::dict d = to_dict(record.epoch);
-  PyDict_DelItemString(d.ptr(), "learning_rate");
-  d["step_size"] = record.step;
   d["evaluations"] = record.evaluations;
   return d;
 }

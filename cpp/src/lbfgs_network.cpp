@@ -131,14 +131,13 @@ LBFGSFitResult fit_lbfgs(Sequential<T>& network, const Dataset<T>& train,
     record.epoch.loss = iteration.loss;
     record.epoch.metric = objective.metric();
     record.epoch.gradient_norm = iteration.gradient_norm;
-    record.epoch.learning_rate = std::numeric_limits<double>::quiet_NaN();
+    record.epoch.learning_rate = iteration.step;  // α_k: the step the line search took
     if (validation != nullptr) {
       const Evaluation evaluation = evaluate<T>(network, *validation, loss);
       record.epoch.has_validation = true;
       record.epoch.validation_loss = evaluation.loss;
       record.epoch.validation_metric = evaluation.metric;
     }
-    record.step = iteration.step;
     record.evaluations = iteration.evaluations;
     result.iterations.push_back(record);
     return on_iteration && on_iteration(record);

@@ -674,6 +674,7 @@ class LBFGS(Optimizer):
     ``max_line_search=20`` (``>= 1``, evaluations per line search, scipy's ``maxls``),
     ``weight_decay=0`` (``λ >= 0``). No state carries over between ``fit`` calls (each starts a
     new memory, as scipy does); ``step`` is refused (L-BFGS needs the loss, not only a gradient).
+    The history's ``learning_rate`` of an iteration is its step ``α``.
     """
 
     name = "lbfgs"

@@ -113,8 +113,8 @@ Real two_loop_direction(const std::deque<CorrectionPair>& pairs, const Real& g);
 // network). loss_scale: c > 0 (another unit of the loss: scikit-learn's); penalty: λ_j >= 0 for
 // every parameter, or empty for none.
 struct LBFGSRecord {
-  EpochRecord epoch;  // epoch = iteration; loss = F; metric and validation as fit records them
-  double step = 0.0;  // α_k
+  // epoch = iteration; loss = F; learning_rate = α_k; metric and validation as fit records them
+  EpochRecord epoch;
   Index evaluations = 0;
 };
 
