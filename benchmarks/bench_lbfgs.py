@@ -10,8 +10,9 @@ warm-up fit each, then ``--rounds`` rounds in which the two libraries take turns
 alternating from round to round), ``time.perf_counter`` around ``fit``; the median per library
 is kept, and "speed-up" divides scikit-learn's by nncore's. Seeds ``0 .. --seeds-1`` each give
 one such measurement; the table shows the mean over seeds of the medians, the mean held-out
-score, the mean iterations (``n_iter_``). scikit-learn runs with its BLAS's default threads,
-nncore with its own default. ConvergenceWarnings are silenced.
+score, the mean iterations (``n_iter_``). scikit-learn runs twice, with its BLAS's default
+threads and limited to one (``threadpoolctl``, "sklearn 1T"); nncore with its own default.
+ConvergenceWarnings are silenced.
 
     python benchmarks/bench_lbfgs.py [--rounds 5] [--seeds 3] [--out benchmarks/results/lbfgs]
 
@@ -73,20 +74,29 @@ def estimator(library: str, name: str, seed: int) -> Any:
     )
 
 
+def timed_fit(library: str, name: str, seed: int, X: np.ndarray, y: np.ndarray) -> Any:
+    """The fitted estimator and the seconds its fit took ("sklearn-1t": BLAS on one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    model = estimator(library.removesuffix("-1t"), name, seed)
+    with threadpool_limits(1 if library.endswith("-1t") else None):
+        start = time.perf_counter()
+        model.fit(X, y)
+        return model, time.perf_counter() - start
+
+
 def measure(name: str, seed: int, rounds: int) -> dict[str, Any]:
     """Per library: the fit times of every round, the held-out score and n_iter_."""
     X_train, X_test, y_train, y_test = split(name)
-    libraries = ["sklearn", "nncore"]
+    libraries = ["sklearn", "sklearn-1t", "nncore"]
     times: dict[str, list[float]] = {library: [] for library in libraries}
     result: dict[str, Any] = {}
     for library in libraries:  # warm-up (imports, first allocations)
-        estimator(library, name, seed).fit(X_train, y_train)
+        timed_fit(library, name, seed, X_train, y_train)
     for round_index in range(rounds):
         for library in libraries if round_index % 2 == 0 else libraries[::-1]:
-            model = estimator(library, name, seed)
-            start = time.perf_counter()
-            model.fit(X_train, y_train)
-            times[library].append(time.perf_counter() - start)
+            model, seconds = timed_fit(library, name, seed, X_train, y_train)
+            times[library].append(seconds)
             result[library] = {
                 "score": float(model.score(X_test, y_test)),
                 "n_iter": int(model.n_iter_),
@@ -102,8 +112,9 @@ def table(results: dict[str, list[dict[str, Any]]], command: str) -> str:
         f"`{command}`",
         "",
         "| data set | rows (train) | nncore fit (ms) | sklearn fit (ms) | speed-up | "
-        "nncore score | sklearn score | nncore iterations | sklearn iterations |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "sklearn 1T fit (ms) | speed-up vs 1T | nncore score | sklearn score | "
+        "nncore iterations | sklearn iterations |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, runs in results.items():
 
@@ -111,9 +122,11 @@ def table(results: dict[str, list[dict[str, Any]]], command: str) -> str:
             return float(np.mean([run[library][key] for run in runs]))
 
         ours, theirs = mean("nncore", "median"), mean("sklearn", "median")
+        single = mean("sklearn-1t", "median")
         lines.append(
             f"| {name} | {runs[0]['rows']} | {1e3 * ours:.1f} | {1e3 * theirs:.1f} | "
-            f"{theirs / ours:.1f}× | {mean('nncore', 'score'):.3f} | "
+            f"{theirs / ours:.1f}× | {1e3 * single:.1f} | {single / ours:.1f}× | "
+            f"{mean('nncore', 'score'):.3f} | "
             f"{mean('sklearn', 'score'):.3f} | {mean('nncore', 'n_iter'):.0f} | "
             f"{mean('sklearn', 'n_iter'):.0f} |"
         )
