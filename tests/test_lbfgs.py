@@ -85,7 +85,9 @@ def test_every_accepted_step_satisfies_the_strong_wolfe_conditions(start: list[f
     assert evaluations == len(calls) == records[-1]["evaluations"]
     accepted = [calls[0]] + [calls[record["evaluations"] - 1] for record in records]
     assert len(records) > 10  # enough steps for the check to mean something
-    for (x_a, f_a, g_a), (x_b, f_b, g_b), record in zip(accepted, accepted[1:], records):
+    for (x_a, f_a, g_a), (x_b, f_b, g_b), record in zip(
+        accepted, accepted[1:], records, strict=True
+    ):
         assert record["loss"] == f_b
         decrease, curvature = reference.strong_wolfe(f_a, g_a, f_b, g_b, x_b - x_a)
         assert decrease and curvature, record
@@ -147,9 +149,7 @@ def test_a_failed_line_search_with_memory_is_retried_by_steepest_descent() -> No
 def test_the_loss_evaluation_limit_is_never_exceeded() -> None:
     fun, calls = recorded(rosenbrock)
     x0 = np.array([-1.2, 1.0])
-    x, records, reason, value, evaluations = _core.minimize_lbfgs(
-        fun, x0, _core.LBFGSOptions(max_fun=9)
-    )
+    x, _, reason, value, evaluations = _core.minimize_lbfgs(fun, x0, _core.LBFGSOptions(max_fun=9))
     assert reason == "max_evaluations" and evaluations == len(calls) == 9
     assert value == min(f for _, f, _ in calls) and value == rosenbrock(x)[0]
 
@@ -269,7 +269,9 @@ def test_the_network_ends_at_the_lowest_loss_and_records_every_iteration() -> No
     model = nncore.MLP([4, 8, 1], activation="tanh", dtype="float64", seed=0)
     history = model.fit(X, y, optimizer="lbfgs", epochs=40)
     assert history.stop_reason == "max_epochs" and history.epochs == 40
-    assert all(b < a for a, b in zip(history.loss, history.loss[1:]))  # sufficient decrease
+    assert all(
+        b < a for a, b in zip(history.loss, history.loss[1:], strict=False)
+    )  # sufficient decrease
     assert model.loss(X, y) == pytest.approx(history.loss[-1], rel=1e-12)
     assert model.optimizer is not None and model.optimizer.name == "lbfgs"
 
