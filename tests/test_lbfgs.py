@@ -86,7 +86,7 @@ def test_every_accepted_step_satisfies_the_strong_wolfe_conditions(start: list[f
     accepted = [calls[0]] + [calls[record["evaluations"] - 1] for record in records]
     assert len(records) > 10  # enough steps for the check to mean something
     for (x_a, f_a, g_a), (x_b, f_b, g_b), record in zip(
-        accepted, accepted[1:], records, strict=True
+        accepted[:-1], accepted[1:], records, strict=True
     ):
         assert record["loss"] == f_b
         decrease, curvature = reference.strong_wolfe(f_a, g_a, f_b, g_b, x_b - x_a)
