@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nncore import _core
+from nncore import _core, optim
 from nncore.optim import (
     OPTIMIZERS,
     SGD,
@@ -47,11 +47,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
 }
 COMMON = {"weight_decay": 0.0, "clip_norm": None, "clip_value": None}
-CLASSES: dict[str, type[Optimizer]] = OPTIMIZERS
+# The update rules of the mini-batch loop (L-BFGS, a full-batch solver: tests/test_lbfgs.py).
+CLASSES: dict[str, type[Optimizer]] = {
+    name: rule for name, rule in OPTIMIZERS.items() if not rule.full_batch
+}
 # The native types of each rule: the core's classes named after its Python class.
 NATIVE = {
     name: (getattr(_core, f"{rule.__name__}F32"), getattr(_core, f"{rule.__name__}F64"))
-    for name, rule in OPTIMIZERS.items()
+    for name, rule in CLASSES.items()
 }
 
 # The grid of hyper-parameters: every option of every rule, weight decay and both clippings.
@@ -95,8 +98,9 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 def test_every_registered_rule_has_its_defaults_and_cases_here() -> None:
     """A new rule of ``OPTIMIZERS`` is not tested until it has its reference (``reference_run``)
     and cases here."""
-    assert set(DEFAULTS) == set(OPTIMIZERS)
-    assert {name for name, _ in CASES} == set(OPTIMIZERS)
+    assert set(DEFAULTS) == set(CLASSES)
+    assert {name for name, _ in CASES} == set(CLASSES)
+    assert {name for name, rule in OPTIMIZERS.items() if rule.full_batch} == {"lbfgs"}
 
 
 CASE_IDS = [
@@ -608,8 +612,9 @@ def test_get_optimizer() -> None:
     instance = RMSProp(momentum=0.9)
     assert get_optimizer(instance) is instance
     assert get_optimizer(instance, 0.25) is instance and instance.learning_rate == 0.25
+    assert isinstance(get_optimizer("LBFGS"), optim.LBFGS)
     with pytest.raises(ValueError, match="unknown optimizer"):
-        get_optimizer("lbfgs")
+        get_optimizer("newton")
     with pytest.raises(TypeError):
         get_optimizer(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="learning_rate"):

@@ -466,7 +466,12 @@ FIT_KEYWORDS: dict[str, tuple[list[Any], list[Any]]] = {
     "tol": ([0.0, 1e-4], [-1e-3, np.nan, "0"]),
     "n_iter_no_change": ([None, 1, 5, 2**63 - 1], [0, -1, 1.5, 2**63, 2**80]),
     "verbose": ([0], [-1, 3, 1.0, 2**70]),
-    "optimizer": ([None, *nncore.optim.OPTIMIZERS], ["sgd2", 3, object()]),
+    # (the update rules: LBFGS refuses learning_rate, lr_schedule, tol and n_iter_no_change,
+    # tests/test_lbfgs.py)
+    "optimizer": (
+        [None, *(n for n, r in nncore.optim.OPTIMIZERS.items() if not r.full_batch)],
+        ["sgd2", 3, object()],
+    ),
     "lr_schedule": ([None, *nncore.schedules.SCHEDULES], ["nope", 3]),
     "validation_split": ([0.0, 0.25], [1.0, -0.1, np.nan, "0.2"]),
     "patience": ([1, 10, 2**70], [0, -1, 1.5]),

@@ -432,7 +432,8 @@ def test_warm_start_continues_model_and_optimizer() -> None:
 def test_parameters_are_checked_at_fit() -> None:
     X, y = DATA["X"], DATA["binary"]
     cases: list[tuple[Any, str]] = [
-        (MLPClassifier(solver="lbfgs"), "lbfgs' is not supported"),
+        (MLPClassifier(solver="lbfgs", dropout=0.5), "dropout does not apply"),
+        (MLPClassifier(max_fun=0), "max_fun"),
         (MLPRegressor(loss="poisson"), "poisson' is not supported"),
         (MLPRegressor(loss="hinge"), "loss must be one of"),
         (MLPClassifier(activation="softmax"), "activation must be one of"),

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common.hpp"
+#include "nncore/lbfgs.hpp"
 #include "nncore/training.hpp"
 
 namespace nncore::bindings {
@@ -33,6 +34,14 @@ py::dict to_dict(const EpochRecord& record) {
     d["validation_loss"] = record.validation_loss;
     d["validation_metric"] = record.validation_metric;
   }
+  return d;
+}
+
+// An L-BFGS iteration's record: the epoch record's keys (learning_rate: the line search's step
+// α_k) and the evaluations of the loss so far.
+py::dict to_dict(const LBFGSRecord& record) {
+  py::dict d = to_dict(record.epoch);
+  d["evaluations"] = record.evaluations;
   return d;
 }
 
@@ -88,8 +97,10 @@ class CtrlC {
 
   bool seen() const { return seen_; }
 
-  EpochCallback callback(const py::object& on_epoch_end) {
-    return [this, &on_epoch_end](const EpochRecord& record) {
+  // Record: EpochRecord (fit) or LBFGSRecord (fit_lbfgs), each with its to_dict.
+  template <class Record = EpochRecord>
+  std::function<bool(const Record&)> callback(const py::object& on_epoch_end) {
+    return [this, &on_epoch_end](const Record& record) {
       py::gil_scoped_acquire gil;  // the only place the loop holds the GIL
       if (pending()) return true;
       try {
@@ -211,9 +222,60 @@ py::tuple fit_binding(py::handle network, py::handle optimizer, py::handle rando
                        std::string(py::str(py::type::of(network))));
 }
 
+template <class T>
+py::tuple fit_lbfgs_for(py::handle network, const LBFGSOptions& options, py::handle train,
+                        py::handle validation, const std::string& loss, double delta,
+                        double loss_scale, const Array<double>& penalty,
+                        const py::object& on_iteration) {
+  const Dataset<T> train_data = as_dataset<T>(train, {"X", "Y", "sample_weight"}, "train");
+  std::optional<Dataset<T>> validation_data;
+  if (!validation.is_none())
+    validation_data.emplace(as_dataset<T>(
+        validation, {"X_validation", "Y_validation", "validation sample_weight"}, "validation"));
+  const Loss kind = Loss::from_name(loss, delta);
+  const Real lambda = as_vector<double>(penalty, "penalty");
+  CtrlC ctrl_c(/*clean_stop=*/true);
+  IterationCallback callback;
+  if (!on_iteration.is_none()) callback = ctrl_c.callback<LBFGSRecord>(on_iteration);
+  const InterruptCheck interrupted = ctrl_c.poll();
+  auto& net = network.cast<Sequential<T>&>();
+  LBFGSFitResult result;
+  {
+    py::gil_scoped_release release;
+    result = fit_lbfgs<T>(net, train_data, validation_data ? &*validation_data : nullptr, kind,
+                          loss_scale, lambda, options, callback, interrupted);
+  }
+  py::list records;
+  for (const auto& record : result.iterations) records.append(to_dict(record));
+  const std::string reason = ctrl_c.seen() ? "interrupted" : stop_reason_name(result.stop_reason);
+  return py::make_tuple(records, reason, result.loss, result.evaluations);
+}
+
+py::tuple fit_lbfgs_binding(py::handle network, const LBFGSOptions& options, py::handle train,
+                            py::handle validation, const std::string& loss, double delta,
+                            double loss_scale, const Array<double>& penalty,
+                            const py::object& on_iteration) {
+  if (py::isinstance<Sequential<float>>(network))
+    return fit_lbfgs_for<float>(network, options, train, validation, loss, delta, loss_scale,
+                                penalty, on_iteration);
+  if (py::isinstance<Sequential<double>>(network))
+    return fit_lbfgs_for<double>(network, options, train, validation, loss, delta, loss_scale,
+                                 penalty, on_iteration);
+  throw py::type_error("network must be a SequentialF32 or SequentialF64, got " +
+                       std::string(py::str(py::type::of(network))));
+}
+
 }  // namespace
 
 void bind_training(py::module_& m) {
+  m.def("fit_lbfgs", &fit_lbfgs_binding, py::arg("network"), py::arg("options"), py::arg("train"),
+        py::arg("validation"), py::arg("loss"), py::arg("delta"), py::arg("loss_scale"),
+        py::arg("penalty").noconvert(), py::arg("on_iteration") = py::none(),
+        "Train by full-batch L-BFGS with the GIL released (nncore/lbfgs.hpp); returns (iteration "
+        "records, stop reason, final loss, evaluations). train and validation (or None) are "
+        "tuples (X, Y, weights); F = loss_scale·(weighted mean loss) + ½Σλ_jθ_j², penalty: λ_j "
+        "per parameter (float64) or empty; "
+        "on_iteration(record) -> bool stops when true.");
   m.def("fit", &fit_binding, py::arg("network"), py::arg("optimizer"), py::arg("random"),
         py::arg("train"), py::arg("validation"), py::arg("options"),
         py::arg("on_epoch_end") = py::none(), py::arg("reduction") = py::none(),

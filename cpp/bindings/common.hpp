@@ -65,6 +65,7 @@ void bind_network(py::module_& m);
 void bind_optimizer(py::module_& m);
 void bind_fit_options(py::module_& m);
 void bind_training(py::module_& m);
+void bind_lbfgs(py::module_& m);
 void bind_threads(py::module_& m);
 
 }  // namespace nncore::bindings

@@ -19,5 +19,6 @@ PYBIND11_MODULE(NNCORE_MODULE, m) {
   nncore::bindings::bind_optimizer(m);
   nncore::bindings::bind_fit_options(m);
   nncore::bindings::bind_training(m);
+  nncore::bindings::bind_lbfgs(m);
   nncore::bindings::bind_threads(m);
 }

@@ -262,6 +262,58 @@ def fit(
     reduction: _Reduction | None = None,
 ) -> tuple[list[dict[str, Any]], str]: ...
 
+# L-BFGS (cpp/bindings/bind_lbfgs.cpp, bind_training.cpp; cpp/include/nncore/lbfgs.hpp)
+class LBFGSOptions:
+    """The settings of one L-BFGS run, checked by the core when it runs."""
+
+    def __init__(
+        self,
+        m: int = 10,
+        max_iter: int = 15000,
+        max_fun: int = 15000,
+        tol: float = 1e-5,
+        ftol: float = 2.220446049250313e-09,
+        max_line_search: int = 20,
+        target_loss: float | None = None,
+    ) -> None: ...
+    @property
+    def m(self) -> int: ...
+    @property
+    def max_iter(self) -> int: ...
+    @property
+    def max_fun(self) -> int: ...
+    @property
+    def tol(self) -> float: ...
+    @property
+    def ftol(self) -> float: ...
+    @property
+    def max_line_search(self) -> int: ...
+    @property
+    def target_loss(self) -> float | None: ...
+
+#: (c1, c2) of the strong Wolfe conditions the line search satisfies.
+lbfgs_wolfe_constants: tuple[float, float]
+
+def fit_lbfgs(
+    network: _Sequential[_F],
+    options: LBFGSOptions,
+    train: _Data[_F],
+    validation: _Data[_F] | None,
+    loss: str,
+    delta: float,
+    loss_scale: float,
+    penalty: npt.NDArray[np.float64],
+    on_iteration: Callable[[dict[str, Any]], bool] | None = None,
+) -> tuple[list[dict[str, Any]], str, float, int]: ...
+def minimize_lbfgs(
+    fun: Callable[[npt.NDArray[np.float64]], tuple[float, npt.NDArray[np.float64]]],
+    x0: npt.NDArray[np.float64],
+    options: LBFGSOptions,
+) -> tuple[npt.NDArray[np.float64], list[dict[str, Any]], str, float, int]: ...
+def lbfgs_direction(
+    g: npt.NDArray[np.float64], S: npt.NDArray[np.float64], Y: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]: ...
+
 # Threads (cpp/bindings/bind_threads.cpp)
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...

@@ -109,6 +109,8 @@ def make_plan(
         else (get_optimizer(optimizer or "sgd"))
     )
     chosen._check_model(model.dtype, model.n_parameters, learning_rate)  # changes nothing
+    if chosen.full_batch:
+        o = _full_batch_options(o, model)
     schedule = get_schedule(o["lr_schedule"])
     early_stopping = o["early_stopping"]
     if early_stopping is None:
@@ -129,6 +131,30 @@ def make_plan(
         **loop,
         **_stop_settings(o, bool(early_stopping)),
     )
+
+
+def _full_batch_options(o: dict[str, Any], model: Any) -> dict[str, Any]:
+    """``o`` for a full-batch solver (L-BFGS), which picks its steps by line search and stops on
+    its own tolerances: ``learning_rate``, ``lr_schedule``, ``tol`` and an explicit
+    ``n_iter_no_change`` are refused (``ValueError``); ``batch_size`` and ``shuffle`` do not
+    apply (every iteration uses all the rows)."""
+    for name, default in (("learning_rate", None), ("lr_schedule", None), ("tol", 0.0)):
+        if o[name] is not default and o[name] != default:
+            raise ValueError(
+                f"{name} does not apply to optimizer='lbfgs' (its line search picks each step; "
+                "it stops on LBFGS(tol=..., ftol=...)); leave it at its default"
+            )
+    if o["n_iter_no_change"] not in ("auto", None):
+        raise ValueError(
+            "n_iter_no_change does not apply to optimizer='lbfgs' (it stops on LBFGS(tol=..., "
+            "ftol=...)); use early_stopping with validation data to stop on the validation loss"
+        )
+    if model._network.state.size:
+        raise ValueError(
+            "optimizer='lbfgs' does not learn a batch normalisation's running statistics; "
+            "train this model with a mini-batch optimizer"
+        )
+    return {**o, "n_iter_no_change": None}
 
 
 def _check_bool(value: Any, name: str, expected: str = "a bool") -> None:

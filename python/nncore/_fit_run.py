@@ -75,7 +75,8 @@ class _EpochEnd:
             self.stopper_epoch = epoch
         schedule = self.plan.schedule
         schedule.observe(epoch, monitored)
-        self.native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
+        if not self.plan.optimizer.full_batch:  # (L-BFGS has no learning rate)
+            self.native_optimizer.learning_rate = schedule.learning_rate(epoch + 1)
         self.running.append(record)
         if self.progress is not None:
             self.progress(record)
@@ -99,7 +100,8 @@ def run_fit(model: Any, plan: FitPlan, loop: Loop, show_progress: bool) -> Histo
             chosen.learning_rate = plan.learning_rate
         model.optimizer = chosen
         schedule.start(chosen.learning_rate, plan.epochs)
-        native_optimizer.learning_rate = schedule.learning_rate(1)
+        if not chosen.full_batch:
+            native_optimizer.learning_rate = schedule.learning_rate(1)
         stopper = (
             EarlyStopping(
                 model._network.parameters, plan.patience, plan.min_delta, model._network.state
@@ -130,7 +132,8 @@ def run_fit(model: Any, plan: FitPlan, loop: Loop, show_progress: bool) -> Histo
             # The schedule's rates belong to this fit: the optimizer leaves with its base rate
             # (the one it came with, unless a callback set another), where the next fit's
             # schedule starts.
-            native_optimizer.learning_rate = chosen.learning_rate
+            if not chosen.full_batch:
+                native_optimizer.learning_rate = chosen.learning_rate
         best_epoch = _finish_stopper(plan, epoch_end, records)
         if epoch_end.stopped_early and stop_reason == "callback":
             stop_reason = "early_stopping"

@@ -227,6 +227,11 @@ def fit(
                 "frequencies; pass the weights of all the data as a {class: weight} dict"
             )
         plan = model._fit_plan(X_local, y_local, **fit_kwargs)
+        if plan.optimizer.full_batch:
+            raise ValueError(
+                "optimizer='lbfgs' (a full-batch solver) is not available in "
+                "nncore.distributed.fit; use a mini-batch optimizer"
+            )
         if model._fit_lock.locked():  # refused before the broadcasts below change the model
             raise RuntimeError(FIT_RUNNING)
         signature = _signature(model, plan)

@@ -13,6 +13,11 @@ STOP_REASONS = (
     "early_stopping",
     "callback",
     "interrupted",
+    # L-BFGS (nncore.optim.LBFGS) only: its own convergence tests and limits
+    "gradient_tolerance",  # max_i |∂F/∂θ_i| <= tol
+    "loss_tolerance",  # the relative reduction of the loss <= ftol
+    "max_evaluations",  # max_fun evaluations of the loss
+    "line_search_failed",  # no strong-Wolfe step, even by steepest descent
     "running",  # fit has not returned: the history so far (model.history during a fit)
 )
 

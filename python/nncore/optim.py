@@ -45,6 +45,7 @@ from ._validation import (
 )
 
 __all__ = [
+    "LBFGS",
     "OPTIMIZERS",
     "SGD",
     "Adagrad",
@@ -99,6 +100,9 @@ class Optimizer:
 
     #: The name the rule is registered under in ``OPTIMIZERS`` (lower case; the base has none).
     name: ClassVar[str] = ""
+    #: Whether this is a full-batch solver that runs its own iterations over all the training
+    #: rows (``LBFGS``) rather than an update rule of the mini-batch loop.
+    full_batch: ClassVar[bool] = False
     _native_types: ClassVar[dict[np.dtype[Any], Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -655,6 +659,140 @@ class Adagrad(Optimizer):
             "initial_accumulator_value": self.initial_accumulator_value,
             "eps": self.eps,
         }
+
+
+class LBFGS(Optimizer):
+    """Full-batch L-BFGS, the quasi-Newton method of scikit-learn's ``solver="lbfgs"`` (which
+    calls scipy's L-BFGS-B without bounds), run natively on the model's flat parameter vector.
+
+    ``fit(optimizer=LBFGS(...))`` minimises, over all the training rows at once (no batches, no
+    dropout), ``F(θ) = Σ_i w_i ℓ_i(θ) / Σ_i w_i + ½·λ·‖θ‖²`` (``λ = weight_decay``, every
+    parameter, as the other rules' coupled decay). Each iteration (an epoch of ``fit``)::
+
+        d = −H·∇F(θ)           two-loop recursion over the last m pairs (s, y), H⁰ = (sᵀy/yᵀy)·I
+        θ ← θ + α·d            α from a line search satisfying the strong Wolfe conditions
+                               (c1 = 1e-4, c2 = 0.9; bracketing, then cubic/quadratic zoom)
+
+    and stops, as scipy's does, when ``max_i |∂F/∂θ_i| <= tol`` (``"gradient_tolerance"``), when
+    ``(F_prev − F) / max(|F_prev|, |F|, 1) <= ftol`` (``"loss_tolerance"``), after ``epochs``
+    iterations (``"max_epochs"``) or ``max_fun`` evaluations of ``F`` (``"max_evaluations"``;
+    never exceeded, the line searches' evaluations included). A direction that is not a descent
+    direction resets the memory (steepest descent); a failed line search is retried once from
+    steepest descent and then stops with ``"line_search_failed"``; a trial point with a
+    non-finite loss shrinks the step and is never accepted; the model ends with the parameters of
+    the lowest loss evaluated.
+
+    Parameters: ``m=10`` (``>= 1``, correction pairs), ``max_fun=15000`` (``>= 1``), ``tol=1e-5``
+    and ``ftol=2.220446049250313e-09`` (``>= 0``; scipy's ``gtol`` and ``ftol`` defaults),
+    ``max_line_search=20`` (``>= 1``, evaluations per line search, scipy's ``maxls``),
+    ``weight_decay=0`` (``λ >= 0``). No state carries over between ``fit`` calls (each starts a
+    new memory, as scipy does); ``step`` is refused (L-BFGS needs the loss, not only a gradient).
+    The history's ``learning_rate`` of an iteration is its step ``α``.
+    """
+
+    name = "lbfgs"
+    full_batch = True
+
+    def __init__(
+        self,
+        m: int = 10,
+        max_fun: int = 15000,
+        tol: float = 1e-5,
+        ftol: float = 2.220446049250313e-09,
+        max_line_search: int = 20,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(learning_rate=1.0, weight_decay=weight_decay)
+        self._m = check_int(m, "m", 1, MAX_STEP_COUNT)
+        self._max_fun = check_int(max_fun, "max_fun", 1, MAX_STEP_COUNT)
+        self._tol = check_float(tol, "tol", minimum=0.0)
+        self._ftol = check_float(ftol, "ftol", minimum=0.0)
+        self._max_line_search = check_int(max_line_search, "max_line_search", 1, MAX_STEP_COUNT)
+
+    @property
+    def m(self) -> int:
+        return self._m
+
+    @property
+    def max_fun(self) -> int:
+        return self._max_fun
+
+    @property
+    def tol(self) -> float:
+        return self._tol
+
+    @property
+    def ftol(self) -> float:
+        return self._ftol
+
+    @property
+    def max_line_search(self) -> int:
+        return self._max_line_search
+
+    def _rule_hyperparameters(self) -> dict[str, Any]:
+        return {
+            "m": self.m,
+            "max_fun": self.max_fun,
+            "tol": self.tol,
+            "ftol": self.ftol,
+            "max_line_search": self.max_line_search,
+        }
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """All constructor arguments: ``LBFGS(**opt.hyperparameters())`` is a fresh copy."""
+        return {**self._rule_hyperparameters(), "weight_decay": self.weight_decay}
+
+    def native_options(self, max_iter: int, target_loss: float | None = None) -> Any:
+        """The core's settings of one run (``_core.LBFGSOptions``) of at most ``max_iter``
+        iterations, stopping early once the loss is ``<= target_loss`` (None: never)."""
+        return _core.LBFGSOptions(
+            m=self.m,
+            max_iter=max_iter,
+            max_fun=self.max_fun,
+            tol=self.tol,
+            ftol=self.ftol,
+            max_line_search=self.max_line_search,
+            target_loss=target_loss,
+        )
+
+    def _native(self, dtype: Any) -> Any:
+        """The core's settings of a run with no limit of its own on iterations (``fit`` sets
+        them): L-BFGS has no native object with state."""
+        self._usable_dtype(dtype)
+        return self.native_options(MAX_STEP_COUNT)
+
+    def step(self, parameters: npt.NDArray[Any], gradients: Any) -> None:
+        """Refused with ``TypeError``: L-BFGS cannot update parameters from a gradient alone (its
+        line search evaluates the loss); train with ``fit(optimizer="lbfgs")``."""
+        raise TypeError(
+            "LBFGS cannot update parameters from gradients alone: its line search evaluates the "
+            "loss; train with fit(optimizer='lbfgs') instead"
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"name": "lbfgs", "dtype": None, "hyperparameters": {...}, "state": {"step": 0}}``:
+        L-BFGS keeps no state between ``fit`` calls."""
+        return {
+            "name": self.name,
+            "dtype": None,
+            "hyperparameters": self.hyperparameters(),
+            "state": {"step": 0},
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Accept a ``state_dict`` of an LBFGS with these hyper-parameters (there is no state to
+        restore); ``ValueError``/``TypeError`` otherwise."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
+        if state_dict.get("name") != self.name:
+            raise ValueError(f"state_dict is of a {state_dict.get('name')!r} optimizer, not lbfgs")
+        if state_dict.get("hyperparameters") != self.hyperparameters():
+            raise ValueError(
+                f"state_dict hyper-parameters {state_dict.get('hyperparameters')} differ from "
+                f"this optimizer's {self.hyperparameters()}"
+            )
+        if state_dict.get("dtype") is not None or state_dict.get("state") != {"step": 0}:
+            raise ValueError("an lbfgs state_dict has dtype None and the state {'step': 0}")
 
 
 def get_optimizer(

@@ -34,7 +34,7 @@ from .layers import Layer, Site
 from .layers._chain import build_chain, check_layer_list
 from .metrics import check_metrics, class_indices
 from .metrics import evaluate as evaluate_predictions
-from .optim import Optimizer
+from .optim import LBFGS, Optimizer
 from .schedules import Schedule
 
 Array = npt.NDArray[Any]
@@ -552,6 +552,9 @@ class Sequential:
                 "validation_data=(X_val, y_val) or validation_split=f (e.g. 0.2)"
             )
 
+        if plan.optimizer.full_batch:
+            return self._run_fit(plan, self._lbfgs_loop(plan), show_progress=True)
+
         def native_loop(
             native_optimizer: Any, on_epoch_end: Callable[[dict[str, Any]], bool] | None
         ) -> tuple[list[dict[str, Any]], str]:
@@ -602,6 +605,32 @@ class Sequential:
         """Every argument of ``fit`` checked and converted (see ``fit``); the model is unchanged.
         Shared by ``fit`` and ``nncore.distributed.fit``."""
         return make_plan(self, X, y, options, _FIT_DEFAULTS)
+
+    def _lbfgs_loop(self, plan: FitPlan) -> Loop:
+        """The loop of ``fit(optimizer="lbfgs")``: the core's L-BFGS (``_core.fit_lbfgs``) on all
+        the training rows, one iteration per epoch, ``weight_decay`` as ``½·λ·‖θ‖²``."""
+        optimizer = plan.optimizer
+        assert isinstance(optimizer, LBFGS)
+        decay = optimizer.weight_decay
+        penalty = np.full(self.n_parameters if decay else 0, decay, dtype=np.float64)
+
+        def loop(
+            _native: Any, on_epoch_end: Callable[[dict[str, Any]], bool] | None
+        ) -> tuple[list[dict[str, Any]], str]:
+            records, stop_reason, _, _ = _core.fit_lbfgs(
+                self._network,
+                optimizer.native_options(plan.epochs, plan.target_loss),
+                (plan.features, plan.targets, plan.weights),
+                plan.validation_data(),
+                plan.loss,
+                plan.huber_delta,
+                1.0,
+                penalty,
+                on_epoch_end,
+            )
+            return records, stop_reason
+
+        return loop
 
     def _run_fit(self, plan: FitPlan, loop: Loop, show_progress: bool) -> History:
         """Train with ``loop`` around the plan (``nncore._fit_run.run_fit``)."""

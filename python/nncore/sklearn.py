@@ -64,9 +64,10 @@ except ImportError:  # pragma: no cover - scikit-learn < 1.6
         return estimator._validate_data(*args, **kwargs)
 
 
-from . import optim
+from . import _core, optim
 from ._core import DivergenceError
 from ._validation import ACTIVATION_ALIASES, ACTIVATIONS, INDEX_MAX, MAX_LAYER_SIZE
+from .history import History
 from .mlp import MLP
 from .schedules import over_power
 
@@ -84,6 +85,13 @@ _SKLEARN_ACTIVATIONS = {
 #: nncore's name of each output activation as scikit-learn names it in ``out_activation_``.
 _OUT_ACTIVATION_NAMES = {"sigmoid": "logistic", "softmax": "softmax", "identity": "identity"}
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
+#: What scikit-learn's stochastic solvers record and its lbfgs does not.
+_STOCHASTIC_ATTRIBUTES = (
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+)
 _REGRESSION_LOSSES = {
     "squared_error": "mean_squared_error",
     "absolute_error": "mean_absolute_error",
@@ -250,6 +258,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
         dtype: str = "float64",
         dropout: float | list[float] = 0.0,
     ) -> None:
@@ -275,6 +284,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
         self.dropout = dropout
 
@@ -299,12 +309,6 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     # ----------------------------------------------------------------- checks
     def _check_params(self) -> dict[str, Any]:
         """All hyper-parameters checked (at ``fit``, as scikit-learn: never in ``__init__``)."""
-        if self.solver == "lbfgs":
-            raise ValueError(
-                "solver='lbfgs' is not supported by nncore.sklearn (nncore trains by mini-batch "
-                "gradient descent only); use solver='adam' or 'sgd', or "
-                "sklearn.neural_network for L-BFGS"
-            )
         if not isinstance(self.solver, str) or self.solver not in optim.OPTIMIZERS:
             raise ValueError(
                 f"solver must be one of {', '.join(optim.OPTIMIZERS)}; got {self.solver!r}"
@@ -356,7 +360,19 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             "dtype": dtype,
             "dropout": _dropout(self.dropout, len(hidden)),
             "batch_size": None if batch_size == "auto" else int(batch_size),
+            **self._lbfgs_params(),
         }
+
+    def _lbfgs_params(self) -> dict[str, Any]:
+        """``max_fun`` checked (every solver, as scikit-learn); with ``solver="lbfgs"`` no
+        dropout (L-BFGS trains the network without it)."""
+        if not (_is_int(self.max_fun) and 1 <= self.max_fun <= INDEX_MAX):
+            raise ValueError(
+                f"max_fun must be an integer in [1, {INDEX_MAX}], got {self.max_fun!r}"
+            )
+        if self.solver == "lbfgs" and any(np.atleast_1d(self.dropout)):
+            raise ValueError("dropout does not apply to solver='lbfgs'; set dropout=0")
+        return {"max_fun": int(self.max_fun)}
 
     # ----------------------------------------------------------------- fitted state
     def __sklearn_is_fitted__(self) -> bool:
@@ -453,6 +469,12 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             self._check_fitted_architecture(layer_units, p)
         if p["early_stopping"] and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if self.solver == "lbfgs":
+            if incremental:
+                raise ValueError("partial_fit is only available for stochastic optimizers")
+            if first_pass:
+                self._initialize(layer_units, initial, p, rng)
+            return self._fit_lbfgs((X, Y, weights), p, rollback)
         train, validation = self._split(X, Y, weights, p, rng)
         if first_pass:
             self._initialize(layer_units, initial, p, rng)
@@ -532,6 +554,71 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
+
+    def _fit_lbfgs(
+        self, train: tuple[Array, Array, Array | None], p: dict[str, Any], rollback: _Rollback
+    ) -> _BaseMLP:
+        """scikit-learn's ``_fit_lbfgs``: its objective (its loss on all the rows plus
+        ``(alpha/2)·‖W‖²/Σw``, weights only) minimised by the core's L-BFGS from the model's
+        parameters with scipy's settings as scikit-learn passes them (``maxiter=max_iter``,
+        ``maxfun=max_fun``, ``gtol=tol``, scipy's ``ftol`` and ``maxcor=10``)."""
+        X, Y, w = train
+        model = self.model_
+        _, loss_factor = self._loss_scales(Y.shape[1])
+        total_weight = X.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
+        penalty = np.zeros(model.n_parameters)
+        for name, shape, offset in model.layout:
+            if name.endswith(".W"):
+                penalty[offset : offset + math.prod(shape)] = p["alpha"] / total_weight
+        solver = optim.LBFGS(max_fun=p["max_fun"], tol=p["tol"])
+        verbose = bool(self.verbose)
+
+        def on_iteration(record: dict[str, Any]) -> bool:
+            rollback.training = True
+            if verbose:
+                print(f"Iteration {record['epoch']}, loss = {record['loss']:.8f}")
+            return False
+
+        weights = np.empty(0, dtype=X.dtype) if w is None else w
+        try:
+            records, reason, loss, _ = _core.fit_lbfgs(
+                model._network,
+                solver.native_options(self.max_iter),
+                (X, Y, weights),
+                None,
+                self._core_loss(),
+                1.0,
+                loss_factor,
+                penalty,
+                on_iteration,
+            )
+        except DivergenceError as error:
+            raise ValueError(
+                "The loss at the initial weights is not finite; the input data may contain "
+                "large values and need to be preprocessed."
+            ) from error
+        model.history = History(records, reason, "accuracy" if model.is_classifier else "r2")
+        self.n_iter_ = len(records)
+        self.loss_ = float(loss)
+        for name in _STOCHASTIC_ATTRIBUTES:  # scikit-learn's lbfgs sets none of these
+            self.__dict__.pop(name, None)
+        if reason not in ("gradient_tolerance", "loss_tolerance"):
+            self._warn_lbfgs_not_converged(reason)
+        return self
+
+    def _warn_lbfgs_not_converged(self, reason: str) -> None:
+        """scikit-learn's ConvergenceWarning of a run that stopped on a limit or failed."""
+        status = 1 if reason in ("max_epochs", "max_evaluations") else 2
+        message = (
+            f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={status}):\n"
+            f"STOP: {reason}\n"
+        )
+        if self.n_iter_ == self.max_iter:
+            message += (
+                "\nIncrease the number of iterations to improve the convergence "
+                f"(max_iter={self.max_iter})."
+            )
+        warnings.warn(message, ConvergenceWarning, stacklevel=4)
 
     def _fit_stochastic(
         self,
@@ -733,8 +820,13 @@ _PARAMETERS_DOC = """
         ``nesterovs_momentum``) and ``"adam"`` (with ``beta_1``, ``beta_2``, ``epsilon``) are
         scikit-learn's; the others (``"adamw"``, ``"rmsprop"``, ...) are nncore additions
         (``epsilon`` is their ε, the other hyper-parameters are nncore's defaults).
-        **"lbfgs" is not supported**: ``fit`` raises ``ValueError`` (nncore trains by mini-batch
-        gradient descent only); so there is no ``max_fun`` parameter either.
+        ``"lbfgs"`` is scikit-learn's full-batch quasi-Newton solver, here the core's L-BFGS
+        (``nncore.optim.LBFGS``) on scikit-learn's objective, with scikit-learn's meaning of
+        ``max_iter`` (iterations), ``max_fun``, ``tol`` (on ``max_i |∂F/∂θ_i|``) and ``alpha``
+        (``(alpha/2)·‖W‖²/Σw``, weights only, exactly); ``n_iter_`` and ``loss_`` as
+        scikit-learn's, and, as there, no ``loss_curve_``, ``best_loss_`` or validation
+        scores (``batch_size``, ``early_stopping`` and the learning-rate settings do not apply;
+        ``dropout`` must be 0; ``partial_fit`` is refused).
 
     alpha : float, default=0.0001
         Strength of the L2 penalty. scikit-learn adds ``(alpha/2)·‖W‖²/m`` to the loss of a
@@ -825,6 +917,10 @@ _PARAMETERS_DOC = """
     n_iter_no_change : int, default=10
         The number of epochs without improvement by ``tol`` tolerated (see ``tol``); ``np.inf``
         never stops early.
+
+    max_fun : int, default=15000
+        ``solver="lbfgs"`` only: the most evaluations of the loss (and its gradient), the line
+        searches' included; never exceeded (scipy may exceed it within an iteration).
 
     dtype : {"float64", "float32"}, default="float64"
         nncore addition: the precision of the parameters and of all computations. The default
@@ -946,6 +1042,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
         dtype: str = "float64",
         dropout: float | list[float] = 0.0,
         class_weight: Any = None,
@@ -973,6 +1070,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
             dtype=dtype,
             dropout=dropout,
         )
@@ -1207,6 +1305,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int | float = 10,
+        max_fun: int = 15000,
         dtype: str = "float64",
         dropout: float | list[float] = 0.0,
     ) -> None:
@@ -1233,6 +1332,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
             beta_2=beta_2,
             epsilon=epsilon,
             n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun,
             dtype=dtype,
             dropout=dropout,
         )
