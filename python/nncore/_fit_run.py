@@ -95,7 +95,7 @@ def run_fit(model: Any, plan: FitPlan, loop: Loop, show_progress: bool) -> Histo
         # and are put back if the native loop refuses its input before the first update.
         undo_optimizer, previous_optimizer = chosen._undoer(), model.optimizer
         native_optimizer = chosen._native(model.dtype)
-        steps = native_optimizer.step_count
+        steps = chosen.step_count
         if plan.learning_rate is not None:
             chosen.learning_rate = plan.learning_rate
         model.optimizer = chosen
@@ -122,7 +122,7 @@ def run_fit(model: Any, plan: FitPlan, loop: Loop, show_progress: bool) -> Histo
             records, stop_reason = loop(native_optimizer, epoch_end if epoch_end.needed else None)
         except BaseException:
             model.history = previous_history
-            if native_optimizer.step_count == steps:  # refused at the door: nothing trained
+            if chosen.step_count == steps:  # refused at the door: nothing trained
                 undo_optimizer()
                 model.optimizer = previous_optimizer
             raise

@@ -212,10 +212,10 @@ the data:
   holding 0, 1, 2, ... (the index that pandas' DataFrame.to_csv() writes) is dropped, with a
   note. Rows are shuffled (with --seed); the last --test-split of them are held out for the
   test scores reported at the end, the --validation-split before those for validation (with
-  early stopping on the validation loss); both are fractions of all rows. The features are standardised with the mean and
-  standard deviation of the training rows (the categorical ones are left as codes). The saved
-  model keeps the class names, feature names, categories and scaler, so `nncore predict` takes
-  the raw columns.
+  early stopping on the validation loss); both are fractions of all rows. The features are
+  standardised with the mean and standard deviation of the training rows (the categorical ones
+  are left as codes). The saved model keeps the class names, feature names, categories and
+  scaler, so `nncore predict` takes the raw columns.
 
 the scores:
   classify: {", ".join(metric_names("classify"))};
