@@ -219,18 +219,43 @@ def state_is_finite(optimizer: optim.Optimizer) -> bool:
     return all(np.isfinite(value).all() for key, value in state.items() if key != "step")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not fixed here: the core's step checks the parameters for divergence, not "
-    "the optimizer's state, so g² = (g + λθ)² overflowing Adam's exp_avg_sq leaves finite "
-    "parameters and an infinite state that no state_dict or model file can hold (issue 20, "
-    "rules 4 and 6)",
-)
-def test_an_overflowing_optimizer_state_is_refused_as_divergence() -> None:
+SQUARING_RULES = {"adam": optim.Adam, "rmsprop": optim.RMSProp, "adagrad": optim.Adagrad}
+
+
+@pytest.mark.parametrize("name", list(SQUARING_RULES))
+def test_an_overflowing_optimizer_state_is_refused_as_divergence(name: str) -> None:
+    """g = ∇ + λθ with λ = 1e300 is finite but g² overflows: θ would stay finite (g/√∞ = 0)
+    while the state holds ∞, which no state_dict or model file can hold. The step is refused as
+    divergence and the optimizer's state is left as before it (here: fresh)."""
     model, X, y = problem("float64")
-    optimizer = optim.Adam(weight_decay=1e300)
-    fit_or_diverge(model, X, y, optimizer=optimizer)
+    optimizer = SQUARING_RULES[name](weight_decay=1e300)
+    before = model.parameters.copy()
+    with pytest.raises(nncore.DivergenceError, match="optimizer's state non-finite"):
+        model.fit(X, y, epochs=EPOCHS, batch_size=4, n_iter_no_change=None, optimizer=optimizer)
     assert state_is_finite(optimizer)
+    assert optimizer.step_count == 0
+    np.testing.assert_array_equal(model.parameters, before)
+
+
+@pytest.mark.parametrize("name", list(SQUARING_RULES))
+def test_a_refused_step_puts_a_trained_state_back_bit_for_bit(name: str) -> None:
+    """After a fit that trained, a fit whose first step overflows the state leaves the state,
+    its step count and the parameters exactly as the first fit left them."""
+    model, X, y = problem("float64")
+    optimizer = SQUARING_RULES[name]()
+    model.fit(X, y, epochs=2, batch_size=4, n_iter_no_change=None, optimizer=optimizer)
+    trained = optimizer.state_dict()
+    state, parameters = trained["state"], model.parameters.copy()
+    # The trained state under λ = 1e300, whose g² overflows at the next step.
+    trained["hyperparameters"]["weight_decay"] = 1e300
+    optimizer = optim.Optimizer.from_state_dict(trained)
+    with pytest.raises(nncore.DivergenceError, match="optimizer's state non-finite"):
+        model.fit(X, y, epochs=1, batch_size=4, n_iter_no_change=None, optimizer=optimizer)
+    after = optimizer.state_dict()["state"]
+    assert after["step"] == state["step"]
+    for key in state:
+        np.testing.assert_array_equal(after[key], state[key], err_msg=key)
+    np.testing.assert_array_equal(model.parameters, parameters)
 
 
 @pytest.mark.parametrize("power_t", [0.0, 1e300, LARGEST])

@@ -52,6 +52,17 @@ double Optimizer<T>::step_bound(double) const {
   return std::numeric_limits<double>::infinity();
 }
 
+namespace {
+
+// Whether every entry of v is finite: a sum is finite unless an entry is inf/NaN or it overflows
+// (then look entry by entry).
+template <class V>
+bool all_finite(const V& v) {
+  return std::isfinite(v.sum()) || v.allFinite();
+}
+
+}  // namespace
+
 template <class T>
 bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
                             VectorRef<T>* previous, int ranges) {
@@ -63,11 +74,21 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
     throw std::invalid_argument("this " + name() + " optimizer's state is for " +
                                 std::to_string(size_) + " parameters, got " + std::to_string(n) +
                                 "; reset() it to use it with another model");
-  if (size_ < 0) {
+  const bool fresh = size_ < 0;
+  if (fresh) {
     for (const StateVectorSpec& entry : layout_)
       vectors_[entry.name] = Vector<T>::Constant(n, static_cast<T>(entry.initial_value));
     scratch_.resize(n);
     size_ = n;
+  }
+  // A checked step keeps the state from before it too, piece by piece while in cache.
+  std::vector<std::pair<Vector<T>*, Vector<T>*>> state;  // (vector, its copy from before)
+  if (previous != nullptr) {
+    for (const StateVectorSpec& entry : layout_) {
+      Vector<T>& kept = previous_vectors_[entry.name];
+      kept.resize(n);
+      state.emplace_back(&vectors_[entry.name], &kept);
+    }
   }
 
   ++step_;
@@ -82,15 +103,30 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
     for (Index start = begin; start < end; start += kCachePiece) {
       const Index size = std::min(kCachePiece, end - start);
       auto theta = parameters.segment(start, size);
-      if (previous != nullptr) previous->segment(start, size) = theta;
+      if (previous != nullptr) {
+        previous->segment(start, size) = theta;
+        for (const auto& [vector, kept] : state)
+          kept->segment(start, size) = vector->segment(start, size);
+      }
       if (decoupled_decay) theta *= decay;  // θ ← (1 − η·λ)·θ
       update(theta, g.segment(start, size), start);
-      // A sum is finite unless an entry is inf/NaN or it overflows (then look entry by entry).
-      if (previous != nullptr && ok) ok = std::isfinite(theta.sum()) || theta.allFinite();
+      if (previous == nullptr || !ok) continue;
+      ok = all_finite(theta);
+      for (const auto& [vector, kept] : state) ok = ok && all_finite(vector->segment(start, size));
     }
     finite[i] = ok;
   });
-  return std::all_of(finite, finite + k, [](bool f) { return f; });
+  if (std::all_of(finite, finite + k, [](bool f) { return f; })) return true;
+  // Refused: the state is as before the step (θ is in `previous`, for the caller to put back).
+  --step_;
+  if (fresh) {
+    const std::int64_t step = step_;
+    reset();
+    step_ = step;
+  } else {
+    for (const auto& [vector, kept] : state) vector->swap(*kept);
+  }
+  return false;
 }
 
 template <class T>
@@ -166,6 +202,7 @@ void Optimizer<T>::reset() {
   step_ = 0;
   size_ = -1;
   vectors_.clear();
+  previous_vectors_.clear();
   scratch_.resize(0);
 }
 

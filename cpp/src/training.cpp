@@ -536,7 +536,8 @@ double Training<T>::propagate(Index epoch, Index batch, GradientSize& gradient, 
 
 // θ ← the optimizer's step from g (finite here; θ is when parameter_bound_ is). A step whose bound
 // keeps every |θ_i| below half the largest T cannot overflow: it needs no copy for a rollback and
-// no check. Any other step is checked, and rolled back if θ became non-finite. A split batch has
+// no check. Any other step is checked, and rolled back if θ or the optimizer's state (Adam's g²,
+// say) became non-finite: the optimizer then puts its state back itself. A split batch has
 // its threads at hand (the pool is awake): the step is taken in one range per block, on the pool.
 template <class T>
 void Training<T>::update(Index epoch, Index batch, const GradientSize& gradient, int blocks) {
@@ -552,8 +553,9 @@ void Training<T>::update(Index epoch, Index batch, const GradientSize& gradient,
   if (!optimizer_.checked_step(network_.parameters(), network_.gradients(), previous_parameters_,
                                ranges)) {
     network_.parameters() = previous_parameters_;
-    throw DivergenceError("training diverged: the update made parameters non-finite" +
-                          where(epoch, batch));
+    throw DivergenceError(
+        "training diverged: the update made parameters or the optimizer's state non-finite" +
+        where(epoch, batch));
   }
   parameter_bound_ = std::isfinite(step) ? max_abs<T>(network_.parameters())
                                          : std::numeric_limits<double>::infinity();

@@ -67,9 +67,10 @@ class Optimizer {
   // per block of a batch split into blocks of rows, whose threads are then at hand.
   void step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, int ranges = 0);
   // The same step, which also keeps θ's value from before it in `previous` (θ's length) and
-  // returns whether every entry of the new θ is finite (if not, the caller may restore θ from
-  // `previous`). Each piece of θ is copied, updated and checked while it is in cache: one pass
-  // over memory where a copy, a step and a check would take three.
+  // returns whether every entry of the new θ and of the new state is finite. If not, the step is
+  // refused: the state (t included) is as before it, and the caller may restore θ from
+  // `previous`. Each piece of θ and of the state is copied, updated and checked while it is in
+  // cache: one pass over memory where a copy, a step and a check would take three.
   bool checked_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
                     VectorRef<T> previous, int ranges = 0);
   // An upper bound on |Δθ_i|, the change of any entry, in the next step when every |g_i| is at
@@ -128,7 +129,8 @@ class Optimizer {
   std::int64_t step_ = 0;
   Index size_ = -1;                           // length of θ the state is for; −1: not yet fixed
   std::map<std::string, Vector<T>> vectors_;  // empty until the first step
-  Vector<T> scratch_;                         // (size_) the preprocessed gradient
+  std::map<std::string, Vector<T>> previous_vectors_;  // their values before a checked step
+  Vector<T> scratch_;                                  // (size_) the preprocessed gradient
 };
 
 extern template class Optimizer<float>;
