@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._class_weight import class_weight_rows
+from ._monitor import Monitor, make_monitor
 from ._validation import INDEX_MAX, as_features, as_targets, check_float, check_int
 from ._validation import as_sample_weight as _weights
 from .optim import Optimizer, get_optimizer
@@ -53,6 +54,7 @@ class FitPlan:
     patience: int
     min_delta: float
     restore_best_weights: bool
+    monitor: Monitor  # what early stopping and reduce_on_plateau watch; the extra metrics
 
     def native_options(self) -> Any:
         """The settings of the native loop (``_core.FitOptions``)."""
@@ -116,6 +118,9 @@ def make_plan(
     if early_stopping is None:
         early_stopping = validation[0] is not None
     _check_bool(early_stopping, "early_stopping", "a bool or None")
+    monitor = make_monitor(
+        model, o["monitor"], o["mode"], o["metrics"], validation[0] is not None, early_stopping
+    )
     return FitPlan(
         features=features,
         targets=targets,
@@ -128,6 +133,7 @@ def make_plan(
         optimizer=chosen,
         schedule=schedule,
         early_stopping=bool(early_stopping),
+        monitor=monitor,
         **loop,
         **_stop_settings(o, bool(early_stopping)),
     )

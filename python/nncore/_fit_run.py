@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._fit_plan import FitPlan
+from ._monitor import EpochScores
 from .callbacks import EarlyStopping, progress_output
 from .history import History
 from .schedules import Constant
@@ -47,10 +48,16 @@ class _EpochEnd:
     clean stop by the binding, with this epoch's record kept: the stopper catches up after."""
 
     def __init__(
-        self, plan: FitPlan, native_optimizer: Any, stopper: EarlyStopping | None, progress: Any
+        self,
+        plan: FitPlan,
+        native_optimizer: Any,
+        stopper: EarlyStopping | None,
+        progress: Any,
+        scores: EpochScores | None,
     ):
         self.plan, self.native_optimizer = plan, native_optimizer
-        self.stopper, self.progress = stopper, progress
+        self.stopper, self.progress, self.scores = stopper, progress, scores
+        self.scored: dict[int, dict[str, float]] = {}  # epoch: the scores its record gained
         self.running = History([], "running", "")
         self.stopped_early = False
         self.stopper_epoch = 0  # the last epoch the stopper has seen
@@ -62,12 +69,22 @@ class _EpochEnd:
             bool(self.plan.callbacks)
             or self.progress is not None
             or self.stopper is not None
+            or self.scores is not None
             or not isinstance(self.plan.schedule, Constant)
         )
 
+    def add_scores(self, record: dict[str, Any]) -> None:
+        """The epoch's ``fit(metrics=[...])`` scores into its record (once an epoch)."""
+        if self.scores is not None:
+            epoch = int(record["epoch"])
+            if epoch not in self.scored:
+                self.scored[epoch] = self.scores()
+            record.update(self.scored[epoch])
+
     def __call__(self, record: dict[str, Any]) -> bool:
         epoch = int(record["epoch"])
-        monitored = record.get("validation_loss", record["loss"])
+        self.add_scores(record)
+        monitored = self.plan.monitor.value(record)
         stop = False
         if self.stopper is not None:
             if self.stopper(epoch, monitored):
@@ -99,6 +116,7 @@ def run_fit(model: Any, plan: FitPlan, loop: Loop, show_progress: bool) -> Histo
         if plan.learning_rate is not None:
             chosen.learning_rate = plan.learning_rate
         model.optimizer = chosen
+        schedule.mode = plan.monitor.mode
         schedule.start(chosen.learning_rate, plan.epochs)
         if not chosen.full_batch:
             native_optimizer.learning_rate = schedule.learning_rate(1)
@@ -113,7 +131,17 @@ def run_fit(model: Any, plan: FitPlan, loop: Loop, show_progress: bool) -> Histo
         progress = (
             progress_output(plan.verbose, plan.epochs, metric_name) if show_progress else None
         )
-        epoch_end = _EpochEnd(plan, native_optimizer, stopper, progress)
+        scores = (
+            EpochScores(
+                model,
+                plan.monitor.metrics,
+                (plan.features, plan.targets, plan.weights),
+                plan.validation_data(),
+            )
+            if plan.monitor.metrics
+            else None
+        )
+        epoch_end = _EpochEnd(plan, native_optimizer, stopper, progress, scores)
         epoch_end.running = History([], "running", metric_name)
         # The history so far, extended at every epoch end before the user's callbacks: a
         # callback that saves the model saves it. On an exception the old one comes back.
@@ -135,6 +163,8 @@ def run_fit(model: Any, plan: FitPlan, loop: Loop, show_progress: bool) -> Histo
             if not chosen.full_batch:
                 native_optimizer.learning_rate = chosen.learning_rate
         best_epoch = _finish_stopper(plan, epoch_end, records)
+        for record in records:  # (the native loop's records are not the callbacks' dicts)
+            record.update(epoch_end.scored.get(int(record["epoch"]), {}))
         if epoch_end.stopped_early and stop_reason == "callback":
             stop_reason = "early_stopping"
     history = History(records, stop_reason, metric_name, best_epoch)
@@ -151,7 +181,8 @@ def _finish_stopper(plan: FitPlan, epoch_end: _EpochEnd, records: list[dict[str,
         # Ctrl-C reached Python inside the last epoch's callback before the stopper saw that
         # epoch; training stopped right there, so the weights are still that epoch's.
         last = records[-1]
-        stopper(int(last["epoch"]), last.get("validation_loss", last["loss"]))
+        epoch_end.add_scores(last)
+        stopper(int(last["epoch"]), plan.monitor.value(last))
     if plan.restore_best_weights and stopper.best_parameters is not None:
         stopper.restore()
         return stopper.best_epoch

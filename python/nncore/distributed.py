@@ -232,6 +232,11 @@ def fit(
                 "optimizer='lbfgs' (a full-batch solver) is not available in "
                 "nncore.distributed.fit; use a mini-batch optimizer"
             )
+        if plan.monitor.metrics:
+            raise ValueError(
+                "fit(metrics=[...]) is not available in nncore.distributed.fit: each rank "
+                "would score its own rows; evaluate the model after fit instead"
+            )
         if model._fit_lock.locked():  # refused before the broadcasts below change the model
             raise RuntimeError(FIT_RUNNING)
         signature = _signature(model, plan)
@@ -355,5 +360,6 @@ def _signature(model: Sequential, plan: _FitPlan) -> dict[str, Any]:
         "tol": plan.tol,
         "n_iter_no_change": plan.n_iter_no_change,
         "early_stopping": (plan.early_stopping, plan.patience, plan.min_delta),
+        "monitor": (plan.monitor.name, plan.monitor.mode),
         "restore_best_weights": plan.restore_best_weights,
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .metrics import METRICS
+
 #: Why ``fit`` returned.
 STOP_REASONS = (
     "max_epochs",
@@ -32,6 +34,13 @@ SERIES = (
 )
 
 
+def is_score(name: str) -> bool:
+    """Whether a record entry is a score of ``fit(metrics=[...])``: ``<metric>`` or
+    ``validation_<metric>`` for a metric of ``nncore.metrics`` (one number per epoch)."""
+    base = name.removeprefix("validation_")
+    return base in METRICS and METRICS[base].greater_is_better is not None
+
+
 class History:
     """What happened during ``MLP.fit``; attributes are also readable as ``history["loss"]``.
 
@@ -45,6 +54,11 @@ class History:
       (empty without validation);
     - ``gradient_norm``: the mean over the epoch's batches of ‖dL/dθ‖₂, before clipping;
     - ``learning_rate``: the learning rate used during the epoch.
+
+    ``scores``: ``{entry: per-epoch list}`` of the metrics ``fit(metrics=[...])`` asked for,
+    ``<name>`` on the training rows and ``validation_<name>`` on the validation rows, computed
+    after each epoch in inference mode (empty unless asked for; NaN for an epoch that Ctrl-C
+    ended before its scores); ``history["f1_macro"]`` reads one.
 
     Scalars: ``stop_reason`` (one of ``STOP_REASONS``), ``epochs`` (completed epochs),
     ``best_epoch`` (1-based epoch whose weights early stopping restored, else None),
@@ -64,6 +78,7 @@ class History:
         self.validation_metric: list[float] = []
         self.gradient_norm: list[float] = []
         self.learning_rate: list[float] = []
+        self.scores: dict[str, list[float]] = {}
         for record in records:
             self.append(record)
         self.stop_reason = stop_reason
@@ -83,6 +98,11 @@ class History:
             self.validation_metric.append(float(record["validation_metric"]))
         self.gradient_norm.append(float(record.get("gradient_norm", nan)))
         self.learning_rate.append(float(record.get("learning_rate", nan)))
+        for name in record:
+            if is_score(name) and name not in self.scores:
+                self.scores[name] = [nan] * (self.epochs - 1)
+        for name, values in self.scores.items():
+            values.append(float(record.get(name, nan)))
 
     @property
     def epochs(self) -> int:
@@ -91,6 +111,7 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         """A plain ``dict`` of lists and scalars (JSON-serialisable)."""
         result: dict[str, Any] = {name: list(getattr(self, name)) for name in SERIES}
+        result.update({name: list(values) for name, values in self.scores.items()})
         result.update(
             stop_reason=self.stop_reason,
             epochs=self.epochs,

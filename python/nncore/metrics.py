@@ -232,26 +232,29 @@ def root_mean_squared_error(y_true: Any, y_pred: Any, sample_weight: Any = None)
 # ----------------------------------------------------------------------------- the registry
 @dataclass(frozen=True)
 class Metric:
-    """A metric's function, its task, and what it scores: predicted ``"labels"``, predicted
-    ``"probabilities"`` (classification) or predicted ``"values"`` (regression)."""
+    """A metric's function, its task, what it scores (predicted ``"labels"``, predicted
+    ``"probabilities"`` (classification) or predicted ``"values"`` (regression)), and whether a
+    greater value is better (``fit(mode="auto")`` reads it; None for the confusion matrix, which
+    is not one number)."""
 
     function: Callable[..., Any]
     task: str
     scores: str
+    greater_is_better: bool | None
 
 
 #: Every metric by name, in the order reports list them; for each task, all of its metrics are
 #: the default set of ``evaluate``.
 METRICS: dict[str, Metric] = {
-    "accuracy": Metric(accuracy, "classify", "labels"),
-    "balanced_accuracy": Metric(balanced_accuracy, "classify", "labels"),
-    "f1_macro": Metric(f1_macro, "classify", "labels"),
-    "roc_auc": Metric(roc_auc, "classify", "probabilities"),
-    "log_loss": Metric(log_loss, "classify", "probabilities"),
-    "confusion_matrix": Metric(confusion_matrix, "classify", "labels"),
-    "r2": Metric(r2, "regress", "values"),
-    "mean_absolute_error": Metric(mean_absolute_error, "regress", "values"),
-    "root_mean_squared_error": Metric(root_mean_squared_error, "regress", "values"),
+    "accuracy": Metric(accuracy, "classify", "labels", True),
+    "balanced_accuracy": Metric(balanced_accuracy, "classify", "labels", True),
+    "f1_macro": Metric(f1_macro, "classify", "labels", True),
+    "roc_auc": Metric(roc_auc, "classify", "probabilities", True),
+    "log_loss": Metric(log_loss, "classify", "probabilities", False),
+    "confusion_matrix": Metric(confusion_matrix, "classify", "labels", None),
+    "r2": Metric(r2, "regress", "values", True),
+    "mean_absolute_error": Metric(mean_absolute_error, "regress", "values", False),
+    "root_mean_squared_error": Metric(root_mean_squared_error, "regress", "values", False),
 }
 
 

@@ -41,8 +41,10 @@ long); ``optimizer.<state name>`` (as ``parameters``); ``state.<name>`` for ever
 ``model.state`` (a BatchNorm's ``"2.running_mean"``, of the model's dtype and shape, finite;
 none for a model without state, an MLP); with a history, ``history.<series>`` for
 every series of ``nncore.history.SERIES`` (``<f8``, one value per epoch; the validation series
-may be empty); ``metadata.<name>`` for every entry of ``metadata_arrays`` (``<name>``: 1–128
-characters from ``A–Z a–z 0–9 _ . -``, not starting with ``.`` or ``-``).
+may be empty) and ``history.scores.<entry>`` for every entry of ``history.scores`` (the scores of
+``fit(metrics=[...])``, ``<f8``, one value per epoch); ``metadata.<name>`` for every entry of
+``metadata_arrays`` (``<name>``: 1–128 characters from ``A–Z a–z 0–9 _ . -``, not starting
+with ``.`` or ``-``).
 
 Format version 1 had ``"architecture"`` (``layer_sizes``, ``activations`` with the output's
 last, ``use_bias``, ``dtype``, ``leaky_relu_slope``, ``elu_alpha``, ``dropout``, ``init``) and
@@ -69,7 +71,7 @@ import numpy.typing as npt
 
 from . import serialization
 from ._json import Invalid, check_json, is_int, json_list, json_type, keys, u64
-from .history import SERIES, STOP_REASONS, History
+from .history import SERIES, STOP_REASONS, History, is_score
 from .optim import OPTIMIZERS, Optimizer
 from .serialization import File
 
@@ -126,6 +128,8 @@ _HISTORY_ENTRIES = ("stop_reason", "epochs", "best_epoch", "metric_name")
 _METADATA_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
 _STATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _PARAMETER_DTYPES = ("<f4", "<f8")
+#: The prefix of the members holding ``history.scores`` (``fit(metrics=[...])``).
+_SCORES = "history.scores."
 #: The dtype of the history's series.
 _SERIES_DTYPE = np.dtype("<f8")
 _MAX_COUNT = 1 << 62
@@ -299,6 +303,7 @@ def _history_entry(history: History) -> tuple[dict[str, Any], dict[str, Array]]:
                 f"the file format needs one value per epoch{' (or none)' if optional else ''}"
             )
         series[f"history.{name}"] = values.astype(_SERIES_DTYPE)
+    series.update(_score_series(history))
     stop_reason, best = history.stop_reason, history.best_epoch
     if not isinstance(stop_reason, str) or stop_reason not in STOP_REASONS:
         raise ValueError(
@@ -318,6 +323,29 @@ def _history_entry(history: History) -> tuple[dict[str, Any], dict[str, Array]]:
         "metric_name": history.metric_name,
     }
     return entry, series
+
+
+def _score_series(history: History) -> dict[str, Array]:
+    """The ``history.scores.<entry>`` arrays of ``history.scores`` (checked)."""
+    scores = history.scores
+    if not isinstance(scores, dict):
+        raise TypeError(f"model.history.scores must be a dict, got {type(scores).__name__}")
+    series: dict[str, Array] = {}
+    for name, values in scores.items():
+        if not isinstance(name, str) or not is_score(name):
+            raise ValueError(
+                f"model.history.scores: {name!r:.60} is not a score of fit(metrics=[...])"
+            )
+        try:
+            array = np.asarray(values)
+        except (TypeError, ValueError, OverflowError):
+            array = np.asarray(None)
+        if array.ndim != 1 or array.dtype.kind not in "fiu" or len(array) != history.epochs:
+            raise ValueError(
+                f"model.history.scores[{name!r}] must be {history.epochs} numbers, one per epoch"
+            )
+        series[f"{_SCORES}{name}"] = array.astype(_SERIES_DTYPE)
+    return series
 
 
 def _metadata_members(metadata_arrays: Any) -> dict[str, Array]:
@@ -512,6 +540,10 @@ def _check_arrays(
             if array.dtype != _SERIES_DTYPE or array.shape not in shapes:
                 allowed = " or ".join(map(repr, shapes))
                 raise Invalid(f"{declared} history.epochs implies {_SERIES_DTYPE.str!r} {allowed}")
+        elif name.startswith(_SCORES) and epochs is not None and is_score(name[len(_SCORES) :]):
+            if array.dtype != _SERIES_DTYPE or array.shape != (epochs,):
+                shape = (epochs,)
+                raise Invalid(f"{declared} history.epochs implies {_SERIES_DTYPE.str!r} {shape!r}")
         elif name in vectors:
             if array.dtype.str not in _PARAMETER_DTYPES or array.shape != (n_parameters,):
                 raise Invalid(f"{declared} the config implies '<f4' or '<f8' ({n_parameters},)")
@@ -561,6 +593,11 @@ def _build_history(spec: dict[str, Any], arrays: dict[str, Array]) -> History:
     # through per-epoch records: a quarter of the memory and time for a long history.
     for name in SERIES:
         setattr(history, name, arrays[f"history.{name}"].tolist())
+    history.scores = {
+        name[len(_SCORES) :]: array.tolist()
+        for name, array in sorted(arrays.items())
+        if name.startswith(_SCORES)
+    }
     return history
 
 

@@ -16,10 +16,11 @@ rate ``η₀`` (the optimizer's learning rate when ``fit`` starts) to the rate u
 - ``InverseScaling(power_t)``:    ``η₀ / e^power_t`` (per epoch; scikit-learn's ``invscaling``
   counts samples instead)
 - ``ReduceOnPlateau(factor, patience, threshold, cooldown, min_lr)``: PyTorch's
-  ``ReduceLROnPlateau`` in ``min`` mode with a relative threshold: after an epoch whose monitored
-  loss (the validation loss, else the training loss) is not below ``best · (1 − threshold)``
-  for more than ``patience`` epochs in a row, ``η ← max(η · factor, min_lr)``, then wait
-  ``cooldown`` epochs before counting again.
+  ``ReduceLROnPlateau`` with a relative threshold, watching ``fit``'s ``monitor`` (by default
+  the validation loss, else the training loss) in its ``mode``: after an epoch whose value does
+  not improve on ``best · (1 − threshold)`` (``mode="min"``; ``best · (1 + threshold)`` for
+  ``"max"``) for more than ``patience`` epochs in a row, ``η ← max(η · factor, min_lr)``, then
+  wait ``cooldown`` epochs before counting again.
 
 Every accepted hyper-parameter gives a usable rate at every epoch (the rate after the last
 epoch included, which ``fit`` computes too): a rate that would overflow saturates at the
@@ -78,11 +79,15 @@ SCHEDULES: dict[str, type[Schedule]] = {}
 
 class Schedule:
     """Base class. ``start`` is called when ``fit`` begins, ``learning_rate(e)`` before epoch
-    ``e``, and ``observe(e, loss)`` after it with the monitored loss. A subclass that sets its
-    own ``name`` joins ``SCHEDULES`` (``TypeError`` if the name is taken)."""
+    ``e``, and ``observe(e, loss)`` after it with the monitored value, oriented so that lower
+    is better (``fit`` negates a value monitored with ``mode="max"``, and sets ``mode`` before
+    ``start``). A subclass that sets its own ``name`` joins ``SCHEDULES`` (``TypeError`` if the
+    name is taken)."""
 
     #: The name ``get_schedule`` knows the schedule by (the base has none).
     name: ClassVar[str] = ""
+    #: ``"min"`` or ``"max"``: the ``mode`` of the value ``fit`` monitors (see ``observe``).
+    mode: str = "min"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -233,7 +238,10 @@ class ReduceOnPlateau(Schedule):
         return self._rate
 
     def observe(self, epoch: int, loss: float) -> None:
-        if loss < self._best * (1.0 - self.threshold):
+        # ``loss`` is lower-is-better: fit negates a value of mode="max", so torch's max-mode
+        # test a > best·(1 + threshold) reads −a < −best·(1 + threshold) here.
+        factor = 1.0 - self.threshold if self.mode == "min" else 1.0 + self.threshold
+        if loss < self._best * factor:
             self._best = loss
             self._bad_epochs = 0
         else:

@@ -398,7 +398,6 @@ class Sequential:
             truth = as_targets(
                 y, "mean_squared_error", self.n_outputs, features.shape[0], np.dtype(np.float64)
             )
-            probabilities = None
         else:
             truth = class_indices(y, "y")
             n_classes = max(self.n_outputs, 2)
@@ -410,14 +409,19 @@ class Sequential:
                 raise ValueError(
                     f"y holds class {truth.max()}; this model's classes are 0..{n_classes - 1}"
                 )
-            probabilities = output if self.n_outputs > 1 else np.hstack([1 - output, output])
+        return self._scores(output, truth, names, weights if weights.size else None)
+
+    def _scores(
+        self, output: Array, truth: Array, names: tuple[str, ...], weights: Array | None
+    ) -> dict[str, Any]:
+        """The metrics ``names`` of the output activations ``output`` against ``truth`` (class
+        indices of a classifier, targets of a regressor); shared by ``evaluate`` and the scores
+        ``fit(metrics=[...])`` records."""
+        if not self.is_classifier:
+            return evaluate_predictions("regress", truth, output, None, names, weights)
+        probabilities = output if self.n_outputs > 1 else np.hstack([1 - output, output])
         return evaluate_predictions(
-            task,
-            truth,
-            self._prediction(output),
-            probabilities,
-            names,
-            weights if weights.size else None,
+            "classify", truth, self._prediction(output), probabilities, names, weights
         )
 
     def _loss_inputs(
@@ -457,6 +461,9 @@ class Sequential:
         restore_best_weights: bool = True,
         huber_delta: float = 1.0,
         class_weight: Any = None,
+        monitor: str = "auto",
+        mode: str = "auto",
+        metrics: str | Sequence[str] | None = None,
     ) -> History:
         """Train by mini-batch gradient descent in the native loop (the GIL is released).
 
@@ -487,10 +494,22 @@ class Sequential:
           shuffling (as Keras does), are held out. Validation loss and metric are computed after
           every epoch without dropout.
         - ``early_stopping`` (default: on when there is validation data): stop when the
-          validation loss has not dropped below its best minus ``min_delta`` for ``patience``
-          epochs, and (``restore_best_weights``) put back the weights of the best epoch — also
-          when training ends for any other reason, Ctrl-C included. ``early_stopping=True``
-          without ``validation_data`` or ``validation_split`` is a ``ValueError``.
+          monitored value has not improved on its best by more than ``min_delta`` for
+          ``patience`` epochs, and (``restore_best_weights``) put back the weights of the best
+          epoch — also when training ends for any other reason, Ctrl-C included.
+        - ``monitor``: what early stopping and the ``reduce_on_plateau`` schedule watch:
+          ``"loss"``, ``"metric"``, ``"validation_loss"``, ``"validation_metric"``, or a metric
+          that ``metrics`` asks for (``"f1_macro"``, ``"validation_f1_macro"``, ...);
+          ``"auto"``: ``"validation_loss"`` with validation data or ``early_stopping=True``,
+          else ``"loss"``. A ``validation_*`` monitor without ``validation_data`` or
+          ``validation_split`` is a ``ValueError``. ``mode``: ``"min"`` (lower is better),
+          ``"max"``, or ``"auto"``: ``"max"`` for accuracy, R² and the metrics where greater is
+          better, ``"min"`` for losses and errors.
+        - ``metrics``: names of ``nncore.metrics`` (those of ``evaluate`` but the confusion
+          matrix) to record after every epoch, on the training rows and (as
+          ``validation_<name>``) the validation rows, with the epoch's final weights in
+          inference mode, as ``evaluate`` scores them; in every callback record and in
+          ``history.scores``. Each costs a forward pass over those rows per epoch.
         - Convergence on the training loss: stop when it is ``<= target_loss``, or when it has
           not dropped below the best so far minus ``tol`` for ``n_iter_no_change`` epochs in a
           row. ``None`` disables this rule; ``"auto"`` (the default) is 10 epochs, except with
@@ -544,11 +563,15 @@ class Sequential:
             restore_best_weights=restore_best_weights,
             huber_delta=huber_delta,
             class_weight=class_weight,
+            monitor=monitor,
+            mode=mode,
+            metrics=metrics,
         )
-        if plan.early_stopping and plan.validation[0] is None:
+        if plan.monitor.name.startswith("validation_") and plan.validation[0] is None:
             # (Here, not in _fit_plan: nncore.distributed.fit allows ranks without validation rows.)
+            needs = "early_stopping=True" if plan.early_stopping else f"monitor={monitor!r}"
             raise ValueError(
-                "early_stopping=True needs validation data to monitor: pass "
+                f"{needs} needs validation data to monitor: pass "
                 "validation_data=(X_val, y_val) or validation_split=f (e.g. 0.2)"
             )
 
