@@ -19,6 +19,7 @@ import io
 import os
 import pickle
 import secrets
+import signal
 import socket
 import sys
 import tempfile
@@ -621,6 +622,92 @@ def test_an_interrupt_while_writing_to_a_file_object_is_a_keyboard_interrupt(nam
         assert buffer.getvalue() == written, f"{name} {index}"
     model.save(buffer := io.BytesIO())  # the model is unchanged and saves
     assert buffer.getvalue() == model_file.dumps(model)
+
+
+# ============================================================ rule 3b: Ctrl-C during load
+#: The calls ``load`` makes of the file system, each the place a Ctrl-C may arrive.
+_LOAD_CALLS = ("stat", "open", "fstat", "set_blocking", "read")
+
+
+def _interrupt_load_at(monkeypatch: pytest.MonkeyPatch, name: str, when: str) -> None:
+    """A real SIGINT (``signal.raise_signal``: Python's own handler, as for Ctrl-C) delivered
+    just ``before`` the first call of ``os.<name>`` or just ``after`` it returned."""
+    function = getattr(os, name)
+    pending = [True]
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if pending and when == "before":
+            pending.clear()
+            signal.raise_signal(signal.SIGINT)
+        result = function(*args, **kwargs)
+        if pending:
+            pending.clear()
+            signal.raise_signal(signal.SIGINT)  # the descriptor os.open made is only in result
+        return result
+
+    monkeypatch.setattr(os, name, interrupted)
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("name", _LOAD_CALLS)
+def test_a_ctrl_c_at_any_step_of_load_closes_the_file_once(
+    tmp_path: Path, name: str, when: str
+) -> None:
+    """Whichever call of ``load`` a Ctrl-C lands beside, it comes through as the plain
+    ``KeyboardInterrupt`` it is, and the descriptor ``load`` opened (if it had) is closed, once
+    (a second ``close`` would fail with EBADF, or close another file's descriptor)."""
+    path = tmp_path / "model.nncore"
+    _trained().save(path)
+    descriptors = _open_descriptors()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if name == "read":  # load reads through its file object: interrupt that object's read
+            real_open = builtins.open
+
+            def opened(*args: Any, **kwargs: Any) -> Any:
+                stream = real_open(*args, **kwargs)
+                read = stream.read
+
+                def interrupted_read(*a: Any) -> Any:
+                    if when == "before":
+                        signal.raise_signal(signal.SIGINT)
+                    data = read(*a)
+                    signal.raise_signal(signal.SIGINT)
+                    return data
+
+                stream.read = interrupted_read
+                return stream
+
+            monkeypatch.setattr(builtins, "open", opened)
+        else:
+            _interrupt_load_at(monkeypatch, name, when)
+        with pytest.raises(KeyboardInterrupt) as info:
+            nncore.load(path)
+    assert type(info.value) is KeyboardInterrupt
+    assert info.value.__context__ is None, repr(info.value.__context__)
+    del info
+    gc.collect()
+    assert _open_descriptors() == descriptors
+    assert nncore.load(path).n_parameters == _trained().n_parameters  # the file is unharmed
+
+
+@pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
+def test_load_leaves_a_programs_own_sigint_handler_in_charge(tmp_path: Path) -> None:
+    """Ctrl-C is held back only from Python's default handler: a program's own handler runs at
+    once, where the signal arrived, and ``load`` goes on."""
+    path = tmp_path / "model.nncore"
+    _trained().save(path)
+    seen: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            _interrupt_load_at(monkeypatch, "open", "after")
+            model = nncore.load(path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.SIGINT]
+    assert np.array_equal(model.parameters, nncore.load(path).parameters)
 
 
 # ============================================================ rule 4: non-finite models

@@ -89,6 +89,7 @@ import numpy.typing as npt
 
 from . import _npy_header
 from ._core import __version__
+from ._interrupts import held_interrupts
 from ._json import Invalid, check_json, is_int, json_list, json_type, keys
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "MAX_HEADER_BYTES", "Invalid", "read", "write"]
@@ -384,18 +385,28 @@ def _open_regular(path: str, display: str) -> IO[bytes]:
     ``open`` of a FIFO blocks until a writer comes, and a device may never end, so the type is
     checked with ``stat`` before opening and again with ``fstat`` on what was opened (the path
     may have changed in between), which is opened with ``O_NONBLOCK`` so that not even that
-    ``open`` can block.
+    ``open`` can block. The descriptor belongs to the file object from the moment it exists (a
+    Ctrl-C during the ``open`` is held back until then), so an interrupt or failure at any step
+    closes it, once.
     """
     _check_regular(os.stat(path).st_mode, path, display)
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
-    descriptor = os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    flags = getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
+
+    def opener(name: str, open_flags: int) -> int:
+        return os.open(name, open_flags | flags)
+
+    stream: IO[bytes] | None = None
     try:
+        with held_interrupts():
+            stream = open(path, "rb", opener=opener)  # noqa: SIM115 - returned, or closed below
+        descriptor = stream.fileno()
         _check_regular(os.fstat(descriptor).st_mode, path, display)
         if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
+        return stream
     except BaseException:
-        os.close(descriptor)
+        if stream is not None:
+            stream.close()
         raise
 
 
