@@ -217,29 +217,7 @@ def fit(
     error: Exception | None = None
     signature: dict[str, Any] | None = None
     try:
-        if not isinstance(model, Sequential):
-            raise TypeError(
-                f"model must be an nncore.Sequential or nncore.MLP, got {type(model).__name__}"
-            )
-        if isinstance(fit_kwargs.get("class_weight"), str):
-            raise ValueError(
-                "class_weight='balanced' would weigh each rank's rows by that rank's class "
-                "frequencies; pass the weights of all the data as a {class: weight} dict"
-            )
-        plan = model._fit_plan(X_local, y_local, **fit_kwargs)
-        if plan.optimizer.full_batch:
-            raise ValueError(
-                "optimizer='lbfgs' (a full-batch solver) is not available in "
-                "nncore.distributed.fit; use a mini-batch optimizer"
-            )
-        if plan.monitor.metrics:
-            raise ValueError(
-                "fit(metrics=[...]) is not available in nncore.distributed.fit: each rank "
-                "would score its own rows; evaluate the model after fit instead"
-            )
-        if model._fit_lock.locked():  # refused before the broadcasts below change the model
-            raise RuntimeError(FIT_RUNNING)
-        signature = _signature(model, plan)
+        plan, signature = _local_plan(model, X_local, y_local, fit_kwargs)
     except Exception as caught:
         error = caught
     signatures = _agree(comm, error, signature)
@@ -300,6 +278,36 @@ def fit(
     if model._network.state.size:  # every rank leaves with the same model: rank 0's statistics
         comm.Bcast(model._network.state, root=0)
     return history
+
+
+def _local_plan(
+    model: Any, X_local: Any, y_local: Any, fit_kwargs: dict[str, Any]
+) -> tuple[_FitPlan, dict[str, Any]]:
+    """This rank's checked fit plan and the signature that every rank must share, or the
+    exception that refuses the fit (before anything changes)."""
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            f"model must be an nncore.Sequential or nncore.MLP, got {type(model).__name__}"
+        )
+    if isinstance(fit_kwargs.get("class_weight"), str):
+        raise ValueError(
+            "class_weight='balanced' would weigh each rank's rows by that rank's class "
+            "frequencies; pass the weights of all the data as a {class: weight} dict"
+        )
+    plan = model._fit_plan(X_local, y_local, **fit_kwargs)
+    if plan.optimizer.full_batch:
+        raise ValueError(
+            "optimizer='lbfgs' (a full-batch solver) is not available in "
+            "nncore.distributed.fit; use a mini-batch optimizer"
+        )
+    if plan.monitor.metrics:
+        raise ValueError(
+            "fit(metrics=[...]) is not available in nncore.distributed.fit: each rank "
+            "would score its own rows; evaluate the model after fit instead"
+        )
+    if model._fit_lock.locked():  # refused before the broadcasts below change the model
+        raise RuntimeError(FIT_RUNNING)
+    return plan, _signature(model, plan)
 
 
 def _validation_on_every_rank(
