@@ -264,6 +264,8 @@ void check_fit(const Sequential<T>& network, const Dataset<T>& train, const Data
     if (validation != nullptr && (reduction == nullptr || validation->X.rows() > 0))
       network.check_batch(validation->X, &validation->Y, &validation->weights);
     options.loss.check_output_activation(network.output_activation());
+    options.loss.check_targets<T>(train.Y);
+    if (validation != nullptr) options.loss.check_targets<T>(validation->Y);
     check(options);
     check_batch_rows(network, train.X.rows(), options.batch_size);
   } catch (...) {
@@ -711,6 +713,7 @@ template <class T>
 Evaluation evaluate(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss) {
   network.check_batch(data.X, &data.Y, &data.weights);
   loss.check_output_activation(network.output_activation());
+  loss.check_targets<T>(data.Y);
   const Index n = data.X.rows();
   Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
   Metric<T> metric(metric_for(network.output_activation()), data.Y, data.weights);
