@@ -36,6 +36,7 @@ def _data(seed: int = 0) -> dict[str, Any]:
     multiclass = np.digitize(X[:, 0] + 0.5 * X[:, 2], [-0.6, 0.6])
     regression = np.c_[X[:, 0] - 0.5 * X[:, 1] ** 2, np.sin(X[:, 2])]
     counts = rng.poisson(np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1])).astype(np.float64)
+    counts2 = np.c_[counts, rng.poisson(np.exp(0.4 * X[:, 2]))].astype(np.float64)
     weights = rng.uniform(0.1, 3.0, size=150)
     return {
         "X": X,
@@ -43,6 +44,8 @@ def _data(seed: int = 0) -> dict[str, Any]:
         "multiclass": multiclass,
         "regression": regression,
         "counts": counts,
+        "counts2": counts2,
+        "multilabel": np.c_[binary, multiclass == 1, X[:, 3] > 0].astype(int),
         "weights": weights,
     }
 
@@ -58,7 +61,7 @@ BASE = {
 
 
 def _pair(target: str) -> tuple[type, type]:
-    if target in ("regression", "counts"):
+    if target in ("regression", "counts", "counts2"):
         return sknn.MLPRegressor, MLPRegressor
     return sknn.MLPClassifier, MLPClassifier
 
@@ -82,7 +85,7 @@ def _assert_same_training(theirs: Any, ours: Any, rtol: float) -> None:
 
 # --------------------------------------------------------------------- weighted loss units
 @no_convergence_warning
-@pytest.mark.parametrize("target", ["binary", "multiclass", "regression"])
+@pytest.mark.parametrize("target", ["binary", "multiclass", "multilabel", "regression"])
 @pytest.mark.parametrize(
     "options",
     [
@@ -181,12 +184,14 @@ def test_partial_fit_continues_the_optimizer() -> None:
 
 # --------------------------------------------------------------------- poisson
 @no_convergence_warning
-@pytest.mark.parametrize("weighted", [False, True])
-def test_poisson_is_sklearns(weighted: bool) -> None:
+@pytest.mark.parametrize(
+    ("target", "weighted"), [("counts", False), ("counts", True), ("counts2", True)]
+)
+def test_poisson_is_sklearns(target: str, weighted: bool) -> None:
     """Half Poisson deviance with an exponential output: the curve (its units: xlogy(y, y) − y
     included), the stopping epoch, the weights and the predicted rates."""
     theirs, ours = _fit_both(
-        "counts",
+        target,
         weighted=weighted,
         loss="poisson",
         solver="sgd",
