@@ -254,3 +254,28 @@ def test_poisson_refuses_negative_targets() -> None:
     with pytest.raises(ValueError, match="y >= 0"):
         model.fit(X, y)
     assert not hasattr(model, "model_")
+
+
+# --------------------------------------------------------------------- class weights
+@no_convergence_warning
+@pytest.mark.parametrize("n_centers", [2, 3])
+def test_class_weight_with_early_stopping_is_sklearns(n_centers: int) -> None:
+    """scikit-learn's check_class_weight_classifiers on MLPClassifier(early_stopping=True): the
+    class weights as scikit-learn's sample_weight give scikit-learn's MLP the same stopping
+    epoch, validation scores and predictions (in the 3-class case too few class-0 predictions
+    for the check, which is why it is expected to fail there, for scikit-learn's rule)."""
+    from sklearn.datasets import make_blobs
+    from sklearn.model_selection import train_test_split
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = make_blobs(centers=n_centers, random_state=0, cluster_std=20)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.5, random_state=0)
+    class_weight = {0: 1000, 1: 0.0001, 2: 0.0001} if n_centers == 3 else {0: 1000, 1: 0.0001}
+    params = {"early_stopping": True, "max_iter": 1000, "n_iter_no_change": 20, "random_state": 0}
+    params["shuffle"] = False
+    sample_weight = compute_sample_weight(class_weight, y_train)
+    theirs = sknn.MLPClassifier(**params).fit(X_train, y_train, sample_weight=sample_weight)
+    ours = MLPClassifier(class_weight=class_weight, **params).fit(X_train, y_train)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-9)
+    np.testing.assert_array_equal(ours.predict(X_test), theirs.predict(X_test))
