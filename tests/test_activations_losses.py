@@ -64,6 +64,7 @@ EVERY_LOSS = [
     ("swish", "huber"),
     ("sigmoid", "binary_cross_entropy"),
     ("softmax", "categorical_cross_entropy"),
+    ("identity", "poisson"),
 ]
 KINKED = ("relu", "leaky_relu", "elu")
 
@@ -126,6 +127,9 @@ class Problem:
             self.y: Any = self.Y.copy() if one_hot else labels
         elif loss == "binary_cross_entropy":
             self.Y = rng.integers(0, 2, size=(n, k)).astype(np.float64)
+            self.y = self.Y.copy()
+        elif loss == "poisson":  # counts >= 0, zeros among them (0·log 0)
+            self.Y = rng.poisson(1.5, size=(n, k)).astype(np.float64)
             self.y = self.Y.copy()
         else:
             self.Y = rng.normal(size=(n, k))

@@ -22,6 +22,8 @@ SETTINGS = {  # a value for every setting, none of them the default
     "n_iter_no_change": 4,
     "loss": "huber",
     "huber_delta": 0.5,
+    "penalty": (0.5, 0.0, 2.0),
+    "epoch_loss": "batch_mean",
 }
 
 
@@ -81,6 +83,12 @@ BAD: list[tuple[str, Any, type[Exception]]] = [
     ("huber_delta", 0.0, ValueError),
     ("huber_delta", float("nan"), ValueError),
     ("huber_delta", [1.0], TypeError),
+    ("penalty", (1.0, -0.5), ValueError),
+    ("penalty", (float("inf"),), ValueError),
+    ("penalty", ("a",), TypeError),
+    ("penalty", 0.5, TypeError),
+    ("epoch_loss", "mean", ValueError),
+    ("epoch_loss", 1, TypeError),
 ]
 
 
@@ -141,6 +149,13 @@ BAD_CALLS: list[tuple[str, Any, str]] = [
         "loss for the output",
         lambda X, Y, w: {"options": _core.FitOptions(loss="binary_cross_entropy")},
         "needs a sigmoid output",
+    ),
+    (
+        "a penalty of another length",
+        lambda X, Y, w: {
+            "options": _core.FitOptions(loss="categorical_cross_entropy", penalty=(0.1, 0.2))
+        },
+        "one entry per parameter",
     ),
 ]
 

@@ -82,6 +82,7 @@ ELEMENTWISE_LOSSES = ["mean_squared_error", "mean_absolute_error", "huber"]
 FUSED_OUTPUT_AND_LOSS = [
     ("sigmoid", "binary_cross_entropy"),
     ("softmax", "categorical_cross_entropy"),
+    ("identity", "poisson"),
 ]
 OUTPUT_AND_LOSS = [
     (a, loss) for loss in ELEMENTWISE_LOSSES for a in nref.ACTIVATIONS
@@ -129,6 +130,13 @@ def make_problem(
         Y = rng.normal(size=(batch, n_out))
     elif loss == "binary_cross_entropy":
         Y = rng.uniform(size=(batch, n_out))  # soft targets in [0, 1] are valid for BCE
+    elif loss == "poisson":
+        Y = rng.poisson(1.5, size=(batch, n_out)).astype(np.float64)  # counts, zeros among them
+        # log-rates of order 1: e^z of N(0, 1) layers reaches 1e4, where central differences
+        # lose the small entries of the gradient to rounding (eps·L/h)
+        weights[-1] *= 0.2
+        if biases is not None:
+            biases[-1] *= 0.2
     else:
         Y = np.eye(n_out)[rng.integers(n_out, size=batch)]  # one-hot rows
     activations = [hidden] * (n_layers - 1) + [output]
@@ -404,6 +412,8 @@ def test_output_delta_matches_finite_differences(loss: str) -> None:
         Y = np.eye(3)[[0, 2, 1, 1]]
     elif loss == "binary_cross_entropy":
         Y = rng.uniform(size=Z.shape)
+    elif loss == "poisson":
+        Y = rng.poisson(1.5, size=Z.shape).astype(np.float64)
     else:
         Y = rng.normal(size=Z.shape)
     w = np.array([0.5, 0.0, 2.0, 1.25])

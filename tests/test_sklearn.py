@@ -48,8 +48,12 @@ _EARLY_STOPPING_XFAILS = {
     "check_fit2d_1feature": "10 samples leave a validation set of 1 (too small, as scikit-learn)",
     # early stopping keeps the first epoch of the best class-weighted validation accuracy; with
     # weights 1000 : 0.0001 it is 1 once the class-0 rows are right, before the model predicts
-    # class 0 for > 87% of the test rows as the check demands (it does without early stopping)
-    "check_class_weight_classifiers": "the class-weighted validation score saturates early",
+    # class 0 for > 87% of the test rows as the check demands (it does without early stopping).
+    # scikit-learn's own MLPClassifier(early_stopping=True), given the class weights as
+    # sample_weight, stops at the same epoch with the same predictions (36% class 0 in the
+    # 3-class case): test_sklearn_units.py::test_class_weight_with_early_stopping_is_sklearns
+    "check_class_weight_classifiers": "the class-weighted validation score saturates early "
+    "(scikit-learn's early stopping does the same with these weights as sample_weight)",
     "check_fit_score_takes_y": "the 3-sample data leave a validation set of 1 (too small)",
     "check_estimators_nan_inf": "the 10-sample data leave a validation set of 1 (too small)",
     "check_n_features_in_after_fitting": "the 10-sample data leave a validation set of 1",
@@ -62,10 +66,6 @@ _EARLY_STOPPING_XFAILS = {
 _FLOAT32_XFAILS = {
     "check_regressor_multioutput": "the check demands float64 predictions; dtype='float32' "
     "predicts in float32",
-    **{
-        name: "float32 rounding (1 ulp) exceeds the check's rtol=1e-7"
-        for name in _SAMPLE_WEIGHT_EQUIVALENCE
-    },
 }
 
 
@@ -230,8 +230,8 @@ def test_full_batch_partial_fit_reproduces_sklearn() -> None:
 @no_convergence_warning
 @pytest.mark.parametrize("target", ["regression", "binary", "multilabel", "multiclass"])
 def test_adam_follows_sklearn_closely(target: str) -> None:
-    """Adam differs only by where ε enters (PyTorch's placement) and by the decay of the biases
-    (alpha): the full-batch training curves agree to about 1e-6."""
+    """Adam differs only by where ε enters (PyTorch's placement): the full-batch training curves
+    agree to about 1e-6."""
     sk_type, nn_type = _pair(target)
     params = {"hidden_layer_sizes": (8,), "max_iter": 100, "random_state": 0}
     X, y = DATA["X"], DATA[target]
@@ -403,20 +403,19 @@ def test_partial_fit() -> None:
 
 
 @no_convergence_warning
-def test_warm_start_continues_model_and_optimizer() -> None:
+def test_warm_start_continues_the_model_with_a_new_optimizer() -> None:
     X, y = DATA["X"], DATA["regression"]
     params = {"hidden_layer_sizes": (8,), "random_state": 0, "n_iter_no_change": np.inf}
     warm = MLPRegressor(max_iter=10, warm_start=True, **params).fit(X, y)
     model = warm.model_
     assert model.optimizer is not None and model.optimizer.step_count == 10
     warm.fit(X, y)
-    assert warm.model_ is model and model.optimizer.step_count == 20
+    # scikit-learn's warm start: the fitted parameters, a new Adam (step count 10, not 20)
+    assert warm.model_ is model and model.optimizer.step_count == 10
     assert len(warm.loss_curve_) == 20 and warm.n_iter_ == 10 and warm.t_ == 20 * len(X)
-    # with Adam's state carried over, two warm fits of 10 epochs are one fit of 20 (one full
-    # batch: the shuffling order can only change the summation order)
-    cold = MLPRegressor(max_iter=20, **params).fit(X, y)
-    np.testing.assert_allclose(warm.loss_curve_, cold.loss_curve_, rtol=1e-12)
-    np.testing.assert_allclose(warm.predict(X), cold.predict(X), rtol=1e-12)
+    theirs = sknn.MLPRegressor(max_iter=10, warm_start=True, **params)
+    theirs.fit(X, y).fit(X, y)
+    np.testing.assert_allclose(warm.loss_curve_, theirs.loss_curve_, rtol=1e-5)
     # without warm_start, fit starts over
     restart = clone(warm).set_params(warm_start=False)
     restart.fit(X, y).fit(X, y)
@@ -434,7 +433,6 @@ def test_parameters_are_checked_at_fit() -> None:
     cases: list[tuple[Any, str]] = [
         (MLPClassifier(solver="lbfgs", dropout=0.5), "dropout does not apply"),
         (MLPClassifier(max_fun=0), "max_fun"),
-        (MLPRegressor(loss="poisson"), "poisson' is not supported"),
         (MLPRegressor(loss="hinge"), "loss must be one of"),
         (MLPClassifier(activation="softmax"), "activation must be one of"),
         (MLPClassifier(solver="newton"), "solver must be one of"),
@@ -481,11 +479,8 @@ def test_nncore_options() -> None:
 
 
 @no_convergence_warning
-def test_alpha_is_weight_decay() -> None:
+def test_alpha_shrinks_the_weights() -> None:
     X, y = DATA["X"], DATA["regression"]
-    model = MLPRegressor(alpha=0.3, batch_size=40, max_iter=2).fit(X, y)
-    # c · alpha / batch_size with c = 2/3 (half squared error over 3 outputs)
-    assert model.model_.optimizer.weight_decay == pytest.approx(2 / 3 * 0.3 / 40)
     small = MLPRegressor(alpha=0.0, random_state=0, max_iter=200).fit(X, y)
     large = MLPRegressor(alpha=10.0, random_state=0, max_iter=200).fit(X, y)
     norm = [sum(float(np.sum(w**2)) for w in m.coefs_) for m in (small, large)]

@@ -54,6 +54,15 @@ bool to_bool(py::handle value, const std::string& name) {
   return PyObject_IsTrue(value.ptr()) == 1;
 }
 
+// A 1-D sequence of real numbers (a NumPy array or any iterable of them), as float64.
+std::vector<double> to_reals(py::handle value, const std::string& name) {
+  if (py::isinstance<py::str>(value) || !py::hasattr(value, "__iter__"))
+    throw py::type_error(name + " must be a sequence of real numbers, got " + described(value));
+  std::vector<double> result;
+  for (const py::handle item : py::iter(value)) result.push_back(to_real(item, name + " entry"));
+  return result;
+}
+
 struct Setting {
   const char* name;
   const char* doc;
@@ -95,6 +104,26 @@ const Setting kSettings[] = {
     {"huber_delta", "Huber's delta (finite, > 0; used by the huber loss).",
      [](const FitOptions& o) -> py::object { return py::float_(o.loss.delta); },
      [](FitOptions& o, py::handle v) { o.loss.delta = to_real(v, "huber_delta"); }},
+    {"penalty",
+     "L2 penalty ½Σλ_jθ_j²: one λ_j >= 0 per parameter, or () for none; batch B's gradient gains "
+     "λ_jθ_j·W/W_B.",
+     [](const FitOptions& o) -> py::object { return py::tuple(py::cast(o.penalty)); },
+     [](FitOptions& o, py::handle v) { o.penalty = to_reals(v, "penalty"); }},
+    {"epoch_loss",
+     "How the epoch loss averages its batches: 'weighted_mean' (Σwℓ/Σw) or 'batch_mean' (the "
+     "batches' weighted means, averaged over the rows: scikit-learn's).",
+     [](const FitOptions& o) -> py::object {
+       return py::str(o.epoch_loss == EpochLoss::batch_mean ? "batch_mean" : "weighted_mean");
+     },
+     [](FitOptions& o, py::handle v) {
+       const std::string name = py::isinstance<py::str>(v) ? py::cast<std::string>(v) : "";
+       if (!py::isinstance<py::str>(v))
+         throw py::type_error("epoch_loss must be a str, got " + described(v));
+       if (name != "weighted_mean" && name != "batch_mean")
+         throw py::value_error("epoch_loss must be 'weighted_mean' or 'batch_mean', got '" + name +
+                               "'");
+       o.epoch_loss = name == "batch_mean" ? EpochLoss::batch_mean : EpochLoss::weighted_mean;
+     }},
 };
 
 // Sets one setting, or nothing when the value is refused.

@@ -42,6 +42,7 @@ double gradient_into(const Sequential<T>& self, const Array<T>& X, const Array<T
   const Loss kind = Loss::from_name(loss, delta);
   self.check_batch(x, &y, &w);
   kind.check_output_activation(self.output_activation());
+  kind.check_targets<T>(y);
   if (x.rows() < self.min_training_rows())
     throw std::invalid_argument("a batch normalisation needs at least " +
                                 std::to_string(self.min_training_rows()) +

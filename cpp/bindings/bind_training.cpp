@@ -30,6 +30,7 @@ py::dict to_dict(const EpochRecord& record) {
   d["metric"] = record.metric;
   d["gradient_norm"] = record.gradient_norm;
   d["learning_rate"] = record.learning_rate;
+  if (record.has_penalty) d["penalty"] = record.penalty;
   if (record.has_validation) {
     d["validation_loss"] = record.validation_loss;
     d["validation_metric"] = record.validation_metric;

@@ -92,6 +92,8 @@ void check_lbfgs_fit(const Sequential<T>& network, const Dataset<T>& train,
   if (validation != nullptr)
     network.check_batch(validation->X, &validation->Y, &validation->weights);
   loss.check_output_activation(network.output_activation());
+  loss.check_targets<T>(train.Y);
+  if (validation != nullptr) loss.check_targets<T>(validation->Y);
   check(options);
   if (!std::isfinite(loss_scale) || !(loss_scale > 0.0))
     throw std::invalid_argument("the loss scale must be finite and > 0");

@@ -1,6 +1,7 @@
 #include "nncore/loss.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace nncore {
@@ -12,6 +13,7 @@ const std::vector<Name<LossKind>>& loss_names() {
       {"huber", LossKind::huber},
       {"binary_cross_entropy", LossKind::binary_cross_entropy},
       {"categorical_cross_entropy", LossKind::categorical_cross_entropy},
+      {"poisson", LossKind::poisson},
       // aliases
       {"mse", LossKind::mean_squared_error},
       {"mae", LossKind::mean_absolute_error},
@@ -37,9 +39,26 @@ void Loss::check_output_activation(const Activation& output) const {
   if (kind == LossKind::categorical_cross_entropy && output.kind != ActivationKind::softmax)
     throw std::invalid_argument("categorical_cross_entropy needs a softmax output layer, got " +
                                 output.name());
+  if (kind == LossKind::poisson && output.kind != ActivationKind::identity)
+    throw std::invalid_argument(
+        "poisson takes the log-rate z (the rate is e^z): it needs an identity output layer, got " +
+        output.name());
+}
+
+template <class T>
+void Loss::check_targets(const ConstMatrixRef<T>& Y) const {
+  if (kind == LossKind::poisson && (Y.array() < T(0)).any())
+    throw std::invalid_argument("poisson needs targets y >= 0 (counts or rates)");
 }
 
 namespace {
+
+// y·log(y), 0 at y = 0.
+template <class Y>
+auto xlogy_self(const Y& y) {
+  using T = typename Y::Scalar;
+  return (y > T(0)).select(y * y.max(std::numeric_limits<T>::min()).log(), T(0));
+}
 
 // ℓ_i of one sample (row i).
 template <class T>
@@ -68,6 +87,11 @@ double sample_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMat
       const T shift = z.maxCoeff();
       const T log_sum_exp = shift + std::log((z - shift).exp().sum());
       return static_cast<double>(log_sum_exp * Y.row(i).sum() - (Y.row(i).array() * z).sum());
+    }
+    case LossKind::poisson: {
+      const auto z = Z.row(i).array();
+      const auto y = Y.row(i).array();
+      return static_cast<double>((z.exp() - y * z + xlogy_self(y) - y).sum()) / k;
     }
   }
   return 0.0;
@@ -103,6 +127,7 @@ void output_delta(const Loss& loss, const Activation& output, const ConstMatrixR
     case LossKind::huber: dZ = (A - Y).array().max(-delta).min(delta).matrix() / k; break;
     case LossKind::binary_cross_entropy: dZ = (A - Y) / k; break;
     case LossKind::categorical_cross_entropy: dZ = A - Y; break;
+    case LossKind::poisson: dZ = (Z.array().exp() - Y.array()).matrix() / k; break;
   }
   // × w_i / Σw
   if (weights.size() == 0)
@@ -110,11 +135,13 @@ void output_delta(const Loss& loss, const Activation& output, const ConstMatrixR
   else
     dZ.array().colwise() *= weights.array() / static_cast<T>(weight_sum);
   const bool fused = loss.kind == LossKind::binary_cross_entropy ||
-                     loss.kind == LossKind::categorical_cross_entropy;
+                     loss.kind == LossKind::categorical_cross_entropy ||
+                     loss.kind == LossKind::poisson;
   if (!fused) apply_jacobian<T>(output, Z, A, dZ, dZ);  // dL/dZ = g'(Z) ⊙ dL/dA
 }
 
 #define NNCORE_INSTANTIATE(T)                                                                      \
+  template void Loss::check_targets<T>(const ConstMatrixRef<T>&) const;                            \
   template double summed_error<T>(const Loss&, const ConstMatrixRef<T>&, const ConstMatrixRef<T>&, \
                                   const ConstMatrixRef<T>&, const ConstVectorRef<T>&);             \
   template void output_delta<T>(const Loss&, const Activation&, const ConstMatrixRef<T>&,          \

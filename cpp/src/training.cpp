@@ -264,6 +264,8 @@ void check_fit(const Sequential<T>& network, const Dataset<T>& train, const Data
     if (validation != nullptr && (reduction == nullptr || validation->X.rows() > 0))
       network.check_batch(validation->X, &validation->Y, &validation->weights);
     options.loss.check_output_activation(network.output_activation());
+    options.loss.check_targets<T>(train.Y);
+    if (validation != nullptr) options.loss.check_targets<T>(validation->Y);
     check(options);
     check_batch_rows(network, train.X.rows(), options.batch_size);
   } catch (...) {
@@ -272,6 +274,12 @@ void check_fit(const Sequential<T>& network, const Dataset<T>& train, const Data
   }
   if (reduction != nullptr) reduction->agree(failure);
 }
+
+// What an epoch adds up over its batches: Σ_B Σ_{i∈B} w_i ℓ_i (or, with EpochLoss::batch_mean,
+// Σ_B m_B·Σ_{i∈B} w_i ℓ_i / W_B), the penalties the same way, and the gradient norms.
+struct EpochSums {
+  double error = 0.0, penalty = 0.0, gradient_norm = 0.0;
+};
 
 // One call of fit: its buffers, allocated before the first batch, and the state it carries from
 // batch to batch and epoch to epoch. The arguments are checked (check_fit).
@@ -292,12 +300,12 @@ class Training {
   [[gnu::noinline]] void start_epoch();  // not cold: its shuffle is part of every epoch's time
   void weigh_batches();
   [[gnu::cold]] void mark_failed();
-  bool train_epoch(Index epoch, double& summed_error, double& summed_gradient_norm);
+  bool train_epoch(Index epoch, EpochSums& sums);
   double compute_gradient(Index epoch, Index batch, GradientSize& gradient, int& blocks);
+  double add_penalty(Index batch);
   double propagate(Index epoch, Index batch, GradientSize& gradient, int& blocks);
   void update(Index epoch, Index batch, const GradientSize& gradient, int blocks);
-  [[gnu::cold]] void finish_epoch(EpochRecord& record, double summed_error,
-                                  double summed_gradient_norm);
+  [[gnu::cold]] void finish_epoch(EpochRecord& record, EpochSums& sums);
   [[gnu::cold]] void reduce_epoch_sums(double& summed_error, double& validation_error);
   [[gnu::cold]] std::optional<StopReason> stop_rule(const EpochRecord& record, bool callback_stops);
 
@@ -326,6 +334,7 @@ class Training {
   // change θ), then each unchecked step adds its bound, widened by 4ε for the roundings of η·g
   // and of θ − η·g.
   double parameter_bound_;
+  Vector<T> penalty_;  // λ_j of FitOptions::penalty (empty: none)
   Metric<T> metric_;
   std::optional<Validation<T>> validation_;
   double best_loss_ = std::numeric_limits<double>::infinity();
@@ -373,7 +382,18 @@ Training<T>::Training(Sequential<T>& network, Optimizer<T>& optimizer, Random& r
       order_(static_cast<size_t>(n_)),
       previous_parameters_(network.parameters().size()),
       parameter_bound_(max_abs<T>(network.parameters())),
+      penalty_(Eigen::Map<const Eigen::VectorXd>(options.penalty.data(),
+                                                 static_cast<Index>(options.penalty.size()))
+                   .cast<T>()),
       metric_(metric_for(network.output_activation()), train.Y, train.weights, reduction_) {
+  if (penalty_.size() != 0 && penalty_.size() != network.parameters().size())
+    throw std::invalid_argument("penalty needs one entry per parameter (" +
+                                std::to_string(network.parameters().size()) + "), got " +
+                                std::to_string(penalty_.size()));
+  if (reduction_ != nullptr &&
+      (penalty_.size() != 0 || options.epoch_loss != EpochLoss::weighted_mean))
+    throw std::invalid_argument(
+        "penalty and epoch_loss='batch_mean' are not available in a data-parallel fit");
   if (reduction_ != nullptr) {
     batches_ = reduction_->max(batches_);
     reduction_->sum(Eigen::Map<Eigen::VectorXd>(&total_weight_, 1));
@@ -393,12 +413,12 @@ FitResult Training<T>::run() {
     EpochRecord record;
     record.epoch = epoch;
     record.learning_rate = optimizer_.learning_rate();
-    double summed_error = 0.0, summed_gradient_norm = 0.0;
-    if (!train_epoch(epoch, summed_error, summed_gradient_norm)) {
+    EpochSums sums;
+    if (!train_epoch(epoch, sums)) {
       result.stop_reason = StopReason::interrupted;
       return result;
     }
-    finish_epoch(record, summed_error, summed_gradient_norm);
+    finish_epoch(record, sums);
     result.epochs.push_back(record);
     const bool callback_stops = hooks_.on_epoch_end && hooks_.on_epoch_end(record);
     parameter_bound_ = max_abs<T>(network_.parameters());
@@ -440,19 +460,47 @@ void Training<T>::weigh_batches() {
   if (reduction_ != nullptr) reduction_->sum(batch_weights_);
 }
 
-// The batches of one epoch, their errors and gradient norms summed; false when interrupted.
+// The batches of one epoch, their errors, penalties and gradient norms summed (EpochSums);
+// false when interrupted.
 template <class T>
-bool Training<T>::train_epoch(Index epoch, double& summed_error, double& summed_gradient_norm) {
+bool Training<T>::train_epoch(Index epoch, EpochSums& sums) {
+  const bool batch_mean = options_.epoch_loss == EpochLoss::batch_mean;
   for (Index batch = 1; batch <= batches_; ++batch) {
     if (hooks_.interrupted && hooks_.interrupted()) return false;
     GradientSize gradient;
     int blocks = 1;
     const double error = compute_gradient(epoch, batch, gradient, blocks);
+    // ½ Σ λ_j θ_j² · W/W_B before the update, and its gradient λ_j θ_j · W/W_B
+    const double penalty = penalty_.size() != 0 ? add_penalty(batch) : 0.0;
+    if (penalty_.size() != 0) gradient = measure<T>(network_.gradients());
     update(epoch, batch, gradient, blocks);
-    summed_error += error;
-    summed_gradient_norm += gradient.norm;
+    const double weight = batch_weights_[batch - 1];
+    const Index start = (batch - 1) * batch_size_;
+    const double rows = static_cast<double>(std::min(batch_size_, n_ - start));
+    if (!batch_mean) {
+      sums.error += error;
+      sums.penalty += weight * penalty;
+    } else if (weight > 0.0) {  // m_B · (a batch's weighted mean)
+      sums.error += rows * (error / weight);
+      sums.penalty += rows * penalty;
+    }
+    sums.gradient_norm += gradient.norm;
   }
   return true;
+}
+
+// g ← g + λ ⊙ θ · W/W_B for batch B (1-based; nothing for a batch of weight 0); returns the
+// batch's penalty ½ Σ_j λ_j θ_j² · W/W_B at the parameters before its update.
+template <class T>
+double Training<T>::add_penalty(Index batch) {
+  const double weight = batch_weights_[batch - 1];
+  if (!(weight > 0.0)) return 0.0;
+  const double share = total_weight_ / weight;
+  const Vector<T>& theta = network_.parameters();
+  network_.gradients().array() += static_cast<T>(share) * penalty_.array() * theta.array();
+  return 0.5 * share *
+         (penalty_.template cast<double>().array() * theta.template cast<double>().array().square())
+             .sum();
 }
 
 // The gradient of a batch (1-based) into network.gradients(), summed over the ranks in a
@@ -563,8 +611,8 @@ void Training<T>::update(Index epoch, Index batch, const GradientSize& gradient,
 
 // The epoch's loss, metric, mean gradient norm and validation loss and metric into record.
 template <class T>
-void Training<T>::finish_epoch(EpochRecord& record, double summed_error,
-                               double summed_gradient_norm) {
+void Training<T>::finish_epoch(EpochRecord& record, EpochSums& sums) {
+  double& summed_error = sums.error;
   double validation_error = 0.0;
   if (validation_) {
     validation_->metric.reset();
@@ -572,9 +620,13 @@ void Training<T>::finish_epoch(EpochRecord& record, double summed_error,
                                      validation_->workspace, validation_->metric);
   }
   if (reduction_ != nullptr) reduce_epoch_sums(summed_error, validation_error);
-  record.loss = summed_error / total_weight_;
+  const double count =
+      options_.epoch_loss == EpochLoss::batch_mean ? static_cast<double>(n_) : total_weight_;
+  record.loss = summed_error / count;
+  record.has_penalty = penalty_.size() != 0;
+  record.penalty = sums.penalty / count;
   record.metric = metric_.value();
-  record.gradient_norm = summed_gradient_norm / static_cast<double>(batches_);
+  record.gradient_norm = sums.gradient_norm / static_cast<double>(batches_);
   if (validation_) {
     record.has_validation = true;
     record.validation_loss =
@@ -641,6 +693,9 @@ void check(const FitOptions& options) {
   if (!std::isfinite(options.loss.delta) || options.loss.delta <= 0.0)
     throw std::invalid_argument("huber_delta must be finite and > 0, got " +
                                 real(options.loss.delta));
+  for (const double lambda : options.penalty)
+    if (!std::isfinite(lambda) || lambda < 0.0)
+      throw std::invalid_argument("penalty entries must be finite and >= 0, got " + real(lambda));
 }
 
 std::int64_t split_batches() { return split_count.load(std::memory_order_relaxed); }
@@ -658,6 +713,7 @@ template <class T>
 Evaluation evaluate(const Sequential<T>& network, const Dataset<T>& data, const Loss& loss) {
   network.check_batch(data.X, &data.Y, &data.weights);
   loss.check_output_activation(network.output_activation());
+  loss.check_targets<T>(data.Y);
   const Index n = data.X.rows();
   Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
   Metric<T> metric(metric_for(network.output_activation()), data.Y, data.weights);

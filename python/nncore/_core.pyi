@@ -1,6 +1,6 @@
 """Type stub of the private native module ``nncore._core`` (see cpp/bindings/)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
@@ -232,6 +232,8 @@ class FitOptions:
         n_iter_no_change: int = 0,
         loss: str = "mean_squared_error",
         huber_delta: float = 1.0,
+        penalty: Sequence[float] | npt.NDArray[Any] = (),
+        epoch_loss: str = "weighted_mean",
     ) -> None: ...
     epochs: int
     batch_size: int
@@ -241,6 +243,8 @@ class FitOptions:
     n_iter_no_change: int
     loss: str
     huber_delta: float
+    penalty: tuple[float, ...]
+    epoch_loss: str
 
 class _Reduction(Protocol):
     """A data-parallel fit's collective calls (cpp/include/nncore/reduction.hpp)."""

@@ -55,6 +55,10 @@ class FitPlan:
     min_delta: float
     restore_best_weights: bool
     monitor: Monitor  # what early stopping and reduce_on_plateau watch; the extra metrics
+    # Set by nncore.sklearn only (not arguments of fit): the core's L2 penalty λ_j per parameter
+    # (FitOptions.penalty; None: none) and how an epoch's loss averages its batches.
+    penalty: Array | None = None
+    epoch_loss: str = "weighted_mean"
 
     def native_options(self) -> Any:
         """The settings of the native loop (``_core.FitOptions``)."""
@@ -67,6 +71,8 @@ class FitPlan:
             n_iter_no_change=self.n_iter_no_change,
             loss=self.loss,
             huber_delta=self.huber_delta,
+            penalty=() if self.penalty is None else self.penalty,
+            epoch_loss=self.epoch_loss,
         )
 
     def validation_data(self) -> tuple[Array, Array, Array] | None:

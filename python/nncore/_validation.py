@@ -23,8 +23,13 @@ def _own_names(names: dict[str, str]) -> tuple[tuple[str, ...], dict[str, str]]:
 ACTIVATIONS, ACTIVATION_ALIASES = _own_names(_core.activation_names())
 #: The losses of the core (``cpp/src/loss.cpp`` holds the list), and their aliases (``"mse"``...).
 LOSSES, LOSS_ALIASES = _own_names(_core.loss_names())
-#: The output activation each cross-entropy is fused with.
-LOSS_OUTPUT = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
+#: The output activation each fused loss needs: the cross-entropies', and poisson's identity (its
+#: input is the log-rate z; the rate is e^z).
+LOSS_OUTPUT = {
+    "binary_cross_entropy": "sigmoid",
+    "categorical_cross_entropy": "softmax",
+    "poisson": "identity",
+}
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -260,6 +265,7 @@ def as_targets(
     - mean_squared_error: ``y`` of shape ``(n_samples, n_outputs)``, or ``(n_samples,)`` when
       there is one output.
     - binary_cross_entropy: the same shapes, values 0/1 labels or probabilities in [0, 1].
+    - poisson: the same shapes, values >= 0 (counts or rates).
     - categorical_cross_entropy: class indices ``(n_samples,)`` in ``0..n_outputs-1`` (converted
       to one-hot rows), or rows of probabilities ``(n_samples, n_outputs)`` that sum to 1.
     """
@@ -292,7 +298,11 @@ def as_targets(
     if raw.shape[1] != n_outputs:
         raise ValueError(f"{name} must have {n_outputs} columns, got shape {raw.shape}")
     Y = as_float_array(raw, name, dtype, ndim=2)
-    if loss in LOSS_OUTPUT and (Y.min() < 0 or Y.max() > 1):
+    if loss == "poisson" and Y.min() < 0:
+        raise ValueError(f"{name} for poisson must be >= 0 (counts or rates), got min {Y.min()}")
+    if loss in ("binary_cross_entropy", "categorical_cross_entropy") and (
+        Y.min() < 0 or Y.max() > 1
+    ):
         raise ValueError(
             f"{name} for {loss} must hold 0/1 labels or probabilities in [0, 1], got values in "
             f"[{Y.min()}, {Y.max()}]"

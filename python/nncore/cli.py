@@ -70,7 +70,8 @@ Array = npt.NDArray[Any]
 HIDDEN_ACTIVATIONS = tuple(name for name in ACTIVATIONS if name != "softmax") + tuple(
     ACTIVATION_ALIASES
 )
-#: The losses of a softmax (classify) or linear (regress) output: all but binary cross-entropy.
+#: The losses of a softmax (classify) or linear (regress) output: all but binary cross-entropy
+#: and poisson (whose linear output is a log-rate, not a prediction).
 LOSS_NAMES = tuple(
     name
     for name in LOSSES + tuple(LOSS_ALIASES)

@@ -567,6 +567,11 @@ class Sequential:
             mode=mode,
             metrics=metrics,
         )
+        return self._fit_planned(plan, monitor)
+
+    def _fit_planned(self, plan: FitPlan, monitor: str = "auto") -> History:
+        """``fit`` from its checked arguments (``_fit_plan``; nncore.sklearn sets the plan's
+        ``penalty`` and ``epoch_loss`` before calling this)."""
         if plan.monitor.name.startswith("validation_") and plan.validation[0] is None:
             # (Here, not in _fit_plan: nncore.distributed.fit allows ranks without validation rows.)
             needs = "early_stopping=True" if plan.early_stopping else f"monitor={monitor!r}"

@@ -14,16 +14,17 @@ imports it.
 
 How the two libraries' training relate (the details are in the class docstrings):
 
-- The same objective: log-loss (classifier) or half squared error (regressor, as scikit-learn)
-  plus ``alpha/2 · ‖W‖² / batch`` (an L2 penalty on the weights), the same initial weights (drawn
-  from ``random_state`` exactly as scikit-learn draws them), the same batches (``batch_size``),
-  the same early-stopping split, convergence rule, ``loss_curve_`` and learning-rate rules.
-  nncore's losses are means (over samples *and* outputs); the estimators rescale the learning
-  rate, ``epsilon`` and the weight decay so that every update is scikit-learn's.
-- What differs: the shuffling order (nncore's generator), the L2 penalty (applied by the
-  optimizer as coupled weight decay, biases included, at the rate of a full batch), Adam's
-  ``epsilon`` (PyTorch's placement, identical once the bias correction has died out), and
-  ``warm_start`` keeps the optimizer state (scikit-learn starts a new optimizer).
+- The same objective: log-loss (classifier) or half squared error / half Poisson deviance
+  (regressor, as scikit-learn) plus ``(alpha/2)·‖W‖² / Σ_{i∈B} w_i`` on every batch ``B`` (an L2
+  penalty on the weights, not the biases), the same initial weights (drawn from
+  ``random_state`` exactly as scikit-learn draws them), the same batches (``batch_size``), the
+  same early-stopping split, convergence rule, ``loss_curve_`` (with sample weights too: each
+  batch's weighted mean, averaged over the rows) and learning-rate rules; every ``fit`` starts a
+  new optimizer (``warm_start`` too), ``partial_fit`` continues it. nncore's losses are means
+  (over samples *and* outputs); the estimators rescale the learning rate, ``epsilon`` and the
+  penalty so that every update is scikit-learn's.
+- What differs: the shuffling order (nncore's generator) and Adam's ``epsilon`` (PyTorch's
+  placement, identical once the bias correction has died out).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy.typing as npt
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, column_or_1d
@@ -96,6 +98,7 @@ _REGRESSION_LOSSES = {
     "squared_error": "mean_squared_error",
     "absolute_error": "mean_absolute_error",
     "huber": "huber",
+    "poisson": "poisson",
 }
 
 
@@ -205,6 +208,16 @@ def _initial_parameters(
     return weights, biases
 
 
+def _weights_penalty(model: MLP, value: float) -> Array:
+    """The core's L2 penalty vector (``FitOptions.penalty``, ``fit_lbfgs``'s ``penalty``):
+    ``value`` on every weight-matrix entry, 0 on the biases, scikit-learn's ``alpha`` term."""
+    penalty = np.zeros(model.n_parameters)
+    for name, shape, offset in model.layout:
+        if name.endswith(".W"):
+            penalty[offset : offset + math.prod(shape)] = value
+    return penalty
+
+
 def _product(a: Array | None, b: Array | None) -> Array | None:
     """``a * b`` where both are given, else the one given (or None)."""
     if a is None or b is None:
@@ -306,6 +319,20 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         reports ``f`` times nncore's loss value in ``loss_curve_``."""
         raise NotImplementedError
 
+    def _out_activation_name(self) -> str:
+        """``out_activation_``: scikit-learn's name of the output activation."""
+        return _OUT_ACTIVATION_NAMES[self._output_activation()]
+
+    def _link(self, output: Array) -> Array:
+        """The prediction from the network's output (the regressor's poisson: ``exp``)."""
+        return output
+
+    def _validation_record(
+        self, record: dict[str, Any], validation: tuple[Array, ...] | None
+    ) -> dict[str, Any]:
+        """The epoch's record with the validation score as scikit-learn computes it."""
+        return record
+
     # ----------------------------------------------------------------- checks
     def _check_params(self) -> dict[str, Any]:
         """All hyper-parameters checked (at ``fit``, as scikit-learn: never in ``__init__``)."""
@@ -398,15 +425,16 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         )
         if hasattr(X, "toarray"):
             X = X.toarray()
-        output: Array = self.model_.forward(X)
+        output: Array = self._link(self.model_.forward(X))
         return output
 
     # ----------------------------------------------------------------- training
     def _build_optimizer(
-        self, p: dict[str, Any], c: float, weight_decay: float, previous: optim.Optimizer | None
+        self, p: dict[str, Any], c: float, previous: optim.Optimizer | None
     ) -> optim.Optimizer:
-        """The nncore optimizer for the solver, carrying over ``previous``'s state (moments,
-        step count) when it is of the same rule and fits."""
+        """The nncore optimizer for the solver (no weight decay: ``alpha`` is the core's penalty
+        on the weights, but AdamW's decoupled decay), carrying over ``previous``'s state
+        (moments, step count) when it is of the same rule and fits (``partial_fit``)."""
         eps = p["epsilon"] * c
         lr = p["learning_rate_init"]
         optimizer: optim.Optimizer
@@ -416,18 +444,17 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 learning_rate=lr / c,
                 momentum=momentum,
                 nesterov=p["nesterovs_momentum"] and momentum > 0,
-                weight_decay=weight_decay,
             )
         elif self.solver == "adam":
             betas = (p["beta_1"], p["beta_2"])
-            optimizer = optim.Adam(lr, betas=betas, eps=eps, weight_decay=weight_decay)
+            optimizer = optim.Adam(lr, betas=betas, eps=eps)
         elif self.solver == "adamw":
             betas = (p["beta_1"], p["beta_2"])
             optimizer = optim.AdamW(lr, betas=betas, eps=eps, weight_decay=p["alpha"])
         else:  # any other rule of nncore.optim.OPTIMIZERS: its defaults, with ε when it has one
             rule = optim.OPTIMIZERS[self.solver]
             options = {"eps": eps} if "eps" in inspect.signature(rule).parameters else {}
-            optimizer = rule(lr, weight_decay=weight_decay, **options)
+            optimizer = rule(lr, **options)
         if previous is not None and previous.name == optimizer.name:
             state = previous.state_dict()
             state["hyperparameters"] = optimizer.hyperparameters()
@@ -541,7 +568,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         self.t_ = 0
         self.n_layers_ = len(layer_units)
         self.n_outputs_ = layer_units[-1]
-        self.out_activation_ = _OUT_ACTIVATION_NAMES[self._output_activation()]
+        self.out_activation_ = self._out_activation_name()
         self.loss_curve_ = []
         self._no_improvement_count = 0
         self._learning_rate_now = p["learning_rate_init"]
@@ -566,10 +593,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         model = self.model_
         _, loss_factor = self._loss_scales(Y.shape[1])
         total_weight = X.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
-        penalty = np.zeros(model.n_parameters)
-        for name, shape, offset in model.layout:
-            if name.endswith(".W"):
-                penalty[offset : offset + math.prod(shape)] = p["alpha"] / total_weight
+        penalty = _weights_penalty(model, p["alpha"] / total_weight)
         solver = optim.LBFGS(max_fun=p["max_fun"], tol=p["tol"])
         verbose = bool(self.verbose)
 
@@ -635,19 +659,21 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         model = self.model_
         n_train = X_train.shape[0]
         batch_size = self._batch_size(p["batch_size"], n_train)
-        mean_weight = 1.0 if w_train is None else float(np.mean(w_train))
+        total_weight = n_train if w_train is None else float(np.sum(w_train, dtype=np.float64))
         c, loss_factor = self._loss_scales(Y_train.shape[1])
-        # scikit-learn's penalty (alpha/2)·‖W‖²/Σw_batch as a constant coupled weight decay
-        weight_decay = c * p["alpha"] / (batch_size * mean_weight) if mean_weight > 0 else 0.0
-        previous = None if first_pass else model.optimizer
-        optimizer = self._build_optimizer(p, c, weight_decay, previous)
+        # scikit-learn: a new optimizer every fit (warm_start too), kept by partial_fit only
+        previous = model.optimizer if incremental and not first_pass else None
+        optimizer = self._build_optimizer(p, c, previous)
         if not incremental:
-            self._learning_rate_now = p["learning_rate_init"]  # scikit-learn: a new optimizer
+            self._learning_rate_now = p["learning_rate_init"]
         is_sgd = self.solver == "sgd"
-        penalty_scale = (
-            0.5 * p["alpha"] * math.ceil(n_train / batch_size) / (n_train * mean_weight)
-            if self.solver != "adamw" and mean_weight > 0
-            else 0.0
+        # scikit-learn's (alpha/2)·‖W‖²/Σ_{i∈B} w_i on every batch B, weights only, in nncore's
+        # gradient units (c): the core's penalty λ = c·alpha/Σw, carried by each batch as
+        # λ·Σw/Σ_{i∈B} w_i (AdamW: alpha is its decoupled decay instead)
+        penalty = (
+            None
+            if self.solver == "adamw"
+            else _weights_penalty(model, c * p["alpha"] / total_weight)
         )
         self.n_iter_ = 0
         stopped = False
@@ -655,11 +681,9 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         def on_epoch_end(record: dict[str, Any]) -> bool:
             nonlocal stopped
             rollback.training = True
-            loss = float(record["loss"]) * loss_factor
-            if penalty_scale:
-                loss += penalty_scale * sum(
-                    float(np.dot(w.ravel(), w.ravel())) for w in model.weights
-                )
+            # scikit-learn's loss_: Σ_B m_B·(batch B's weighted mean loss + penalty) / n
+            loss = float(record["loss"]) * loss_factor + float(record.get("penalty", 0.0)) / c
+            record = self._validation_record(record, validation)
             stop = self._epoch_end(loss, record, p, n_train)
             stopped = stopped or stop
             if is_sgd:
@@ -667,7 +691,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             return stop
 
         try:
-            history = model.fit(
+            plan = model._fit_plan(
                 X_train,
                 Y_train,
                 loss=self._core_loss(),
@@ -682,6 +706,8 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 validation_data=validation,
                 early_stopping=False,
             )
+            plan.penalty, plan.epoch_loss = penalty, "batch_mean"
+            history = model._fit_planned(plan)
         except DivergenceError as error:
             rollback.training = True  # batches before the divergent one have trained
             raise ValueError(
@@ -829,14 +855,12 @@ _PARAMETERS_DOC = """
         ``dropout`` must be 0; ``partial_fit`` is refused).
 
     alpha : float, default=0.0001
-        Strength of the L2 penalty. scikit-learn adds ``(alpha/2)·‖W‖²/m`` to the loss of a
-        batch of ``m`` samples (``m`` = the batch's sum of sample weights), weights only. nncore
-        applies it as the optimizer's coupled weight decay ``g ← g + λ·θ`` with one constant
-        ``λ = alpha / (batch_size · mean sample weight)`` (rescaled to nncore's loss, see
-        Notes), which is the same update for every full batch, with two differences: the
-        **biases are decayed too**, and a last, smaller batch of an epoch gets the full-batch
-        ``λ`` (scikit-learn divides by its smaller ``m``). With ``solver="adamw"``, ``alpha`` is
-        AdamW's decoupled weight decay instead (``θ ← θ − η·alpha·θ`` every update).
+        Strength of the L2 penalty, as scikit-learn's: ``(alpha/2)·‖W‖²/m`` is added to the loss
+        of every batch (``m`` = the batch's sum of sample weights), on the weight matrices only
+        (not the biases). nncore's core carries it as a penalty vector (``FitOptions.penalty``,
+        the one ``solver="lbfgs"`` uses too), whose gradient ``alpha·W/m`` joins each batch's
+        before the optimizer's step. With ``solver="adamw"``, ``alpha`` is AdamW's decoupled
+        weight decay instead (``θ ← θ − η·alpha·θ`` every update, biases included).
 
     batch_size : int or "auto", default="auto"
         Size of the mini-batches; ``"auto"`` is ``min(200, n_samples)``. Larger than the
@@ -882,10 +906,10 @@ _PARAMETERS_DOC = """
         Print the loss of every epoch (and the validation score) to stdout, as scikit-learn.
 
     warm_start : bool, default=False
-        ``fit`` continues from the fitted model instead of starting anew. **Difference**: the
-        optimizer's state (Adam's moments, the step count, SGD's momentum) carries over too
-        (scikit-learn starts a new optimizer); the learning rate starts again at
-        ``learning_rate_init``. The architecture and ``dtype`` must not change.
+        ``fit`` continues from the fitted model's parameters instead of starting anew, with a
+        new optimizer (Adam's moments and step count, SGD's momentum start again), as
+        scikit-learn; ``partial_fit`` continues the optimizer's state. The architecture and
+        ``dtype`` must not change.
 
     momentum : float, default=0.9
         Momentum of ``solver="sgd"``, in [0, 1].
@@ -941,9 +965,10 @@ _ATTRIBUTES_DOC = """
         The lowest training loss reached (None with ``early_stopping``).
 
     loss_curve_ : list of float
-        The training loss of every epoch, in scikit-learn's units: the mean loss of the epoch's
-        batches (each measured before its update) plus the L2 penalty, computed from the weights
-        at the end of the epoch (scikit-learn: at every batch).
+        The training loss of every epoch, in scikit-learn's units: each batch's weighted mean
+        loss plus its penalty ``(alpha/2)·‖W‖²/m``, both measured before its update, averaged
+        over the epoch's batches in proportion to their rows (scikit-learn's
+        ``Σ_B |B|·batch_loss / n``, with sample weights too).
 
     validation_scores_ : list of float or None
         The validation score (accuracy or R²) after every epoch with ``early_stopping``, else
@@ -978,7 +1003,7 @@ _ATTRIBUTES_DOC = """
         The number of output units.
 
     out_activation_ : str
-        The output activation: ``"logistic"``, ``"softmax"`` or ``"identity"``.
+        The output activation: ``"logistic"``, ``"softmax"``, ``"identity"`` or ``"exp"``.
 
     model_ : nncore.MLP
         The underlying network (its ``history`` is the last ``fit``'s ``nncore.History``, its
@@ -990,9 +1015,9 @@ _NOTES_DOC = """
     (binary cross-entropy and mean squared error), where scikit-learn's gradients sum over the
     outputs (and its squared error is halved). The estimator rescales so that the updates are
     scikit-learn's: with ``c`` = nncore's gradient divided by scikit-learn's (``1/k`` for a
-    sigmoid output with ``k`` units, ``1`` for softmax, ``2/k`` for the squared error of ``k``
-    outputs, ``1`` for absolute_error and huber), SGD's learning rate is ``η/c``, the weight
-    decay ``c·alpha/(batch_size·mean weight)`` and ε is ``c·epsilon`` (Adam, RMSProp and
+    sigmoid output or the Poisson deviance with ``k`` units, ``1`` for softmax, ``2/k`` for the
+    squared error of ``k`` outputs, ``1`` for absolute_error and huber), SGD's learning rate is
+    ``η/c``, the penalty ``c·alpha`` on the weights and ε is ``c·epsilon`` (Adam, RMSProp and
     Adagrad are otherwise invariant to the scale). ``loss_curve_`` is reported in
     scikit-learn's units.
 
@@ -1269,7 +1294,10 @@ MLPClassifier.__doc__ = _docstring(
         ``compute_class_weight``), or None (all 1). Multiplied with ``sample_weight``, in the
         training loss and in the validation score of ``early_stopping`` alike. For
         multi-label ``y``, the weight of a row is the product over its labels (scikit-learn's
-        ``compute_sample_weight``). ``partial_fit`` refuses ``"balanced"``.""",
+        ``compute_sample_weight``). ``partial_fit`` refuses ``"balanced"``. With
+        ``early_stopping`` and extreme weights (1000 : 0.0001), the class-weighted validation
+        accuracy saturates once the heavy class is right and keeps that early epoch, as
+        scikit-learn's early stopping does given the same weights as ``sample_weight``.""",
     extra_attributes="""
     classes_ : ndarray of shape (n_classes,)
         The class labels.
@@ -1339,12 +1367,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
         self.loss = loss
 
     def _check_params(self) -> dict[str, Any]:
-        if self.loss == "poisson":
-            raise ValueError(
-                "loss='poisson' is not supported by nncore.sklearn (it needs an exponential "
-                "output); use 'squared_error', 'absolute_error' or 'huber'"
-            )
-        if self.loss not in _REGRESSION_LOSSES:
+        if not isinstance(self.loss, str) or self.loss not in _REGRESSION_LOSSES:
             raise ValueError(
                 f"loss must be one of {', '.join(_REGRESSION_LOSSES)}; got {self.loss!r}"
             )
@@ -1359,7 +1382,30 @@ class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
     def _loss_scales(self, n_outputs: int) -> tuple[float, float]:
         if self.loss == "squared_error":
             return 2.0 / n_outputs, 0.5
+        if self.loss == "poisson":  # nncore's deviance is the mean over the outputs
+            return 1.0 / n_outputs, float(n_outputs)
         return 1.0, 1.0
+
+    def _out_activation_name(self) -> str:
+        # poisson: the network's identity output is the log-rate z, the prediction e^z
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _link(self, output: Array) -> Array:
+        if self.loss != "poisson":
+            return output
+        rates: Array = np.exp(output)
+        return rates
+
+    def _validation_record(
+        self, record: dict[str, Any], validation: tuple[Array, ...] | None
+    ) -> dict[str, Any]:
+        """With poisson, R² of the rates (the core scores the network's output, the log-rate)."""
+        if self.loss != "poisson" or validation is None:
+            return record
+        X_val, Y_val = validation[0], validation[1]
+        w_val = validation[2] if len(validation) > 2 else None
+        rates = self._link(self.model_.forward(X_val))
+        return {**record, "validation_metric": float(r2_score(Y_val, rates, sample_weight=w_val))}
 
     def _validate_input(
         self, X: Any, y: Any, incremental: bool, reset: bool, dtype: np.dtype[Any]
@@ -1378,6 +1424,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = np.asarray(y, dtype=dtype)
+        if self.loss == "poisson" and np.any(Y < 0):
+            raise ValueError("loss='poisson' needs y >= 0 (counts or rates); y has negative values")
         return X, Y.reshape(-1, 1) if Y.ndim == 1 else Y
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
@@ -1431,13 +1479,16 @@ MLPRegressor.__doc__ = _docstring(
     """Multi-layer perceptron regressor trained by nncore: a drop-in for
     ``sklearn.neural_network.MLPRegressor``.
 
-    An identity output layer with one unit per target (multi-output ``y`` of shape
-    ``(n_samples, n_outputs)`` is supported).""",
+    One output unit per target (multi-output ``y`` of shape ``(n_samples, n_outputs)`` is
+    supported): identity, or with ``loss="poisson"`` the exponential (the network's output is
+    the log-rate ``z``, the prediction ``e^z``).""",
     extra_parameters="""
-    loss : {"squared_error", "absolute_error", "huber"}, default="squared_error"
+    loss : {"squared_error", "poisson", "absolute_error", "huber"}, default="squared_error"
         The training loss. ``"squared_error"`` is scikit-learn's (half the mean squared error);
-        ``"absolute_error"`` (mean absolute error) and ``"huber"`` (nncore's, with δ = 1 on the
-        targets as given: scale them) are nncore additions. scikit-learn's ``"poisson"`` is not
-        supported (``fit`` raises ``ValueError``).
+        ``"poisson"`` is scikit-learn's half Poisson deviance ``y·log(y/μ) − y + μ`` of the rate
+        ``μ = e^z`` (an exponential output; ``y`` must be >= 0, else ``ValueError``; nncore's
+        ``poisson`` loss, fused with the log link); ``"absolute_error"`` (mean absolute error)
+        and ``"huber"`` (nncore's, with δ = 1 on the targets as given: scale them) are nncore
+        additions.
 """,
 )

@@ -11,6 +11,11 @@
 //                              dℓ_i/dz_ij = (σ(z_ij) − y_ij) / k
 //   categorical_cross_entropy  ℓ_i = logsumexp(z_i) − Σ_j y_ij z_ij              softmax output
 //                              dℓ_i/dz_ij = softmax(z_i)_j − y_ij     (rows of Y sum to 1)
+//   poisson                    ℓ_i = 1/k Σ_j [e^z − y·z + xlogy(y, y) − y]         identity output
+//                              dℓ_i/dz_ij = (e^z_ij − y_ij) / k       (targets y >= 0)
+//     the half Poisson deviance y·log(y/μ) − y + μ of the rate μ = e^z: the output z is the
+//     log-rate (PyTorch's PoissonNLLLoss(log_input=True) plus the constant xlogy(y, y) − y, which
+//     makes ℓ = 0 at μ = y); xlogy(0, 0) = 0. Evaluated on z, never as log(μ): no log(0).
 // The cross-entropies are evaluated on the logits Z, never as log(σ(z)): no log(0), no overflow.
 // A batch whose weights sum to 0 has loss 0 and gradient 0.
 #pragma once
@@ -29,7 +34,8 @@ enum class LossKind {
   mean_absolute_error,
   huber,
   binary_cross_entropy,
-  categorical_cross_entropy
+  categorical_cross_entropy,
+  poisson
 };
 
 // The one list of loss names: every kind under its own name, then the aliases (other names of a
@@ -48,6 +54,9 @@ struct Loss {
   std::string name() const;
   // Throws std::invalid_argument unless this loss can follow the given output activation.
   void check_output_activation(const Activation& output) const;
+  // Throws std::invalid_argument unless the targets are in this loss's domain (poisson: y >= 0).
+  template <class T>
+  void check_targets(const ConstMatrixRef<T>& Y) const;
 };
 
 // Σ_i w_i ℓ_i over the rows of a batch. Z: logits (n, k); A = g(Z); Y: targets (n, k);

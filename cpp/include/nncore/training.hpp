@@ -22,6 +22,12 @@
 
 namespace nncore {
 
+// How an epoch's loss averages its batches' (W: Σ_i w_i over the training rows, W_B over batch
+// B's, m_B its rows, n = Σ m_B): the weighted mean of the rows, Σ_B Σ_{i∈B} w_i ℓ_i / W, or
+// the mean over the rows of each batch's weighted mean, Σ_B m_B·(Σ_{i∈B} w_i ℓ_i / W_B) / n
+// (scikit-learn's loss_curve_). The two agree without sample weights.
+enum class EpochLoss { weighted_mean, batch_mean };
+
 // Every setting of one fit; check(options) holds the rules.
 struct FitOptions {
   Index epochs = 100;                 // >= 1
@@ -31,6 +37,12 @@ struct FitOptions {
   double tol = 0.0;            // finite, >= 0: an epoch "improves" when its loss < best − tol
   Index n_iter_no_change = 0;  // >= 0: stop after this many epochs without improvement; 0 = never
   Loss loss;                   // the error function (and Huber's δ, finite and > 0)
+  // An L2 penalty ½ Σ_j λ_j θ_j² (empty: none; else one finite λ_j >= 0 per parameter), the
+  // penalty of fit_lbfgs's objective: a full batch descends L + ½ Σ_j λ_j θ_j², and every batch B
+  // carries the whole penalty over its own weight, its gradient gaining λ_j θ_j · W/W_B
+  // (scikit-learn's (α/2)‖W‖² / W_B with λ_j = α/W on the weights and 0 on the biases).
+  std::vector<double> penalty;
+  EpochLoss epoch_loss = EpochLoss::weighted_mean;
 };
 
 // Throws std::invalid_argument, naming the setting, unless every setting is in its range.
@@ -53,6 +65,8 @@ struct EpochRecord {
   double metric = 0.0;         // accuracy or R² over the same batch outputs
   double gradient_norm = 0.0;  // mean over the epoch's batches of ‖dL/dθ‖₂ (before clipping)
   double learning_rate = 0.0;  // the optimizer's learning rate during the epoch
+  bool has_penalty = false;    // FitOptions::penalty given
+  double penalty = 0.0;        // ½ Σ λ_j θ_j² · W/W_B before each update, averaged as the loss
   bool has_validation = false;
   double validation_loss = 0.0;  // on the validation data after the epoch (no dropout)
   double validation_metric = 0.0;

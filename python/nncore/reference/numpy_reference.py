@@ -72,6 +72,7 @@ LOSSES: tuple[str, ...] = (
     "categorical_cross_entropy",
     "mean_absolute_error",
     "huber",
+    "poisson",
 )
 """Valid loss names."""
 
@@ -79,6 +80,7 @@ LOSSES: tuple[str, ...] = (
 _REQUIRED_OUTPUT_ACTIVATION: dict[str, str] = {
     "binary_cross_entropy": "sigmoid",
     "categorical_cross_entropy": "softmax",
+    "poisson": "identity",  # its input is the log-rate z; the rate is e^z
 }
 
 # Python floats (not NumPy scalars), so that float32 arrays stay float32 when combined with them.
@@ -446,6 +448,8 @@ def loss_value(
     * binary_cross_entropy:      ℓ_i = (1/k) Σ_j [max(z, 0) − z·y + log(1 + e^(−|z|))]
       −[y·log σ(z) + (1 − y)·log(1 − σ(z))], finite for any z
     * categorical_cross_entropy: ℓ_i = logsumexp(Z_i) − Σ_k Y_ik·Z_ik
+    * poisson (identity output, y ≥ 0): ℓ_i = (1/k) Σ_j [e^z − y·z + y·log y − y]
+      the half Poisson deviance y·log(y/μ) − y + μ of the rate μ = e^z (0·log 0 = 0)
     """
     _check_loss(loss)
     d = _check_delta(delta)
@@ -463,6 +467,10 @@ def loss_value(
     terms: Array
     if loss == "binary_cross_entropy":
         terms = np.maximum(Z, 0) - Z * Y_ + np.log1p(np.exp(-np.abs(Z)))  # stable BCE on z
+    elif loss == "poisson":
+        # e^z − y·z + y·log y − y, with 0·log 0 = 0 (log of 1 where y = 0)
+        y_log_y = Y_ * np.log(np.where(Y_ > 0, Y_, 1))
+        terms = np.exp(Z) - Y_ * Z + y_log_y - Y_
     else:
         terms = _elementwise_loss(loss, A, Y_, d)  # r², |r| or huber(r)
     # Σ_i w_i ℓ_i / Σ_i w_i with ℓ_i = (1/k) Σ_j terms_ij
@@ -492,6 +500,7 @@ def output_delta(
       dL/dZ = activation_backward(activation, Z, A, dL/dA)
     * binary_cross_entropy (sigmoid output only):      dL/dZ_ij = w_i·(σ(Z_ij) − Y_ij)/(k·W)
     * categorical_cross_entropy (softmax output only): dL/dZ_ij = w_i·(softmax(Z)_ij − Y_ij)/W
+    * poisson (identity output only):                  dL/dZ_ij = w_i·(e^Z_ij − Y_ij)/(k·W)
 
     The gradient is all zeros when W = 0 (see :func:`loss_value`). Raises ``ValueError`` for a
     cross-entropy loss paired with the wrong output activation.
@@ -511,8 +520,9 @@ def output_delta(
         # dL/dZ = g'(Z) ⊙ dL/dA
         return activation_backward(activation, Z, A, dA, slope, alpha=alpha)
     # Fused losses: the activation's derivative cancels the log, dL/dZ_i = w_i(ŷ_i − y_i)/N.
-    count = k * total_weight if loss == "binary_cross_entropy" else total_weight
-    dZ: Array = w[:, None] * (A - Y_) / count  # w_i (ŷ − y)/N, N = k·W (BCE) or W (CCE)
+    count = k * total_weight if loss != "categorical_cross_entropy" else total_weight
+    rate = np.exp(Z) if loss == "poisson" else A  # poisson: the rate e^z, not the output z
+    dZ: Array = w[:, None] * (rate - Y_) / count  # w_i (ŷ − y)/N, N = k·W (BCE, poisson) or W
     return dZ
 
 

@@ -71,6 +71,7 @@ LOSSES: tuple[str, ...] = (
     "categorical_cross_entropy",
     "mean_absolute_error",
     "huber",
+    "poisson",
 )
 """Valid loss names."""
 
@@ -78,6 +79,7 @@ LOSSES: tuple[str, ...] = (
 _REQUIRED_OUTPUT_ACTIVATION: dict[str, str] = {
     "binary_cross_entropy": "sigmoid",
     "categorical_cross_entropy": "softmax",
+    "poisson": "identity",  # its input is the log-rate z; the rate is e^z
 }
 
 _SQRT_2 = math.sqrt(2.0)
@@ -486,6 +488,8 @@ def loss_value(
     * binary_cross_entropy:      ℓ_i = (1/k) Σ_j [max(z, 0) − z·y + log(1 + e^(−|z|))]
       this is −[y·log σ(z) + (1 − y)·log(1 − σ(z))] rewritten so that it is finite for any z
     * categorical_cross_entropy: ℓ_i = logsumexp(Z_i) − Σ_k Y_ik·Z_ik
+    * poisson (identity output, y ≥ 0): ℓ_i = (1/k) Σ_j [e^z − y·z + y·log y − y]
+      the half Poisson deviance y·log(y/μ) − y + μ of the rate μ = e^z (0·log 0 = 0)
       (this is −Σ_k y_k·log softmax(z)_k when each target row sums to 1)
 
     So without weights mse / mae / huber / bce average over samples *and* outputs, cce over
@@ -510,9 +514,12 @@ def loss_value(
         return total / total_weight  # Σ w_i ℓ_i / Σ w_i
     for i in range(n):
         for j in range(k):
+            z, y = Zm[i][j], Ym[i][j]
             if loss == "binary_cross_entropy":
-                z, y = Zm[i][j], Ym[i][j]
                 term = max(z, 0.0) - z * y + math.log1p(math.exp(-abs(z)))  # stable BCE on z
+            elif loss == "poisson":
+                y_log_y = y * math.log(y) if y > 0 else 0.0  # 0·log 0 = 0
+                term = math.exp(z) - y * z + y_log_y - y
             else:
                 term = _elementwise_loss(loss, Am[i][j], Ym[i][j], d)  # r², |r| or huber(r)
             total += w[i] * term  # Σ_ij w_i · term_ij
@@ -543,6 +550,7 @@ def output_delta(
       dL/dZ = activation_backward(activation, Z, A, dL/dA)
     * binary_cross_entropy (sigmoid output only):      dL/dZ_ij = w_i·(σ(Z_ij) − Y_ij)/(k·W)
     * categorical_cross_entropy (softmax output only): dL/dZ_ij = w_i·(softmax(Z)_ij − Y_ij)/W
+    * poisson (identity output only):                  dL/dZ_ij = w_i·(e^Z_ij − Y_ij)/(k·W)
 
     The gradient is all zeros when W = 0 (see :func:`loss_value`). Raises ``ValueError`` for a
     cross-entropy loss paired with the wrong output activation.
@@ -568,9 +576,13 @@ def output_delta(
         return activation_backward(activation, Zm, Am, dA, slope, alpha=alpha)
     # For the fused losses the activation's derivative cancels the log: dL/dZ_i = w_i(ŷ_i − y_i)/N
     # with ŷ = A_out = σ(Z) or softmax(Z) and N = k·W (BCE) or W (CCE).
-    count = k * total_weight if loss == "binary_cross_entropy" else total_weight
+    # (poisson: ŷ is the rate e^z, N = k·W)
+    count = k * total_weight if loss != "categorical_cross_entropy" else total_weight
+    rates = [[math.exp(z) for z in row] for row in Zm] if loss == "poisson" else Am
     # dL/dZ_ij = w_i (ŷ_ij − y_ij)/N
-    return [[w[i] * (a - y) / count for a, y in zip(Am[i], Ym[i], strict=True)] for i in range(n)]
+    return [
+        [w[i] * (a - y) / count for a, y in zip(rates[i], Ym[i], strict=True)] for i in range(n)
+    ]
 
 
 def loss(
