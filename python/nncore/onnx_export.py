@@ -39,6 +39,7 @@ import numpy.typing as npt
 from ._atomic_file import write_atomic
 from ._validation import check_int
 from .layers import LAYERS
+from .model_file import MODELS
 
 Array = npt.NDArray[Any]
 
@@ -443,10 +444,9 @@ def network_nodes(graph: Graph, model: Any, x: str) -> str:
 
 # ------------------------------------------------------------------------------ the file
 def check_model(model: Any) -> None:
-    """``TypeError`` unless ``model`` is an ``nncore.Sequential`` (``MLP`` included)."""
-    from .sequential import Sequential
-
-    if not isinstance(model, Sequential):
+    """``TypeError`` unless ``model`` is an ``nncore.Sequential`` (``MLP`` included): a class of
+    ``nncore.model_file.MODELS`` (no import of ``sequential``, which imports this module)."""
+    if not isinstance(model, tuple(MODELS.values())):
         raise TypeError(f"model must be an nncore.Sequential or MLP, got {model!r:.80}")
 
 

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from . import layers as L
+from .model_file import MODELS
+from .onnx_export import check_model
 
 #: Each name of ``nncore.ACTIVATIONS`` as a ``torch.nn`` module: ``(nn, leaky_relu_slope,
 #: elu_alpha) -> module`` (the test checks that none is missing).
@@ -161,10 +163,7 @@ def _torch_chain(torch: Any, layers: Any, arrays: _Arrays, width: int) -> tuple[
 def to_torch(model: Any) -> Any:
     """A ``torch.nn.Sequential`` computing ``model.forward`` (see the module's text), in the
     model's dtype, in eval mode. ``TypeError`` unless ``model`` is an ``nncore.Sequential``."""
-    from .sequential import Sequential
-
-    if not isinstance(model, Sequential):
-        raise TypeError(f"model must be an nncore.Sequential or MLP, got {model!r:.80}")
+    check_model(model)
     torch = _torch()
     dtype = torch.float32 if model.dtype == np.float32 else torch.float64
     with torch.device("cpu"):
@@ -338,9 +337,8 @@ def from_torch(module: Any, n_inputs: int | None = None) -> Any:
     width = _input_width(nn, entries) if n_inputs is None else n_inputs
     if width is None:
         raise ValueError("the input width is unknown: pass n_inputs=")
-    from .sequential import Sequential
-
-    model = Sequential(converted.layers, width, _dtype(torch, module), seed=0)
+    # (The class from the registry: nncore.sequential imports this module.)
+    model = MODELS["Sequential"](converted.layers, width, _dtype(torch, module), seed=0)
     views = [view for _, view in model.named_parameters()] + list(model.state.values())
     for view, array in zip(views, converted.parameters + converted.state, strict=True):
         if view.shape != array.shape:
