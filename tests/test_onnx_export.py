@@ -34,7 +34,7 @@ def newest_runnable_opset() -> int:
         model = nncore.MLP([2, 2], seed=0)
         try:
             session(onnx_export.model_proto(model, opset))
-        except Exception:  # noqa: BLE001 - onnxruntime's "opset not supported" has no own class
+        except Exception:  # onnxruntime's "opset not supported" has no class of its own
             continue
         return opset
     raise AssertionError("onnxruntime runs no opset nncore exports")
@@ -180,7 +180,7 @@ def test_embedding_reads_codes_from_the_float_input(tmp_path: Path) -> None:
     W, b = model.named_parameters()[1][1], model.named_parameters()[2][1]
     rows = np.hstack([X[:, [0, 2]], table[X[:, 1].astype(int)]])  # numeric columns, then codes
     np.testing.assert_allclose(run_file(tmp_path / "embedding.onnx", X), rows @ W + b, rtol=1e-12)
-    with pytest.raises(Exception, match="out of bounds|indices"):  # a code out of range
+    with pytest.raises(Exception, match=r"out of bounds|indices"):  # a code out of range
         run_file(tmp_path / "embedding.onnx", np.array([[0.0, 3.0, 0.0]]))
 
 
