@@ -8,11 +8,12 @@ scikit-learn pipeline holding them converts with ``skl2onnx.to_onnx``::
 A regressor gives ``variable`` ``(batch, n_outputs)``; a classifier ``label`` (``classes_``, as
 ``predict``: the class of the largest probability) and ``probabilities`` (``predict_proba``: the
 softmax outputs, or ``[1 − p, p]`` of a binary classifier's sigmoid), as a ZipMap (a list of
-``{class: probability}``) unless the options say ``{"zipmap": False}``, skl2onnx's default for
-classifiers. The network's nodes are ``nncore.onnx_export``'s, in the estimator's dtype (the
-input is cast to it and the outputs to the types skl2onnx declares). Needs skl2onnx (and onnx).
-A multi-label classifier (several sigmoid outputs) is refused with a ``ValueError``, as are
-classes that are neither integers nor strings and an opset below ``OPSET_MIN``.
+``{class: probability}``, skl2onnx's default for classifiers) unless the options say
+``{"zipmap": False}`` — which float64 input needs, as ONNX's ZipMap takes float32 only. The
+network's nodes are ``nncore.onnx_export``'s, in the estimator's dtype (the input is cast to it
+and the outputs to the types skl2onnx declares). Needs skl2onnx (and onnx). A multi-label
+classifier (several sigmoid outputs) is refused with a ``ValueError``, as are classes that are
+neither integers nor strings and an opset below ``OPSET_MIN``.
 """
 
 from __future__ import annotations
