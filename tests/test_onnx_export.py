@@ -8,7 +8,11 @@ softplus tails near 0 are computed with different roundings by the two sides).""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -222,7 +226,7 @@ def test_a_layer_without_exporter_is_named(monkeypatch: pytest.MonkeyPatch, tmp_
 def test_without_onnx_the_error_says_how_to_install(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(__import__("sys").modules, "onnx", None)
+    monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"nncore\[onnx\]"):
         nncore.MLP([2, 1], seed=0).to_onnx(tmp_path / "m.onnx")
 
@@ -256,3 +260,121 @@ def test_an_export_replaces_an_existing_file(tmp_path: Path) -> None:
     model.to_onnx(str(path))
     X = np.array([[1.0, -2.0]])
     assert_close(run_file(path, X), model.forward(X), "float64")
+
+
+# ------------------------------------------------------------------------------ the command line
+def nncore_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONWARNINGS": "error"}
+    return subprocess.run(
+        [sys.executable, "-m", "nncore", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
+
+
+def raw_csv(path: Path) -> list[dict[str, str]]:
+    """A CSV file whose features need the scaler (large offsets, tiny spreads) and an
+    embedding (a categorical column)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(150):
+        a, b, colour = rng.normal(500.0, 100.0), rng.normal(0.0, 0.01), rng.integers(3)
+        label = "yes" if a + 5000 * b > 500 else "no"
+        price = 2 * a + 1000 * b + 7 * colour
+        rows.append(
+            [
+                repr(float(a)),
+                repr(float(b)),
+                ["red", "green", "blue"][colour],
+                label,
+                repr(float(price)),
+            ]
+        )
+    path.write_text(
+        "a,b,colour,label,price\n" + "".join(",".join(row) + "\n" for row in rows), encoding="utf-8"
+    )
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def onnx_features(proto: Any, rows: list[dict[str, str]]) -> np.ndarray:
+    """The rows as the exported graph takes them: the columns its metadata names, categories
+    as their codes (their index in the metadata's list)."""
+    props = {entry.key: json.loads(entry.value) for entry in proto.metadata_props}
+    categories = props.get("categories", {})
+    return np.array(
+        [
+            [
+                categories[f].index(r[f]) if f in categories else float(r[f])
+                for f in props["feature_names"]
+            ]
+            for r in rows
+        ]
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cli_export_takes_raw_csv_features_like_predict(dtype: str, tmp_path: Path) -> None:
+    rows = raw_csv(tmp_path / "data.csv")
+    for task, target in (("classify", "label"), ("regress", "price")):
+        model, out = tmp_path / f"{task}.nncore", tmp_path / f"{task}.onnx"
+        trained = nncore_cli(
+            "train", tmp_path / "data.csv", "--target", target, "--task", task, "--epochs", "20",
+            "--dtype", dtype, "--quiet", "--out", model,
+        )  # fmt: skip
+        assert trained.returncode == 0, trained.stderr
+        exported = nncore_cli("export", model, "--onnx", out)
+        assert exported.returncode == 0, exported.stderr
+        assert f"wrote {out} (opset {onnx_export.DEFAULT_OPSET})" in exported.stdout
+        predicted = nncore_cli("predict", model, tmp_path / "data.csv", "--out", tmp_path / "p.csv")
+        assert predicted.returncode == 0, predicted.stderr
+        with (tmp_path / "p.csv").open(encoding="utf-8") as handle:
+            predictions = list(csv.DictReader(handle))
+        proto = onnx.load(str(out))
+        onnx.checker.check_model(proto, full_check=True)
+        outputs = session(proto).run(None, {"features": onnx_features(proto, rows)})
+        if task == "classify":
+            classes = json.loads({e.key: e.value for e in proto.metadata_props}["classes"])
+            expected = [[float(r[f"probability_{c}"]) for c in classes] for r in predictions]
+            # predict prints 6 significant digits
+            np.testing.assert_allclose(outputs[0], expected, rtol=1e-5, atol=1e-6)
+            assert [classes[k] for k in outputs[1]] == [r["prediction"] for r in predictions]
+        else:  # predict prints 8 (float32) or 17 (float64) significant digits
+            values = [float(r["prediction"]) for r in predictions]
+            np.testing.assert_allclose(outputs[0][:, 0], values, rtol=TOLERANCE[dtype])
+
+
+def test_cli_export_of_a_model_made_in_python(tmp_path: Path) -> None:
+    model = nncore.MLP([3, 4, 1], dtype="float64", seed=0)
+    model.save(tmp_path / "m.nncore")
+    result = nncore_cli(
+        "export", tmp_path / "m.nncore", "--onnx", tmp_path / "m.onnx", "--opset", "9"
+    )
+    assert result.returncode == 0, result.stderr
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    assert proto.opset_import[0].version == 9
+    X = features(7, "float64", seed=0)[:, :3]
+    (prediction,) = session(proto).run(None, {"features": X})
+    assert_close(prediction, model.forward(X), "float64")  # no scaler: the raw features
+
+
+def test_cli_export_errors(tmp_path: Path) -> None:
+    nncore.MLP([3, 1], seed=0).save(tmp_path / "m.nncore")
+    result = nncore_cli(
+        "export", tmp_path / "m.nncore", "--onnx", tmp_path / "m.onnx", "--opset", "8"
+    )
+    assert result.returncode == 2 and "--opset: must be >= 9" in result.stderr
+    too_new = str(onnx_export.newest_opset() + 1)
+    result = nncore_cli(
+        "export", tmp_path / "m.nncore", "--onnx", tmp_path / "m.onnx", "--opset", too_new
+    )
+    assert result.returncode == 1 and "nncore: error: --opset: opset must be <=" in result.stderr
+    result = nncore_cli("export", tmp_path / "missing.nncore", "--onnx", tmp_path / "m.onnx")
+    assert result.returncode == 1 and "no such file" in result.stderr
+    result = nncore_cli("export", tmp_path / "m.nncore", "--onnx", tmp_path / "no" / "m.onnx")
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["m.nncore"]
