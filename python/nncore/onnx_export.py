@@ -30,16 +30,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ._atomic_file import write_atomic
+from ._model_arrays import ModelArrays, check_model
 from ._validation import check_int
 from .layers import LAYERS
-from .model_file import MODELS
 
 Array = npt.NDArray[Any]
 
@@ -293,32 +293,8 @@ def activation_nodes(graph: Graph, name: str, z: str, slope: float, alpha: float
 
 
 # ------------------------------------------------------------------------------ layers
-class Values:
-    """A model's parameter arrays and state arrays, handed out in buffer order (each layer
-    takes its own: a Dense ``W`` then ``b``, a BatchNorm ``gamma``, ``beta`` and its running
-    ``mean`` and ``var``), so that the export reads no layer's names."""
-
-    def __init__(self, model: Any) -> None:
-        flat, state = model.parameters, model._network.state
-        self._parameters: Iterator[Array] = iter(
-            [flat[o : o + math.prod(shape)].reshape(shape) for _, shape, o in model.layout]
-        )
-        self._state: Iterator[Array] = iter(
-            [
-                state[o : o + math.prod(shape)].reshape(shape)
-                for _, shape, o in model._network.state_layout
-            ]
-        )
-
-    def parameter(self) -> Array:
-        return np.array(next(self._parameters))
-
-    def state(self) -> Array:
-        return np.array(next(self._state))
-
-
 #: ``(graph, layer, values, x, width, index path) -> (output, output width)``.
-Exporter = Callable[[Graph, Any, Values, str, int, str], tuple[str, int]]
+Exporter = Callable[[Graph, Any, ModelArrays, str, int, str], tuple[str, int]]
 #: Each layer class name of ``nncore.layers.LAYERS`` with its exporter.
 EXPORTERS: dict[str, Exporter] = {}
 
@@ -333,7 +309,7 @@ def _exports(name: str) -> Callable[[Exporter], Exporter]:
 
 @_exports("Dense")
 def _dense(
-    graph: Graph, layer: Any, values: Values, x: str, width: int, path: str
+    graph: Graph, layer: Any, values: ModelArrays, x: str, width: int, path: str
 ) -> tuple[str, int]:
     # Z = X·W + b, Y = g(Z)
     z = graph.node("MatMul", x, graph.constant(values.parameter(), "W"))
@@ -345,19 +321,19 @@ def _dense(
 
 @_exports("Activation")
 def _activation(
-    graph: Graph, layer: Any, values: Values, x: str, width: int, path: str
+    graph: Graph, layer: Any, values: ModelArrays, x: str, width: int, path: str
 ) -> tuple[str, int]:
     return activation_nodes(graph, layer.name, x, layer.leaky_relu_slope, layer.elu_alpha), width
 
 
 @_exports("Dropout")
 def _dropout(
-    graph: Graph, layer: Any, values: Values, x: str, width: int, path: str
+    graph: Graph, layer: Any, values: ModelArrays, x: str, width: int, path: str
 ) -> tuple[str, int]:
     return x, width  # inference: the identity
 
 
-def _affine(graph: Graph, x_hat: str, values: Values) -> str:
+def _affine(graph: Graph, x_hat: str, values: ModelArrays) -> str:
     """``γ ⊙ x̂ + β`` with the layer's next two parameters."""
     gamma, beta = values.parameter(), values.parameter()
     scaled = graph.node("Mul", x_hat, graph.constant(gamma, "gamma"))
@@ -366,7 +342,7 @@ def _affine(graph: Graph, x_hat: str, values: Values) -> str:
 
 @_exports("LayerNorm")
 def _layer_norm(
-    graph: Graph, layer: Any, values: Values, x: str, width: int, path: str
+    graph: Graph, layer: Any, values: ModelArrays, x: str, width: int, path: str
 ) -> tuple[str, int]:
     # x̂ = (x − μ_row)/√(σ²_row + ε), σ² the mean of the squared deviations
     deviation = graph.node("Sub", x, graph.reduce_mean(x))
@@ -377,7 +353,7 @@ def _layer_norm(
 
 @_exports("BatchNorm")
 def _batch_norm(
-    graph: Graph, layer: Any, values: Values, x: str, width: int, path: str
+    graph: Graph, layer: Any, values: ModelArrays, x: str, width: int, path: str
 ) -> tuple[str, int]:
     # inference: x̂ = (x − running_mean)/√(running_var + ε)
     mean, var = values.state(), values.state()
@@ -389,7 +365,7 @@ def _batch_norm(
 
 @_exports("Residual")
 def _residual(
-    graph: Graph, layer: Any, values: Values, x: str, width: int, path: str
+    graph: Graph, layer: Any, values: ModelArrays, x: str, width: int, path: str
 ) -> tuple[str, int]:
     # Y = X + f(X)
     fx, _ = chain_nodes(graph, layer.layers, values, x, width, path)
@@ -398,7 +374,7 @@ def _residual(
 
 @_exports("Embedding")
 def _embedding(
-    graph: Graph, layer: Any, values: Values, x: str, width: int, path: str
+    graph: Graph, layer: Any, values: ModelArrays, x: str, width: int, path: str
 ) -> tuple[str, int]:
     # [x_numeric..., table[offset_j + int(x_cj)] for each embedded column j]
     table = graph.constant(values.parameter(), "table")
@@ -419,7 +395,7 @@ def _embedding(
 
 
 def chain_nodes(
-    graph: Graph, layers: Any, values: Values, x: str, width: int, prefix: str = ""
+    graph: Graph, layers: Any, values: ModelArrays, x: str, width: int, prefix: str = ""
 ) -> tuple[str, int]:
     """The nodes of ``layers`` applied one after another to ``x`` (``width`` wide): the last
     output and its width. ``ValueError`` naming a layer that has no exporter."""
@@ -438,18 +414,11 @@ def chain_nodes(
 
 def network_nodes(graph: Graph, model: Any, x: str) -> str:
     """The nodes of ``model``'s layers (in inference mode) on ``x``: the output's name."""
-    output, _ = chain_nodes(graph, model.layers, Values(model), x, model.n_inputs)
+    output, _ = chain_nodes(graph, model.layers, ModelArrays(model), x, model.n_inputs)
     return output
 
 
 # ------------------------------------------------------------------------------ the file
-def check_model(model: Any) -> None:
-    """``TypeError`` unless ``model`` is an ``nncore.Sequential`` (``MLP`` included): a class of
-    ``nncore.model_file.MODELS`` (no import of ``sequential``, which imports this module)."""
-    if not isinstance(model, tuple(MODELS.values())):
-        raise TypeError(f"model must be an nncore.Sequential or MLP, got {model!r:.80}")
-
-
 def model_proto(model: Any, opset: Any = None) -> Any:
     """The ``onnx.ModelProto`` of ``model`` (see the module's text), checked by
     ``onnx.checker.check_model(full_check=True)``."""

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from . import layers as L
+from ._model_arrays import ModelArrays, check_model
 from .model_file import MODELS
-from .onnx_export import check_model
 
 #: Each name of ``nncore.ACTIVATIONS`` as a ``torch.nn`` module: ``(nn, leaky_relu_slope,
 #: elu_alpha) -> module`` (the test checks that none is missing).
@@ -96,13 +96,11 @@ def modules() -> Any:
 
 
 # ------------------------------------------------------------------------------ to torch
-class _Arrays:
-    """A model's parameter and state arrays in buffer order (as ``nncore.onnx_export``), and
-    its dtype as torch's."""
+class _TorchArrays(ModelArrays):
+    """A model's arrays in buffer order, and its dtype as torch's."""
 
     def __init__(self, model: Any, dtype: Any) -> None:
-        self.parameters = iter([array.copy() for _, array in model.named_parameters()])
-        self.state = iter([array.copy() for array in model.state.values()])
+        super().__init__(model)
         self.dtype = dtype
 
 
@@ -112,14 +110,16 @@ def _set(torch: Any, target: Any, array: Any) -> None:
         target.copy_(torch.from_numpy(np.ascontiguousarray(array)))
 
 
-def _torch_layer(torch: Any, layer: L.Layer, arrays: _Arrays, width: int) -> tuple[list[Any], int]:
+def _torch_layer(
+    torch: Any, layer: L.Layer, arrays: _TorchArrays, width: int
+) -> tuple[list[Any], int]:
     """The torch modules of one nncore layer taking ``width`` features, and its output width."""
     nn, dtype = torch.nn, arrays.dtype
     if isinstance(layer, L.Dense):
         linear = nn.Linear(width, layer.units, bias=layer.use_bias, dtype=dtype)
-        _set(torch, linear.weight, next(arrays.parameters).T)  # torch: y = x·weightᵀ + bias
+        _set(torch, linear.weight, arrays.parameter().T)  # torch: y = x·weightᵀ + bias
         if layer.use_bias:
-            _set(torch, linear.bias, next(arrays.parameters))
+            _set(torch, linear.bias, arrays.parameter())
         if layer.activation == "identity":
             return [linear], layer.units
         activation = TORCH_ACTIVATIONS[layer.activation]
@@ -134,10 +134,10 @@ def _torch_layer(torch: Any, layer: L.Layer, arrays: _Arrays, width: int) -> tup
             norm = nn.LayerNorm(width, eps=layer.eps, dtype=dtype)
         else:
             norm = nn.BatchNorm1d(width, eps=layer.eps, momentum=layer.momentum, dtype=dtype)
-            _set(torch, norm.running_mean, next(arrays.state))
-            _set(torch, norm.running_var, next(arrays.state))
-        _set(torch, norm.weight, next(arrays.parameters))
-        _set(torch, norm.bias, next(arrays.parameters))
+            _set(torch, norm.running_mean, arrays.state())
+            _set(torch, norm.running_var, arrays.state())
+        _set(torch, norm.weight, arrays.parameter())
+        _set(torch, norm.bias, arrays.parameter())
         return [norm], width
     if isinstance(layer, L.Residual):
         Residual, _ = modules()
@@ -146,12 +146,12 @@ def _torch_layer(torch: Any, layer: L.Layer, arrays: _Arrays, width: int) -> tup
         _, ColumnEmbedding = modules()
         embedding = ColumnEmbedding(width, layer.columns, layer.cardinalities, layer.dim)
         embedding.to(dtype)
-        _set(torch, embedding.table.weight, next(arrays.parameters))
+        _set(torch, embedding.table.weight, arrays.parameter())
         return [embedding], width - len(layer.columns) + len(layer.columns) * layer.dim
     raise ValueError(f"{type(layer).__name__} has no PyTorch conversion")
 
 
-def _torch_chain(torch: Any, layers: Any, arrays: _Arrays, width: int) -> tuple[Any, int]:
+def _torch_chain(torch: Any, layers: Any, arrays: _TorchArrays, width: int) -> tuple[Any, int]:
     """``torch.nn.Sequential`` of ``layers`` and its output width."""
     converted: list[Any] = []
     for layer in layers:
@@ -167,7 +167,7 @@ def to_torch(model: Any) -> Any:
     torch = _torch()
     dtype = torch.float32 if model.dtype == np.float32 else torch.float64
     with torch.device("cpu"):
-        module, _ = _torch_chain(torch, model.layers, _Arrays(model, dtype), model.n_inputs)
+        module, _ = _torch_chain(torch, model.layers, _TorchArrays(model, dtype), model.n_inputs)
     return module.eval()
 
 
@@ -337,8 +337,8 @@ def from_torch(module: Any, n_inputs: int | None = None) -> Any:
     width = _input_width(nn, entries) if n_inputs is None else n_inputs
     if width is None:
         raise ValueError("the input width is unknown: pass n_inputs=")
-    # (The class from the registry: nncore.sequential imports this module.)
-    model = MODELS["Sequential"](converted.layers, width, _dtype(torch, module), seed=0)
+    sequential: Any = MODELS["Sequential"]  # (the registry's: nncore.sequential imports us)
+    model = sequential(converted.layers, width, _dtype(torch, module), seed=0)
     views = [view for _, view in model.named_parameters()] + list(model.state.values())
     for view, array in zip(views, converted.parameters + converted.state, strict=True):
         if view.shape != array.shape:
