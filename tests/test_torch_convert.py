@@ -113,6 +113,31 @@ def test_to_torch_and_back(activation: str, dtype: str) -> None:
     np.testing.assert_array_equal(back.forward(X), model.forward(X))
 
 
+def test_a_converted_module_saves_and_loads_with_torch(tmp_path: Any) -> None:
+    """``torch.save`` pickles the Residual and ColumnEmbedding classes by their module path;
+    a new interpreter loads them (nncore.torch_convert defines them on that lookup)."""
+    model = random_model(every_layer("relu"), "float64", seed=0)
+    X = features(7, "float64", seed=0)
+    torch.save(model.to_torch(), tmp_path / "module.pt")
+    np.save(tmp_path / "X.npy", X)
+    code = (
+        "import sys, numpy as np, torch\n"
+        "module = torch.load(sys.argv[1], weights_only=False)\n"
+        "with torch.no_grad():\n"
+        "    np.save(sys.argv[2], module(torch.from_numpy(np.load(sys.argv[3]))).numpy())\n"
+    )
+    paths = [tmp_path / "module.pt", tmp_path / "output.npy", tmp_path / "X.npy"]
+    result = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert_close(np.load(tmp_path / "output.npy"), model.forward(X), "float64")
+
+
 def test_batch_norm_running_statistics_after_training() -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(3.0, 5.0, (64, 4)).astype(np.float32)

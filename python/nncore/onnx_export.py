@@ -102,7 +102,7 @@ class Graph:
     def constant(self, value: Any, hint: str = "constant", dtype: Any = None) -> str:
         """A constant tensor of ``value`` (in the graph's float dtype unless ``dtype``)."""
         name = self.fresh(hint)
-        self.add_constant(name, np.asarray(value, dtype=dtype or self.dtype))
+        self.add_constant(name, np.asarray(value, dtype=self.dtype if dtype is None else dtype))
         return name
 
     def node(self, op: str, *inputs: str, hint: str = "", **attributes: Any) -> str:

@@ -92,7 +92,21 @@ def modules() -> Any:
             vectors = self.table(codes).reshape(x.shape[0], -1)  # (n, len(columns)·dim)
             return torch.cat([x[:, self.numeric], vectors], dim=1)
 
+    for cls in (Residual, ColumnEmbedding):  # found by pickle as nncore.torch_convert.<name>
+        cls.__module__, cls.__qualname__ = __name__, cls.__name__
     return Residual, ColumnEmbedding
+
+
+#: The torch modules of ``modules()``, by name, as attributes of this module.
+MODULE_NAMES = ("Residual", "ColumnEmbedding")
+
+
+def __getattr__(name: str) -> Any:
+    """``nncore.torch_convert.Residual`` and ``.ColumnEmbedding`` (defined, importing torch, on
+    first use): so that ``torch.save``/``pickle`` of a converted module loads anywhere."""
+    if name in MODULE_NAMES:
+        return modules()[MODULE_NAMES.index(name)]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------------------ to torch
