@@ -361,6 +361,18 @@ def test_cli_export_of_a_model_made_in_python(tmp_path: Path) -> None:
     assert_close(prediction, model.forward(X), "float64")  # no scaler: the raw features
 
 
+def test_cli_export_of_a_sigmoid_classifier_gives_two_class_probabilities(tmp_path: Path) -> None:
+    model = nncore.MLP([3, 4, 1], output_activation="sigmoid", seed=0)
+    model.save(tmp_path / "m.nncore")
+    result = nncore_cli("export", tmp_path / "m.nncore", "--onnx", tmp_path / "m.onnx")
+    assert result.returncode == 0, result.stderr
+    X = features(7, "float32", seed=0)[:, :3].astype(np.float64)
+    probabilities, label = session(onnx.load(str(tmp_path / "m.onnx"))).run(None, {"features": X})
+    p = model.forward(X.astype(np.float32))
+    assert_close(probabilities, np.hstack([1 - p, p]), "float32")
+    np.testing.assert_array_equal(label, model.predict(X.astype(np.float32)))
+
+
 def test_cli_export_errors(tmp_path: Path) -> None:
     nncore.MLP([3, 1], seed=0).save(tmp_path / "m.nncore")
     result = nncore_cli(

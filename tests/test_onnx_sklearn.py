@@ -93,6 +93,25 @@ def test_regressor_pipeline(n_outputs: int, dtype: str) -> None:
     assert_close(values, model.predict(X).reshape(len(X), n_outputs), dtype)
 
 
+def test_float32_input_to_a_float64_estimator_is_cast() -> None:
+    X = data("float64")
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = pipeline(MLPClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0)).fit(X, y)
+    X32 = X.astype(np.float32)
+    onx = skl2onnx.to_onnx(model, X32[:1], options={MLPClassifier: {"zipmap": False}})
+    labels, probabilities = run(onx, X32)
+    assert probabilities.dtype == np.float32  # the declared output type of float32 input
+    np.testing.assert_array_equal(labels, model.predict(X32))
+    assert_close(probabilities, model.predict_proba(X32), "float32")
+
+
+def test_boolean_classes_are_refused() -> None:
+    X = data("float64")
+    model = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5, random_state=0).fit(X, X[:, 0] > 0)
+    with pytest.raises(ValueError, match="classes of dtype bool"):
+        skl2onnx.to_onnx(model, X[:1])
+
+
 def test_a_multilabel_classifier_is_refused() -> None:
     X = data("float64")
     Y = np.stack([X[:, 0] > 0, X[:, 1] > 50], axis=1).astype(int)
