@@ -130,16 +130,19 @@ class OnnxGraph(Graph):
     def __init__(self, opset: int, dtype: np.dtype[Any]) -> None:
         super().__init__(opset, dtype)
         self._names: set[str] = set()
+        self._next: dict[str, int] = {}
         self._nodes: list[Any] = []
         self._constants: list[Any] = []
 
     def fresh(self, hint: str) -> str:
-        for index in range(len(self._names) + 1):
-            name = f"{hint}_{index}"
-            if name not in self._names:
-                self._names.add(name)
-                return name
-        raise AssertionError("unreachable")  # pragma: no cover
+        """``hint_0``, ``hint_1``, ...: the next of ``hint``'s that no earlier name took."""
+        index = self._next.get(hint, 0)
+        while f"{hint}_{index}" in self._names:
+            index += 1
+        self._next[hint] = index + 1
+        name = f"{hint}_{index}"
+        self._names.add(name)
+        return name
 
     def add_constant(self, name: str, array: Array) -> None:
         self._constants.append(self.onnx.numpy_helper.from_array(array, name))
