@@ -367,8 +367,10 @@ def test_cli_export_of_a_sigmoid_classifier_gives_two_class_probabilities(tmp_pa
     result = nncore_cli("export", tmp_path / "m.nncore", "--onnx", tmp_path / "m.onnx")
     assert result.returncode == 0, result.stderr
     X = features(7, "float32", seed=0)[:, :3].astype(np.float64)
+    X[0] = 0.0  # the biases start at 0: p = σ(0) = 0.5 exactly, which predict calls class 1
     probabilities, label = session(onnx.load(str(tmp_path / "m.onnx"))).run(None, {"features": X})
     p = model.forward(X.astype(np.float32))
+    assert p[0, 0] == 0.5
     assert_close(probabilities, np.hstack([1 - p, p]), "float32")
     np.testing.assert_array_equal(label, model.predict(X.astype(np.float32)))
 

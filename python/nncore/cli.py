@@ -1236,12 +1236,17 @@ def _onnx_model(model: Sequential, path: str, opset: int) -> Any:
         x = graph.node("Cast", x, to=graph.tensor_type(model.dtype))
     output = onnx_export.network_nodes(graph, model, x)
     if task == "classify":
-        if model.n_outputs == 1:  # one sigmoid output: p of class 1
+        if model.n_outputs == 1:  # one sigmoid output p: [1 − p, p], label p >= 0.5 as predict
+            at_least_half = graph.node("Not", graph.node("Less", output, graph.constant(0.5)))
+            label = graph.node("Cast", at_least_half, to=graph.tensor_type(np.int64))
+            flat = graph.constant([-1], "shape", np.int64)
+            graph.add_node("Reshape", [label, flat], ["label"])
             output = graph.node(
                 "Concat", graph.node("Sub", graph.constant(1.0), output), output, axis=1
             )
+        else:
+            graph.add_node("ArgMax", [output], ["label"], axis=1, keepdims=0)
         graph.add_node("Identity", [output], ["probabilities"])
-        graph.add_node("ArgMax", [output], ["label"], axis=1, keepdims=0)
         width = max(model.n_outputs, 2)
         outputs = [("probabilities", model.dtype, width), ("label", np.int64, None)]
     else:
