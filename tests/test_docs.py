@@ -14,7 +14,8 @@ The examples are the fenced blocks of ``README.md`` and ``docs/**/*.md``:
 The blocks of one page run in order in one temporary directory, as a reader following the page
 would run them: a file one block writes is there for the next. Running one block runs the blocks
 before it on its page first (once per test session). A block that needs an optional package that
-is missing (scikit-learn, matplotlib, mpi4py and ``mpiexec``) skips with the reason, and so do the
+is missing (scikit-learn, matplotlib, mpi4py and ``mpiexec``, onnx, onnxruntime, skl2onnx,
+torch) skips with the reason, and so do the
 blocks after it on its page. The examples use small data and few epochs: the whole file takes
 a few seconds.
 """
@@ -49,6 +50,16 @@ OPTIONAL = {
     "mpi4py": ("mpi4py", 'pip install "nncore[mpi]"'),
     "nncore.distributed": ("mpi4py", 'pip install "nncore[mpi]"'),
     "pandas": ("pandas", "pip install pandas"),
+    "onnx": ("onnx", 'pip install "nncore[onnx]"'),
+    "nncore.onnx_export": ("onnx", 'pip install "nncore[onnx]"'),
+    "to_onnx": ("onnx", 'pip install "nncore[onnx]"'),
+    "onnxruntime": ("onnxruntime", "pip install onnxruntime"),
+    "skl2onnx": ("skl2onnx", "pip install skl2onnx"),
+    "nncore.onnx_sklearn": ("skl2onnx", "pip install skl2onnx"),
+    "torch": ("torch", "pip install torch"),
+    "nncore.torch_convert": ("torch", "pip install torch"),
+    "nncore.from_torch": ("torch", "pip install torch"),
+    "to_torch": ("torch", "pip install torch"),
 }
 MPI_RANKS = 2
 TIMEOUT = 120
@@ -103,8 +114,18 @@ def runnable(page: Path) -> list[Block]:
 def needed_packages(block: Block) -> list[tuple[str, str]]:
     """The optional packages (module, install hint) that a python block imports or uses."""
     if block.language != "python":
-        return [("matplotlib", 'pip install "nncore[plot]"')] if "--plot" in block.code else []
-    names = set(re.findall(r"\bnncore\.(?:sklearn|plot|distributed)\b", block.code))
+        found = [("matplotlib", 'pip install "nncore[plot]"')] if "--plot" in block.code else []
+        if "$ nncore export" in block.code:
+            found.append(OPTIONAL["onnx"])
+        return found
+    names = set(
+        re.findall(
+            r"\bnncore\.(?:sklearn|plot|distributed|onnx_export|onnx_sklearn|torch_convert|"
+            r"from_torch)\b",
+            block.code,
+        )
+    )
+    names.update(re.findall(r"(?<=\.)(?:to_onnx|to_torch)(?=\()", block.code))
     for node in ast.walk(ast.parse(block.code)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)

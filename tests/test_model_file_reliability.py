@@ -648,6 +648,18 @@ def _interrupt_load_at(monkeypatch: pytest.MonkeyPatch, name: str, when: str) ->
     monkeypatch.setattr(os, name, interrupted)
 
 
+@pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler (``KeyboardInterrupt``), whatever an imported package or an
+    earlier test installed, for the length of a test."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("python_sigint")
 @pytest.mark.skipif(not hasattr(signal, "raise_signal"), reason="needs signal.raise_signal")
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
 @pytest.mark.parametrize("when", ["before", "after"])

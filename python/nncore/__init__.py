@@ -36,6 +36,7 @@ __all__ = [
     "config",
     "datasets",
     "distributed",
+    "from_torch",
     "get_num_threads",
     "layers",
     "load",
@@ -55,13 +56,18 @@ __all__ = [
 _LAZY_SUBMODULES = ("distributed", "plot", "sklearn")
 
 
+#: Functions of submodules that need an optional package when called, by the submodule.
+_LAZY_FUNCTIONS = {"from_torch": "torch_convert"}
+
+
 def __getattr__(name: str) -> object:
-    if name in _LAZY_SUBMODULES:
+    if name in _LAZY_SUBMODULES or name in _LAZY_FUNCTIONS:
         import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+        module = importlib.import_module(f".{_LAZY_FUNCTIONS.get(name, name)}", __name__)
+        return getattr(module, name) if name in _LAZY_FUNCTIONS else module
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY_SUBMODULES})
+    return sorted({*globals(), *_LAZY_SUBMODULES, *_LAZY_FUNCTIONS})

@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 import numpy as np
 import numpy.typing as npt
 
-from . import __version__
+from . import __version__, onnx_export
 from . import layers as L
 from ._core import DivergenceError
 from ._validation import (
@@ -488,6 +488,34 @@ def _add_config(commands: Commands) -> None:
     config.set_defaults(handler=config_command)
 
 
+def _add_export(commands: Commands) -> None:
+    export = _command(
+        commands,
+        "export",
+        "nncore export MODEL --onnx OUT.onnx [--opset N]",
+        "write a saved model as an ONNX file",
+        "Write a saved model as an ONNX file that takes the raw feature columns (float64 "
+        "input 'features', one row per sample, the columns of 'nncore info'; a categorical "
+        "column as its code, the index of its category in that list) and standardises them "
+        "with the model's saved scaler. A classifier gives 'probabilities' (one column per "
+        "class) and 'label' (the class index); a regressor 'prediction', in the target's "
+        "units. The class and feature names and the categories are in the file's metadata "
+        "('classes', 'feature_names', 'categories', JSON). Needs the onnx package (pip "
+        "install 'nncore[onnx]').",
+        "example:\n  nncore export iris.nncore --onnx iris.onnx",
+    )
+    export.add_argument("model", metavar="MODEL", help="a saved model")
+    export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    export.add_argument(
+        "--opset",
+        type=_int_at_least(onnx_export.OPSET_MIN),
+        metavar="N",
+        help=f"the ONNX opset, {onnx_export.OPSET_MIN} to the newest of the installed onnx "
+        f"(default: {onnx_export.DEFAULT_OPSET})",
+    )
+    export.set_defaults(handler=export_command)
+
+
 def _add_demo(commands: Commands) -> None:
     demo = _command(
         commands,
@@ -543,7 +571,16 @@ def _add_bench(commands: Commands) -> None:
 
 
 #: The subcommands, in the order of ``nncore --help``: one function each.
-COMMANDS = (_add_train, _add_predict, _add_evaluate, _add_info, _add_config, _add_demo, _add_bench)
+COMMANDS = (
+    _add_train,
+    _add_predict,
+    _add_evaluate,
+    _add_info,
+    _add_config,
+    _add_export,
+    _add_demo,
+    _add_bench,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1154,6 +1191,81 @@ def info_command(args: argparse.Namespace) -> int:
     if "scaler_mean" in model.metadata_arrays:
         print("scaling: features standardised with the training rows' mean and std")
     return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    _check_writable(args.onnx, "--onnx")
+    try:
+        opset = onnx_export.check_opset(args.opset)
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    except ValueError as error:
+        raise CommandError(f"--opset: {error}") from None
+    model = _load_model(args.model)
+    try:
+        proto = _onnx_model(model, args.model, opset)
+        onnx_export.save_proto(proto, args.onnx)
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    except ValueError as error:
+        raise CommandError(f"{args.model}: {error}") from None
+    except OSError as error:
+        raise CommandError(f"{args.onnx}: cannot write it ({error.strerror or error})") from None
+    outputs = ", ".join(repr(output.name) for output in proto.graph.output)
+    print(
+        f"wrote {args.onnx} (opset {proto.opset_import[0].version}): input 'features' "
+        f"({model.n_features} columns), outputs {outputs}"
+    )
+    return 0
+
+
+def _onnx_model(model: Sequential, path: str, opset: int) -> Any:
+    """The ONNX model of ``nncore export``: raw features in, the saved scaler, the network,
+    then a classifier's probabilities and class index or a regressor's values in the target's
+    units."""
+    metadata = model.metadata
+    task = metadata.get("task") or ("classify" if model.is_classifier else "regress")
+    if task == "classify" and model.output_activation == "sigmoid" and model.n_outputs > 1:
+        raise CommandError(f"{path}: a multi-label model (sigmoid outputs) cannot be exported")
+    graph = onnx_export.OnnxGraph(opset, model.dtype)
+    x, double = "features", np.float64
+    mean, scale = (model.metadata_arrays.get(f"scaler_{name}") for name in ("mean", "scale"))
+    if mean is not None and scale is not None:  # (x − mean) / scale, in float64
+        centred = graph.node("Sub", x, graph.constant(mean, "scaler_mean", double))
+        x = graph.node("Div", centred, graph.constant(scale, "scaler_scale", double))
+    if model.dtype != double:
+        x = graph.node("Cast", x, to=graph.tensor_type(model.dtype))
+    output = onnx_export.network_nodes(graph, model, x)
+    if task == "classify":
+        if model.n_outputs == 1:  # one sigmoid output p: [1 − p, p], label p >= 0.5 as predict
+            at_least_half = graph.node("Not", graph.node("Less", output, graph.constant(0.5)))
+            label = graph.node("Cast", at_least_half, to=graph.tensor_type(np.int64))
+            flat = graph.constant([-1], "shape", np.int64)
+            graph.add_node("Reshape", [label, flat], ["label"])
+            output = graph.node(
+                "Concat", graph.node("Sub", graph.constant(1.0), output), output, axis=1
+            )
+        else:
+            graph.add_node("ArgMax", [output], ["label"], axis=1, keepdims=0)
+        graph.add_node("Identity", [output], ["probabilities"])
+        width = max(model.n_outputs, 2)
+        outputs = [("probabilities", model.dtype, width), ("label", np.int64, None)]
+    else:
+        value = graph.node("Cast", output, to=graph.tensor_type(double))
+        target = _target_scaler(model)  # values · scale + mean, as predict does
+        value = graph.node("Mul", value, graph.constant(target.scale, "target_scale", double))
+        graph.add_node(
+            "Add", [value, graph.constant(target.mean, "target_mean", double)], ["prediction"]
+        )
+        outputs = [("prediction", double, model.n_outputs)]
+    proto = graph.model([("features", double, model.n_features)], outputs)
+    names = {
+        key: metadata[key] for key in ("classes", "feature_names", "categories") if key in metadata
+    }
+    graph.onnx.helper.set_model_props(
+        proto, {key: json.dumps(value) for key, value in names.items()}
+    )
+    return proto
 
 
 def demo(epochs: int, seed: int, plot: str | None = None) -> int:

@@ -615,6 +615,27 @@ class Sequential:
         """
         model_file.save(self, file)
 
+    def to_onnx(self, path: Any, opset: int | None = None) -> None:
+        """Write the model as an ONNX file at ``path``: input ``"input"`` ``(batch,
+        n_features)``, output ``"output"`` ``(batch, n_outputs)``, both of the model's dtype
+        (any batch size), computing what ``forward`` does. ``opset``: from
+        ``nncore.onnx_export.OPSET_MIN`` (9) to the newest of the installed onnx package;
+        None for ``DEFAULT_OPSET`` (17). Needs the onnx package (``pip install
+        'nncore[onnx]'``; ``ImportError`` without it). The write is atomic, as ``save``'s.
+        Raises ``TypeError``/``ValueError`` naming ``path`` or ``opset``; details:
+        ``nncore.onnx_export``."""
+        from .onnx_export import to_onnx
+
+        to_onnx(self, path, opset)
+
+    def to_torch(self) -> Any:
+        """A ``torch.nn.Sequential`` with this model's layers, weights and BatchNorm running
+        statistics, in the model's dtype, in eval mode: its outputs are ``forward``'s. Needs
+        PyTorch (imported only now); details: ``nncore.torch_convert``."""
+        from .torch_convert import to_torch
+
+        return to_torch(self)
+
     def __getstate__(self) -> dict[str, bytes]:
         """Pickling, ``copy.copy`` and ``copy.deepcopy`` go through the bytes of the model file
         (the native objects, views and the lock are never pickled): a copy is independent.

@@ -70,14 +70,12 @@ same header and arrays are byte-identical (fixed member order and timestamps).
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import io
 import json
 import math
 import os
 import re
-import secrets
 import stat
 import struct
 import zipfile
@@ -88,6 +86,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _npy_header
+from ._atomic_file import write_atomic
 from ._core import __version__
 from ._interrupts import held_interrupts
 from ._json import Invalid, check_json, is_int, json_list, json_type, keys
@@ -194,7 +193,7 @@ def write(file: File, header: dict[str, Any], arrays: dict[str, Any]) -> None:
             f"{MAX_HEADER_BYTES}; put large values in arrays (model.metadata_arrays)"
         )
     if isinstance(file, (str, os.PathLike)):
-        _save_atomic(os.fsdecode(file), encoded, members)
+        write_atomic(os.fsdecode(file), lambda out: _write_archive(out, encoded, members))
     elif _is_binary_file(file, "write"):
         _write_archive(file, encoded, members)
     else:
@@ -265,70 +264,6 @@ class _Archive(zipfile.ZipFile):
 
     def __del__(self) -> None:
         pass
-
-
-def _save_atomic(path: str, header: bytes, arrays: list[tuple[str, Array]]) -> None:
-    """Write the archive to a new temporary file beside ``path``, then rename it onto ``path``.
-
-    Whatever fails or interrupts it (a ``KeyboardInterrupt`` between or inside any of its calls,
-    including the ``open`` that creates the temporary), the temporary is removed, ``path``
-    keeps its old contents (or is absent, or has the complete new ones once renamed) and the
-    exception comes through as it was raised.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    temporary = ""  # the name of a file of ours to remove if anything fails
-    try:
-        try:
-            mode: int | None = stat.S_IMODE(os.stat(path).st_mode)
-        except OSError:
-            mode = None  # a new file: open below applies the umask to 0o666
-        for _ in range(100):
-            temporary = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-            try:
-                # One call makes the file (O_CREAT | O_EXCL) and its file object: no descriptor
-                # to lose to an interrupt in between.
-                file = open(temporary, "xb")  # noqa: SIM115 - the with below closes it
-                break
-            except FileExistsError:
-                temporary = ""  # not ours
-        else:  # pragma: no cover - 100 collisions of 48 random bits
-            raise FileExistsError(f"could not create a temporary file in {directory!r}")
-        with file:
-            _write_archive(file, header, arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-        temporary = ""
-    except BaseException as error:
-        if temporary:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-        if isinstance(error, OSError) and temporary and error.filename == temporary:
-            raise _naming(error, path) from None  # e.g. a missing directory: name the path given
-        raise
-    _fsync_directory(directory)
-
-
-def _naming(error: OSError, path: str) -> OSError:
-    """The same error about ``path`` (the caller's name) instead of the temporary file."""
-    return type(error)(error.errno, error.strerror, path)
-
-
-def _fsync_directory(directory: str) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 # ===================================================================================== reading
