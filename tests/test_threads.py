@@ -221,7 +221,10 @@ def test_an_overflowing_update_of_a_big_network_restores_every_range(
     Y = np.full((16, 1), 1e18, dtype=np.float32)
     model = nncore.MLP(BIG, activation="identity", dtype="float32", seed=1)
     before = model._network.parameters.copy()
-    message = r"the update made parameters or the optimizer's state non-finite.*keeps the weights from before"
+    message = (
+        r"the update made parameters or the optimizer's state non-finite"
+        r".*keeps the weights from before"
+    )
     with pytest.raises(nncore.DivergenceError, match=message):
         model.fit(X, Y, loss="mse", learning_rate=1e30, epochs=1, batch_size=16)
     np.testing.assert_array_equal(model._network.parameters, before)
