@@ -1,8 +1,9 @@
 // fit, the training loop (nncore/training.hpp), learns XOR: a 2-8-1 network (tanh, sigmoid
 // output, binary cross-entropy) trained with Adam from a seeded generator. After training the
-// mean loss is below 0.05 (a network that has not learned XOR is at ≥ 0.35: one wrong label of four
-// costs at least log 2 / 4 ≈ 0.17), every prediction is right, and evaluate's loss equals the
-// binary cross-entropy computed here from predict's probabilities (within 1e-12).
+// mean loss is below 0.05 (one wrong label of four alone costs at least log 2 / 4 ≈ 0.17, and
+// the untrained network is near log 2 ≈ 0.69), every prediction is right, and evaluate's loss
+// equals the binary cross-entropy computed here from predict's probabilities (within 1e-12 +
+// 1e-10·loss: the same sums in another order).
 #include <cmath>
 
 #include "check.hpp"
