@@ -1,17 +1,19 @@
 // Activation functions g, applied element-wise (softmax: row-wise) to a batch of
 // pre-activations Z, with the rule for backward propagation dZ = g'(Z) ⊙ dA:
-//   identity    g = z                                  g' = 1
-//   sigmoid     g = σ(z) = 1 / (1 + e^−z)              g' = a (1 − a)
-//   tanh        g = tanh z                             g' = 1 − a²
-//   relu        g = max(z, 0)                          g' = [z > 0]          (0 at z = 0, as
-//   PyTorch) leaky_relu  g = z if z > 0 else s·z                g' = 1 if z > 0 else s   (slope s ≥
-//   0) elu         g = z if z > 0 else α(e^z − 1)         g' = 1 if z > 0 else a + α gelu        g
-//   = z Φ(z) = ½ z (1 + erf(z/√2))       g' = Φ(z) + z φ(z) gelu_tanh   g = ½ z (1 + tanh u), u =
-//   √(2/π)(z + 0.044715 z³)
+// clang-format off
+//   identity    g = z                                g' = 1
+//   sigmoid     g = σ(z) = 1 / (1 + e^−z)            g' = a (1 − a)
+//   tanh        g = tanh z                           g' = 1 − a²
+//   relu        g = max(z, 0)                        g' = [z > 0]  (0 at z = 0, as PyTorch)
+//   leaky_relu  g = z if z > 0 else s·z              g' = 1 if z > 0 else s  (slope s ≥ 0)
+//   elu         g = z if z > 0 else α(e^z − 1)       g' = 1 if z > 0 else a + α
+//   gelu        g = z Φ(z) = ½ z (1 + erf(z/√2))     g' = Φ(z) + z φ(z)
+//   gelu_tanh   g = ½ z (1 + tanh u),  u = √(2/π)(z + 0.044715 z³)
 //               g' = ½ (1 + tanh u) + ½ z (1 − tanh² u) √(2/π)(1 + 3·0.044715 z²)
-//   softplus    g = log(1 + e^z) = max(z,0) + log(1 + e^−|z|)        g' = σ(z) = 1 − e^−a
-//   swish       g = z σ(z)  (SiLU)                     g' = σ(z) (1 + z (1 − σ(z)))
-//   softmax     g_k = e^z_k / Σ_j e^z_j                dZ = A ⊙ (dA − Σ_k dA_k A_k)  (row-wise)
+//   softplus    g = log(1 + e^z) = max(z, 0) + log(1 + e^−|z|)    g' = σ(z) = 1 − e^−a
+//   swish       g = z σ(z)  (SiLU)                   g' = σ(z) (1 + z (1 − σ(z)))
+//   softmax     g_k = e^z_k / Σ_j e^z_j              dZ = A ⊙ (dA − Σ_k dA_k A_k)  (row-wise)
+// clang-format on
 #pragma once
 
 #include <string>
