@@ -43,8 +43,8 @@ import numpy.typing as npt
 
 import nncore
 from charts import size_chart
+from jax_peer import CHECK_MATMUL, JaxWorker, JaxWorkerError, worker_environment
 from jax_peer import MODES as JAX_MODES
-from jax_peer import JaxWorker, JaxWorkerError, worker_environment
 from machine import describe_machine, load_average, machine_info, numpy_matmul_gflops
 from nncore.reference import numpy_reference, pure_python
 from numpy_peer import NumpyMLP
@@ -930,6 +930,42 @@ def gemm_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: The compiling peers' result-key prefixes and names, in table order.
+COMPILED_PEERS = {"torch_compile": "torch.compile", "jax_step": "jax-step", "jax_scan": "jax-scan"}
+
+
+def compiled_peer_lines(report: dict[str, Any]) -> list[str]:
+    """Per size, the compile seconds (spent at set-up, outside the timing) of torch.compile and
+    JAX; then JAX's thread check by thread count (medians over the workers of the run)."""
+    lines = []
+    checks: dict[int, list[dict[str, Any]]] = {}
+    for name, entry in report["workloads"].items():
+        parts = []
+        for prefix, title in COMPILED_PEERS.items():
+            runs = [
+                f"{threads}T {result['compile_seconds']:.1f}"
+                for threads in THREAD_COUNTS
+                if (result := entry["results"].get(f"{prefix}_{thread_suffix(threads)}"))
+            ]
+            if runs:
+                parts.append(f"{title} {', '.join(runs)}")
+        for key, result in entry["results"].items():
+            if key.startswith("jax_") and "thread_check_cpu_over_wall" in result:
+                checks.setdefault(result["threads"], []).append(result)
+        if parts:
+            lines.append(f"{name}: compile seconds (at set-up, not timed): {'; '.join(parts)}.")
+    for threads, results in sorted(checks.items()):
+        busy = sorted({r.get("thread_check_busy_threads") for r in results}, key=str)
+        gflops = statistics.median(r["thread_check_matmul_gflops"] for r in results)
+        ratio = statistics.median(r["thread_check_cpu_over_wall"] for r in results)
+        lines.append(
+            f"JAX workers with PJRT_NPROC={threads} ({len(results)}): a jitted "
+            f"{CHECK_MATMUL}² matmul ran on {'/'.join(map(str, busy))} thread(s), median "
+            f"{gflops:.0f} GFLOP/s, CPU/wall {ratio:.2f}."
+        )
+    return lines
+
+
 def text_table(rows: Sequence[Sequence[str]]) -> list[str]:
     """Right-aligned plain-text lines of ``rows`` (the first is the header, ruled off)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -945,6 +981,7 @@ def format_text_table(report: dict[str, Any]) -> str:
     lines.append("samples/s, median of the repeats (higher is better); T = threads.")
     lines += [f"* {note}" for note in notes]
     lines += gemm_lines(report)
+    lines += compiled_peer_lines(report)
     for name, entry in report["workloads"].items():
         for impl, reason in entry["skipped"].items():
             lines.append(f"{name}: {impl} skipped: {reason}")
@@ -966,7 +1003,7 @@ def format_markdown(report: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
     lines += [f"\\* {note}" for note in notes]
-    lines += [f"- {line}" for line in gemm_lines(report)]
+    lines += [f"- {line}" for line in gemm_lines(report) + compiled_peer_lines(report)]
     lines += [
         f"- {name}: {impl} skipped ({reason})"
         for name, entry in report["workloads"].items()

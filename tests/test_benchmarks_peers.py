@@ -138,3 +138,31 @@ def test_missing_jax_and_torch_are_skipped(monkeypatch: pytest.MonkeyPatch) -> N
     peers = {f"{p}_{t}" for p in prefixes for t in ("1_thread", "2_threads")}
     assert peers <= set(entry["skipped"])
     assert not any(key.startswith(prefixes) for key in entry["results"])
+
+
+def test_report_lists_compile_seconds_and_the_jax_thread_check() -> None:
+    bench = load_benchmark()
+
+    def jax_result(threads: int, busy: int) -> dict[str, Any]:
+        return {
+            "threads": threads,
+            "compile_seconds": 0.25 * threads,
+            "thread_check_busy_threads": busy,
+            "thread_check_matmul_gflops": 40.0 * threads,
+            "thread_check_cpu_over_wall": 0.9 * threads,
+        }
+
+    results = {
+        "torch_compile_1_thread": {"threads": 1, "compile_seconds": 12.0},
+        "jax_scan_1_thread": jax_result(1, 1),
+        "jax_scan_2_threads": jax_result(2, 3),
+    }
+    lines = bench.compiled_peer_lines({"workloads": {"S": {"results": results}}})
+    assert lines == [
+        "S: compile seconds (at set-up, not timed): torch.compile 1T 12.0; jax-scan 1T 0.2, "
+        "2T 0.5.",
+        "JAX workers with PJRT_NPROC=1 (1): a jitted 1024² matmul ran on 1 thread(s), median "
+        "40 GFLOP/s, CPU/wall 0.90.",
+        "JAX workers with PJRT_NPROC=2 (1): a jitted 1024² matmul ran on 3 thread(s), median "
+        "80 GFLOP/s, CPU/wall 1.80.",
+    ]
