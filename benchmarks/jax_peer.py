@@ -145,9 +145,9 @@ def thread_check(jax: Any, n: int = CHECK_MATMUL, min_time: float = 0.5) -> dict
 
     ``busy_threads`` counts the threads that got at least a quarter of the busiest one's CPU
     time while the matmuls ran (read from ``/proc/self/task``; None where that is missing). With
-    ``PJRT_NPROC=1`` that is exactly one; with 2 the pool's threads and the calling thread share
-    the work (3-4 threads). Unlike CPU/wall, which a shared machine's other work lowers, it does
-    not depend on how busy the machine is.
+    ``PJRT_NPROC=1`` that is exactly one; with 2 it is two on a quiet machine (3-4 when other
+    processes preempt them and the work moves between the pool's threads and the caller). Unlike
+    CPU/wall, which a shared machine's other work lowers, it does not need a quiet machine.
     """
     a = jax.numpy.ones((n, n), dtype=np.float32)
     product = jax.jit(lambda a: a @ a)
