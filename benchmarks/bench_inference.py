@@ -75,6 +75,8 @@ LATENCY_TARGET_US = 10.0
 #: nncore's predict must be at least this many times as fast as PyTorch's at every size.
 THROUGHPUT_TARGET = 1.0
 THREADED = ("nncore", "numpy_peer", "torch", "sklearn")
+#: The peers of ``PEERS`` whose inference is measured (JAX and torch.compile only train here).
+INFERENCE_PEERS = ("torch", "sklearn")
 COLUMNS = (
     ("nncore_1_thread", "nncore 1T"),
     ("nncore_2_threads", "nncore 2T"),
@@ -417,13 +419,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--peers", default=",".join(PEERS), help="torch,sklearn or none")
+    parser.add_argument(
+        "--peers",
+        default=",".join(INFERENCE_PEERS),
+        help="torch,sklearn or none (training's other peers are accepted and left out here)",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "inference.json")
     parser.add_argument("--markdown", type=Path, default=RESULTS_DIR / "inference.md")
     parser.add_argument("--png", type=Path, default=RESULTS_DIR / "inference.png")
     args = parser.parse_args(argv)
     args.sizes = parse_sizes(parser, args.sizes)
-    args.peers = parse_peers(parser, args.peers)
+    args.peers = [peer for peer in parse_peers(parser, args.peers) if peer in INFERENCE_PEERS]
     if args.rows < 1 or args.repeats < 1 or args.min_time < 0 or args.calls < 0:
         parser.error("--rows and --repeats must be >= 1, --min-time and --calls >= 0")
     if args.calls == 1:

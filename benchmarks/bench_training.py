@@ -43,6 +43,8 @@ import numpy.typing as npt
 
 import nncore
 from charts import size_chart
+from jax_peer import CHECK_MATMUL, JaxWorker, JaxWorkerError, worker_environment
+from jax_peer import MODES as JAX_MODES
 from machine import describe_machine, load_average, machine_info, numpy_matmul_gflops
 from nncore.reference import numpy_reference, pure_python
 from numpy_peer import NumpyMLP
@@ -61,7 +63,8 @@ Array = npt.NDArray[Any]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOSS = "mean_squared_error"
 LEARNING_RATE = 0.01
-PEERS = ("torch", "sklearn")
+#: The optional peer libraries (``--peers``), each measured only when importable.
+PEERS = ("torch", "sklearn", "torch_compile", "jax")
 #: nncore's required speed-up over the best other implementation, per size (issue 5), float32.
 TARGETS = {"T": 60.0, "S": 2.5, "M": 1.5, "L": 1.0}
 #: In float64 nncore must be at least as fast as NumPy (the careful peer) at every size.
@@ -175,6 +178,13 @@ class Timed:
     settings: Callable[[], AbstractContextManager[Any]] = nullcontext
     threads: int | None = None
     note: str = ""
+    #: Facts of the set-up (compile seconds, a thread check) copied into the measurement's JSON.
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: The current ``(weights, biases)`` as NumPy arrays, ``W`` as ``(n_in, n_out)`` (the tests
+    #: compare them with the reference's), where the implementation can give them.
+    parameters: Callable[[], tuple[list[Array], list[Array]]] | None = None
+    #: Releases what the set-up holds (a worker process); called once the timing is done.
+    close: Callable[[], None] = lambda: None
 
 
 def time_rounds(timed: Sequence[Timed], repeats: int, min_time: float) -> list[Measurement]:
@@ -215,6 +225,7 @@ def time_rounds(timed: Sequence[Timed], repeats: int, min_time: float) -> list[M
             warmup_seconds=warmup,
             note=one.note,
         )
+        measurement.extra.update(one.extra)
         if one.threads is not None:
             measurement.extra["threads"] = one.threads
         measurements.append(measurement)
@@ -398,19 +409,63 @@ def torch_model(problem: Problem) -> Any:
     torch = import_torch()
     dtype = torch.float32 if problem.X.dtype == np.float32 else torch.float64
     layers: list[Any] = []
-    for i, (W, b) in enumerate(zip(problem.weights, problem.biases, strict=True)):
-        linear = torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(W.T.copy()))  # torch keeps W as (out, in)
-            linear.bias.copy_(torch.from_numpy(b))
-        layers.append(linear)
+    for i, W in enumerate(problem.weights):
+        layers.append(torch.nn.Linear(W.shape[0], W.shape[1], dtype=dtype))
         if i < len(problem.weights) - 1:
             layers.append(torch.nn.Tanh())
-    return torch.nn.Sequential(*layers)
+    model = torch.nn.Sequential(*layers)
+    load_torch_parameters(torch, model, problem)  # torch keeps W as (out, in)
+    return model
 
 
-def setup_torch(problem: Problem, threads: int) -> Timed:
-    """PyTorch, CPU eager: ``nn.Sequential`` of ``Linear``+``Tanh``, ``MSELoss``, ``optim.SGD``."""
+def torch_parameters(model: Any) -> tuple[list[Array], list[Array]]:
+    """The ``(weights, biases)`` of a :func:`torch_model` as NumPy arrays, ``W`` as (in, out)."""
+    linears = [layer for layer in model if hasattr(layer, "weight")]
+    weights = [layer.weight.detach().numpy().T.copy() for layer in linears]
+    return weights, [layer.bias.detach().numpy().copy() for layer in linears]
+
+
+def load_torch_parameters(torch: Any, model: Any, problem: Problem) -> None:
+    """Copy the problem's initial weights into ``model``'s tensors, in place."""
+    linears = [layer for layer in model if hasattr(layer, "weight")]
+    with torch.no_grad():
+        for linear, W, b in zip(linears, problem.weights, problem.biases, strict=True):
+            linear.weight.copy_(torch.from_numpy(W.T.copy()))
+            linear.bias.copy_(torch.from_numpy(b))
+
+
+#: Programs torch.compile may keep for one function: the two batch shapes of every set-up of a
+#: run share the compiled function's code, and past torch's default of 8 it would run eagerly.
+TORCH_COMPILE_RECOMPILE_LIMIT = 256
+
+
+def compile_torch_step(
+    torch: Any, batch_loss: Callable[[Any, Any], Any], optimizer: Any
+) -> tuple[Callable[[Any, Any], Any], Callable[[], None]]:
+    """``torch.compile`` of the forward pass and loss (its backward compiled with it by
+    AOTAutograd) and of ``optimizer.step``; static shapes (the last batch is a second program)."""
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(config, name):
+            setattr(config, name, max(getattr(config, name), TORCH_COMPILE_RECOMPILE_LIMIT))
+    compiled_loss = torch.compile(batch_loss, dynamic=False)
+
+    @torch.compile(dynamic=False)
+    def compiled_update() -> None:
+        optimizer.step()
+
+    return compiled_loss, compiled_update
+
+
+def setup_torch(problem: Problem, threads: int, compiled: bool = False) -> Timed:
+    """PyTorch, CPU: ``nn.Sequential`` of ``Linear``+``Tanh``, ``MSELoss``, ``optim.SGD``; eager,
+    or with ``compiled`` the loss (forward and backward) and the SGD update ``torch.compile``d.
+
+    Each epoch's order is ``default_rng(seed).permutation``, drawn inside the timed epoch like the
+    NumPy peer's. A compiled set-up compiles (inside its thread setting, since the generated
+    kernels keep the thread count) by training the first full and the last short batch, then
+    puts the initial weights back; the compile seconds go into the measurement.
+    """
     torch = import_torch()
     wl = problem.workload
     model = torch_model(problem)
@@ -419,26 +474,126 @@ def setup_torch(problem: Problem, threads: int) -> Timed:
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.0)
     X = torch.from_numpy(problem.X)
     Y = torch.from_numpy(problem.Y)
-    generator = torch.Generator().manual_seed(problem.seed)
+    rng = np.random.default_rng(problem.seed)
     epoch_losses: list[float] = []
     n, batch_size = wl.samples, wl.batch_size
 
+    def batch_loss(x: Any, y: Any) -> Any:
+        return loss_fn(model(x), y)
+
+    step_loss, update = batch_loss, optimizer.step
+    if compiled:
+        step_loss, update = compile_torch_step(torch, batch_loss, optimizer)
+
+    def train_batch(rows: Any) -> Any:
+        x, y = X[rows], Y[rows]
+        optimizer.zero_grad(set_to_none=True)
+        loss = step_loss(x, y)
+        loss.backward()
+        update()
+        return loss.detach()
+
     def run_epochs(epochs: int) -> None:
         for _ in range(epochs):
-            order = torch.randperm(n, generator=generator)
+            order = torch.from_numpy(rng.permutation(n))
             total = torch.zeros((), dtype=dtype)
             for start in range(0, n, batch_size):
                 rows = order[start : start + batch_size]
-                x, y = X[rows], Y[rows]
-                optimizer.zero_grad(set_to_none=True)
-                loss = loss_fn(model(x), y)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach() * len(rows)  # the epoch loss, as the others keep it
+                total += train_batch(rows) * len(rows)  # the epoch loss, as the others keep it
             epoch_losses.append(float(total) / n)
 
+    extra: dict[str, Any] = {}
+    if compiled:
+        start = time.perf_counter()
+        with torch_threads(torch, threads):
+            for m in sorted({min(batch_size, n), n % batch_size} - {0}):
+                train_batch(torch.arange(m))
+        extra["compile_seconds"] = time.perf_counter() - start
+        load_torch_parameters(torch, model, problem)
     settings = partial(torch_threads, torch, threads)
-    return Timed(run_epochs, n, batch_size, settings, threads, thread_note(threads))
+    return Timed(
+        run_epochs,
+        n,
+        batch_size,
+        settings,
+        threads,
+        thread_note(threads),
+        extra=extra,
+        parameters=partial(torch_parameters, model),
+    )
+
+
+def setup_torch_compile(problem: Problem, threads: int) -> Timed:
+    """``setup_torch`` with ``torch.compile``."""
+    return setup_torch(problem, threads, compiled=True)
+
+
+def jax_available() -> bool:
+    """Whether JAX is installed, found without importing it (it runs in worker processes)."""
+    import importlib.util
+
+    return importlib.util.find_spec("jax") is not None
+
+
+def require_jax() -> None:
+    """:class:`Skip` unless JAX is installed."""
+    if not jax_available():
+        raise Skip("jax is not importable (pip install -r requirements/bench.txt)")
+
+
+def setup_jax(problem: Problem, mode: str, threads: int) -> Timed:
+    """JAX, ``mode`` ``"step"`` (a jitted step per batch) or ``"scan"`` (the epoch as one jitted
+    ``lax.scan``), in a worker process started on ``threads`` threads (``jax_peer.py``).
+
+    The worker compiles at set-up and shuffles with ``default_rng(seed).permutation`` inside
+    every timed epoch; the thread check and the compile seconds go into the measurement.
+    """
+    require_jax()
+    worker = JaxWorker(threads)
+    try:
+        info = worker.call("info")
+        setup = {
+            "weights": problem.weights,
+            "biases": problem.biases,
+            "X": problem.X,
+            "Y": problem.Y,
+            "batch_size": problem.workload.batch_size,
+            "mode": mode,
+            "seed": problem.seed,
+            "learning_rate": LEARNING_RATE,
+            "dtype": str(problem.X.dtype),
+        }
+        compiled = worker.call("setup", setup)
+    except JaxWorkerError as error:
+        worker.close()
+        if error.import_error:
+            raise Skip(str(error)) from None
+        raise
+    check = info["thread_check"]
+    extra = {
+        "jax": info["jax"],
+        "compile_seconds": compiled["compile_seconds"],
+        "thread_check_busy_threads": check["busy_threads"],
+        "thread_check_cpu_over_wall": check["cpu_over_wall"],
+        "thread_check_matmul_gflops": check["gflops"],
+        "environment": {
+            key: worker_environment(threads).get(key) for key in ("PJRT_NPROC", "XLA_FLAGS")
+        },
+    }
+    note = (
+        f"{thread_note(threads)} (PJRT_NPROC={threads}; a matmul kept {check['busy_threads']} "
+        f"thread(s) busy, CPU/wall {check['cpu_over_wall']:.2f})"
+    )
+    return Timed(
+        partial(worker.call, "run"),
+        problem.workload.samples,
+        problem.workload.batch_size,
+        threads=threads,
+        note=note,
+        extra=extra,
+        parameters=partial(worker.call, "parameters"),
+        close=worker.close,
+    )
 
 
 def sklearn_model(problem: Problem, batch_size: int) -> Any:
@@ -530,10 +685,13 @@ COLUMNS = (
     ("numpy_reference", "NumPy ref"),
     ("pure_python", "pure Python"),
     ("torch_best", "torch best 1-2T"),
+    ("torch_compile_best", "torch.compile best 1-2T"),
+    ("jax_step_best", "jax-step best 1-2T"),
+    ("jax_scan_best", "jax-scan best 1-2T"),
     ("sklearn_best", "sklearn best 1-2T"),
 )
 #: Implementations measured at every thread count of ``THREAD_COUNTS``; "<name>_best" sums up.
-THREADED = ("nncore", "numpy_peer", "torch", "sklearn")
+THREADED = ("nncore", "numpy_peer", "torch", "torch_compile", "jax_step", "jax_scan", "sklearn")
 #: The bars of the chart: (key in the JSON results, legend label).
 CHART_SERIES = (
     ("nncore_best", "nncore (best 1-2T)"),
@@ -541,6 +699,9 @@ CHART_SERIES = (
     ("numpy_reference", "NumPy reference"),
     ("pure_python", "pure Python"),
     ("torch_best", "PyTorch (best 1-2T)"),
+    ("torch_compile_best", "torch.compile (best 1-2T)"),
+    ("jax_step_best", "JAX, jitted step (best 1-2T)"),
+    ("jax_scan_best", "JAX, jitted lax.scan epoch (best 1-2T)"),
     ("sklearn_best", "scikit-learn (best 1-2T)"),
 )
 METRIC = "samples_per_s"
@@ -572,6 +733,16 @@ def target_for(size: str, dtype: str) -> tuple[float, str] | None:
     return None
 
 
+def peer_setups(problem: Problem) -> dict[str, dict[str, Callable[[int], Timed]]]:
+    """Per peer of ``PEERS``: its implementations' result-key prefixes and set-ups (by threads)."""
+    return {
+        "torch": {"torch": partial(setup_torch, problem)},
+        "sklearn": {"sklearn": partial(setup_sklearn, problem)},
+        "torch_compile": {"torch_compile": partial(setup_torch_compile, problem)},
+        "jax": {prefix: partial(setup_jax, problem, mode) for prefix, mode in JAX_MODES.items()},
+    }
+
+
 def run_workload(
     problem: Problem,
     peers: Sequence[str],
@@ -597,11 +768,13 @@ def run_workload(
         ("numpy_reference", partial(setup_numpy_reference, problem)),
         ("pure_python", partial(setup_pure_python, problem)),
     ]
-    for peer, setup_peer in (("torch", setup_torch), ("sklearn", setup_sklearn)):
+    for peer, implementations in peer_setups(problem).items():
         if peer in peers:
-            for threads in THREAD_COUNTS:
-                name = f"{peer}_{thread_suffix(threads)}"
-                setups.append((name, partial(setup_peer, problem, threads)))
+            for prefix, setup_peer in implementations.items():
+                for threads in THREAD_COUNTS:
+                    setups.append(
+                        (f"{prefix}_{thread_suffix(threads)}", partial(setup_peer, threads))
+                    )
 
     names: list[str] = []
     timed: list[Timed] = []
@@ -614,8 +787,13 @@ def run_workload(
             skipped[name] = str(reason)
             log(f"  {wl.name} {name} skipped: {reason}")
     log(f"  {wl.name}: {len(timed)} implementations, {repeats} rounds taking turns ...")
+    try:
+        measurements = time_rounds(timed, repeats, min_time)
+    finally:
+        for one in timed:
+            one.close()
     results: dict[str, Any] = {}
-    for name, measurement in zip(names, time_rounds(timed, repeats, min_time), strict=True):
+    for name, measurement in zip(names, measurements, strict=True):
         entry = measurement.as_dict()
         entry["gflops"] = measurement.samples_per_s * wl.flops_per_sample / 1e9
         results[name] = entry
@@ -752,6 +930,42 @@ def gemm_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: The compiling peers' result-key prefixes and names, in table order.
+COMPILED_PEERS = {"torch_compile": "torch.compile", "jax_step": "jax-step", "jax_scan": "jax-scan"}
+
+
+def compiled_peer_lines(report: dict[str, Any]) -> list[str]:
+    """Per size, the compile seconds (spent at set-up, outside the timing) of torch.compile and
+    JAX; then JAX's thread check by thread count (medians over the workers of the run)."""
+    lines = []
+    checks: dict[int, list[dict[str, Any]]] = {}
+    for name, entry in report["workloads"].items():
+        parts = []
+        for prefix, title in COMPILED_PEERS.items():
+            runs = [
+                f"{threads}T {result['compile_seconds']:.1f}"
+                for threads in THREAD_COUNTS
+                if (result := entry["results"].get(f"{prefix}_{thread_suffix(threads)}"))
+            ]
+            if runs:
+                parts.append(f"{title} {', '.join(runs)}")
+        for key, result in entry["results"].items():
+            if key.startswith("jax_") and "thread_check_cpu_over_wall" in result:
+                checks.setdefault(result["threads"], []).append(result)
+        if parts:
+            lines.append(f"{name}: compile seconds (at set-up, not timed): {'; '.join(parts)}.")
+    for threads, results in sorted(checks.items()):
+        busy = sorted({r.get("thread_check_busy_threads") for r in results}, key=str)
+        gflops = statistics.median(r["thread_check_matmul_gflops"] for r in results)
+        ratio = statistics.median(r["thread_check_cpu_over_wall"] for r in results)
+        lines.append(
+            f"JAX workers with PJRT_NPROC={threads} ({len(results)}): a jitted "
+            f"{CHECK_MATMUL}² matmul ran on {'/'.join(map(str, busy))} thread(s), median "
+            f"{gflops:.0f} GFLOP/s, CPU/wall {ratio:.2f}."
+        )
+    return lines
+
+
 def text_table(rows: Sequence[Sequence[str]]) -> list[str]:
     """Right-aligned plain-text lines of ``rows`` (the first is the header, ruled off)."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -767,6 +981,7 @@ def format_text_table(report: dict[str, Any]) -> str:
     lines.append("samples/s, median of the repeats (higher is better); T = threads.")
     lines += [f"* {note}" for note in notes]
     lines += gemm_lines(report)
+    lines += compiled_peer_lines(report)
     for name, entry in report["workloads"].items():
         for impl, reason in entry["skipped"].items():
             lines.append(f"{name}: {impl} skipped: {reason}")
@@ -788,7 +1003,7 @@ def format_markdown(report: dict[str, Any]) -> str:
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
     lines += [f"\\* {note}" for note in notes]
-    lines += [f"- {line}" for line in gemm_lines(report)]
+    lines += [f"- {line}" for line in gemm_lines(report) + compiled_peer_lines(report)]
     lines += [
         f"- {name}: {impl} skipped ({reason})"
         for name, entry in report["workloads"].items()
@@ -838,8 +1053,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--peers",
         default=",".join(PEERS),
-        help="comma-separated peer libraries to include when importable: torch, sklearn; "
-        "'none' for neither (default torch,sklearn)",
+        help=f"comma-separated peer libraries to include when importable: {', '.join(PEERS)}; "
+        f"'none' for none of them (default {','.join(PEERS)})",
     )
     parser.add_argument(
         "--matmul-size",
@@ -876,14 +1091,16 @@ def parse_sizes(parser: argparse.ArgumentParser, text: str) -> list[str]:
     return sizes
 
 
-def parse_peers(parser: argparse.ArgumentParser, text: str) -> list[str]:
-    """``--peers``: a comma-separated subset of ``PEERS``, or ``none``."""
+def parse_peers(
+    parser: argparse.ArgumentParser, text: str, choices: Sequence[str] = PEERS
+) -> list[str]:
+    """``--peers``: a comma-separated subset of ``choices``, or ``none``."""
     peers = [p.strip().lower() for p in text.split(",") if p.strip()]
     if peers == ["none"]:
         return []
-    bad = [p for p in peers if p not in PEERS]
+    bad = [p for p in peers if p not in choices]
     if bad:
-        parser.error(f"--peers: unknown peer(s) {bad}; choose among {','.join(PEERS)} or none")
+        parser.error(f"--peers: unknown peer(s) {bad}; choose among {','.join(choices)} or none")
     return peers
 
 

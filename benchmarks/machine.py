@@ -107,6 +107,16 @@ def git_commit() -> str | None:
     return f"{revision}-dirty" if changed else revision or None
 
 
+def installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, without importing it (None: not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def machine_info(peers: Sequence[str]) -> dict[str, Any]:
     """CPU, OS, versions, nncore's build configuration and the threading settings of this run."""
     config = nncore_config()
@@ -145,6 +155,8 @@ def machine_info(peers: Sequence[str]) -> dict[str, Any]:
             info["sklearn"] = sklearn.__version__
         except ImportError:
             info["sklearn"] = None
+    if "jax" in peers:
+        info["jax"] = installed_version("jax")  # not imported: JAX runs in worker processes
     info["threadpools"] = threadpools()  # after the imports, so their pools show up too
     return info
 
@@ -165,7 +177,8 @@ def describe_machine(machine: dict[str, Any]) -> list[str]:
         f"- Versions: Python {machine['python']}, NumPy {machine['numpy']}, "
         f"nncore {machine['nncore']} ({machine['git']})"
         + (f", torch {machine['torch']}" if machine.get("torch") else "")
-        + (f", scikit-learn {machine['sklearn']}" if machine.get("sklearn") else ""),
+        + (f", scikit-learn {machine['sklearn']}" if machine.get("sklearn") else "")
+        + (f", JAX {machine['jax']}" if machine.get("jax") else ""),
         f"- nncore: ISA level {isa}, default threads {machine['nncore_default_threads']}",
         f"- BLAS/OpenMP pools: {pools_text or 'unknown'}",
         f"- Threading/BLAS environment: {env}",

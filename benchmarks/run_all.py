@@ -38,7 +38,11 @@ QUICK = {
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--sizes", default="T,S,M,L", help="sizes to run (default T,S,M,L)")
-    parser.add_argument("--peers", default="torch,sklearn", help="torch,sklearn or none")
+    parser.add_argument(
+        "--peers",
+        default=",".join(bench_training.PEERS),
+        help=f"{','.join(bench_training.PEERS)} (default) or a subset, or none",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (default 3)")
     parser.add_argument("--min-time", type=float, default=0.5, help="seconds per repeat at least")
     parser.add_argument(
