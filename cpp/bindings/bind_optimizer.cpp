@@ -3,6 +3,7 @@
 // positionally and every other hyper-parameter by keyword (the rule's own `hyperparameters`
 // list), with the core's defaults.
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -158,7 +159,20 @@ void bind_base(py::module_& m, const std::string& suffix) {
             Eigen::Map<Vector<T>> theta(parameters.mutable_data(), parameters.shape(0));
             const auto g = as_vector<T>(gradients, "gradients");
             py::gil_scoped_release release;
-            self.step(theta, g);
+            // Eigen's vectorised loops run scalar code up to θ's first packet-aligned entry, and
+            // in the AVX-512 build that code can round differently from the packets (1-4 of 37
+            // entries of an RMSProp step differed by one rounding between offsets of θ): a θ
+            // not aligned as nncore's own buffers are is updated in an aligned copy, so that a
+            // step does not depend on where the array sits in memory.
+            constexpr std::uintptr_t alignment =
+                EIGEN_MAX_ALIGN_BYTES > 0 ? EIGEN_MAX_ALIGN_BYTES : 1;
+            if (reinterpret_cast<std::uintptr_t>(theta.data()) % alignment == 0) {
+              self.step(theta, g);
+            } else {
+              Vector<T> aligned = theta;
+              self.step(aligned, g);
+              theta = aligned;
+            }
           },
           py::arg("parameters").noconvert(), py::arg("gradients").noconvert(),
           "One update of the flat parameter vector (in place) from the flat gradient vector; "
