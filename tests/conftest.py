@@ -152,6 +152,28 @@ def reference_gradients(
     return dWs, [db for _, db in gradients]
 
 
+def randomize(model: Any, seed: int) -> Any:
+    """``model`` with N(0, 1) parameters and random non-trivial state (running variances in
+    [0.5, 2], the other buffers N(0, 1)), drawn from ``seed``: a model far from its
+    initialisation, for comparing its forward pass with another runtime's."""
+    rng = np.random.default_rng(seed)
+    model.parameters[:] = rng.normal(0.0, 1.0, model.n_parameters)
+    for name, array in model.state.items():
+        array[...] = (
+            rng.uniform(0.5, 2.0, array.shape) if "var" in name else rng.normal(size=array.shape)
+        )
+    return model
+
+
+def coded_features(n: int, dtype: str, seed: int) -> Any:
+    """``(n, 5)`` inputs, columns 0 and 3 integer codes (of cardinality 3 and 4)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(0.0, 2.0, (n, 5))
+    X[:, 0] = rng.integers(0, 3, n)
+    X[:, 3] = rng.integers(0, 4, n)
+    return X.astype(dtype)
+
+
 def corrupt_model_maker() -> Any:
     """``tests/data/make_corrupt_models.py`` as a module (it is a script, not a package): the
     writer of hand-made model files, valid and invalid, from the format's specification alone."""

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import nncore
+from conftest import coded_features, randomize
 from nncore import layers as L
 
 REASON = "the ONNX export is checked with onnxruntime (pip install -r requirements/onnx.txt)"
@@ -78,23 +79,10 @@ def every_layer(activation: str) -> list[L.Layer]:
 
 def random_model(layers: list[L.Layer], n_inputs: int, dtype: str, seed: int) -> nncore.Sequential:
     """A model with random parameters and random (non-trivial) BatchNorm running statistics."""
-    model = nncore.Sequential(layers, n_inputs, dtype=dtype, seed=seed)
-    rng = np.random.default_rng(seed)
-    model.parameters[:] = rng.normal(0.0, 1.0, model.n_parameters)
-    for name, array in model.state.items():
-        array[...] = (
-            rng.uniform(0.5, 2.0, array.shape) if "var" in name else rng.normal(size=array.shape)
-        )
-    return model
+    return randomize(nncore.Sequential(layers, n_inputs, dtype=dtype, seed=seed), seed)
 
 
-def features(n: int, dtype: str, seed: int) -> np.ndarray:
-    """``(n, 5)`` inputs, columns 0 and 3 integer codes (of cardinality 3 and 4)."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(0.0, 2.0, (n, 5))
-    X[:, 0] = rng.integers(0, 3, n)
-    X[:, 3] = rng.integers(0, 4, n)
-    return X.astype(dtype)
+features = coded_features
 
 
 def test_every_layer_and_activation_has_an_exporter() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import nncore
+from conftest import coded_features, randomize
 from nncore import layers as L
 
 torch = pytest.importorskip(
@@ -42,23 +43,10 @@ def every_layer(activation: str) -> list[L.Layer]:
 
 
 def random_model(layers: list[L.Layer], dtype: str, seed: int) -> nncore.Sequential:
-    model = nncore.Sequential(layers, 5, dtype=dtype, seed=seed)
-    rng = np.random.default_rng(seed)
-    model.parameters[:] = rng.normal(0.0, 1.0, model.n_parameters)
-    for name, array in model.state.items():
-        variance = "var" in name
-        array[...] = (
-            rng.uniform(0.5, 2.0, array.shape) if variance else rng.normal(size=array.shape)
-        )
-    return model
+    return randomize(nncore.Sequential(layers, 5, dtype=dtype, seed=seed), seed)
 
 
-def features(n: int, dtype: str, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(0.0, 2.0, (n, 5))
-    X[:, 0] = rng.integers(0, 3, n)
-    X[:, 3] = rng.integers(0, 4, n)
-    return X.astype(dtype)
+features = coded_features
 
 
 def torch_output(module: Any, X: np.ndarray) -> np.ndarray:

@@ -301,7 +301,8 @@ class Training {
   void weigh_batches();
   [[gnu::cold]] void mark_failed();
   bool train_epoch(Index epoch, EpochSums& sums);
-  double compute_gradient(Index epoch, Index batch, GradientSize& gradient, int& blocks);
+  double compute_gradient(Index epoch, Index batch, GradientSize& gradient, int& blocks,
+                          double& penalty);
   double add_penalty(Index batch);
   double propagate(Index epoch, Index batch, GradientSize& gradient, int& blocks);
   void update(Index epoch, Index batch, const GradientSize& gradient, int blocks);
@@ -469,10 +470,8 @@ bool Training<T>::train_epoch(Index epoch, EpochSums& sums) {
     if (hooks_.interrupted && hooks_.interrupted()) return false;
     GradientSize gradient;
     int blocks = 1;
-    const double error = compute_gradient(epoch, batch, gradient, blocks);
-    // ½ Σ λ_j θ_j² · W/W_B before the update, and its gradient λ_j θ_j · W/W_B
-    const double penalty = penalty_.size() != 0 ? add_penalty(batch) : 0.0;
-    if (penalty_.size() != 0) gradient = measure<T>(network_.gradients());
+    double penalty = 0.0;
+    const double error = compute_gradient(epoch, batch, gradient, blocks, penalty);
     update(epoch, batch, gradient, blocks);
     const double weight = batch_weights_[batch - 1];
     const Index start = (batch - 1) * batch_size_;
@@ -504,12 +503,13 @@ double Training<T>::add_penalty(Index batch) {
 }
 
 // The gradient of a batch (1-based) into network.gradients(), summed over the ranks in a
-// data-parallel fit, and its size; returns the batch's Σ_i w_i ℓ_i. blocks: the blocks of rows
+// data-parallel fit, with the penalty's gradient (its value into `penalty`), and its size;
+// returns the batch's Σ_i w_i ℓ_i. blocks: the blocks of rows
 // the batch was split into. In a data-parallel fit a failing rank sends a NaN gradient, so that
 // every rank sees, after the same sum, that a rank failed and raises its failure.
 template <class T>
-double Training<T>::compute_gradient(Index epoch, Index batch, GradientSize& gradient,
-                                     int& blocks) {
+double Training<T>::compute_gradient(Index epoch, Index batch, GradientSize& gradient, int& blocks,
+                                     double& penalty) {
   double error = 0.0;
   std::exception_ptr failure;
   try {
@@ -520,8 +520,13 @@ double Training<T>::compute_gradient(Index epoch, Index batch, GradientSize& gra
     mark_failed();
   }
   if (reduction_ != nullptr) reduction_->sum(network_.gradients());
-  // A split batch has measured the parts of its gradient while they were in cache.
-  if (reduction_ != nullptr || blocks == 1) gradient = measure<T>(network_.gradients());
+  // ½ Σ λ_j θ_j² · W/W_B before the update, and its gradient λ_j θ_j · W/W_B
+  const bool penalised = penalty_.size() != 0;
+  if (penalised) penalty = add_penalty(batch);
+  // A split batch has measured the parts of its gradient while they were in cache (before the
+  // penalty's gradient was added).
+  if (reduction_ != nullptr || blocks == 1 || penalised)
+    gradient = measure<T>(network_.gradients());
   if (!std::isfinite(gradient.norm)) {
     if (reduction_ != nullptr) reduction_->agree(failure);
     throw DivergenceError("training diverged: non-finite gradient" + where(epoch, batch));
