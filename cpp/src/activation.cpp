@@ -131,6 +131,8 @@ template <class T>
 void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
                     const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& dA,
                     Eigen::Ref<Matrix<T>> dZ) {
+  const bool in_place = dZ.data() == dA.data() && dZ.outerStride() == dA.outerStride();
+  if (activation.kind == ActivationKind::identity && in_place) return;  // dz = da already
   const auto z = Z.array();
   const auto a = A.array();
   const auto da = dA.array();

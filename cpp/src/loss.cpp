@@ -137,7 +137,8 @@ void output_delta(const Loss& loss, const Activation& output, const ConstMatrixR
   const bool fused = loss.kind == LossKind::binary_cross_entropy ||
                      loss.kind == LossKind::categorical_cross_entropy ||
                      loss.kind == LossKind::poisson;
-  if (!fused) apply_jacobian<T>(output, Z, A, dZ, dZ);  // dL/dZ = g'(Z) ⊙ dL/dA
+  // dL/dZ = g'(Z) ⊙ dL/dA (= dL/dA for an identity output)
+  if (!fused && output.kind != ActivationKind::identity) apply_jacobian<T>(output, Z, A, dZ, dZ);
 }
 
 #define NNCORE_INSTANTIATE(T)                                                                      \

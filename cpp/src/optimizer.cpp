@@ -97,6 +97,11 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
       weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0;
   const T decay = static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
   const int k = ranges > 0 ? std::min(ranges, kMaxRanges) : range_count(n);
+  if (previous == nullptr && k == 1 && n <= kCachePiece) {  // one piece, unchecked: the loop's
+    if (decoupled_decay) parameters *= decay;               // work without its set-up
+    update(parameters, g, 0);
+    return true;
+  }
   bool finite[kMaxRanges];
   parallel_ranges(n, k, [&](int i, Index begin, Index end) {
     bool ok = true;

@@ -134,12 +134,23 @@ void Sequential<T>::propagate_errors(const Loss& loss, const ConstMatrixRef<T>& 
   const Index n = X.rows();
   if (!workspace.training || first < 0 || first + n > workspace.capacity)
     throw std::invalid_argument("workspace was not made for training");
+  if (Y.rows() != n) throw std::invalid_argument("Y must have as many rows as X");
+  output_errors(loss, Y, weights, weight_sum, workspace, first);
+  chain_.propagate(slices(), X, workspace.layers, first, mode(workspace), /*error_at_logits=*/true,
+                   /*dX=*/nullptr);
+}
+
+template <class T>
+void Sequential<T>::output_errors(const Loss& loss, const ConstMatrixRef<T>& Y,
+                                  const ConstVectorRef<T>& weights, double weight_sum,
+                                  Workspace<T>& workspace, Index first) const {
+  const Index n = Y.rows();
+  if (!workspace.training || first < 0 || first + n > workspace.capacity)
+    throw std::invalid_argument("workspace was not made for training");
   LayerWorkspace<T>& out = workspace.layers.back();
   output_delta<T>(loss, output_activation(), last().logits(out).middleRows(first, n),
                   out.output.middleRows(first, n), Y, weights, weight_sum,
                   out.error.middleRows(first, n));
-  chain_.propagate(slices(), X, workspace.layers, first, mode(workspace), /*error_at_logits=*/true,
-                   /*dX=*/nullptr);
 }
 
 template <class T>

@@ -14,6 +14,7 @@
 
 #include "nncore/metric.hpp"
 #include "nncore/parallel.hpp"
+#include "one_sample.hpp"
 
 namespace nncore {
 
@@ -305,6 +306,7 @@ class Training {
                           double& penalty);
   double add_penalty(Index batch);
   double propagate(Index epoch, Index batch, GradientSize& gradient, int& blocks);
+  double propagate_row(Index epoch, Index batch, Index start);
   void update(Index epoch, Index batch, const GradientSize& gradient, int blocks);
   [[gnu::cold]] void finish_epoch(EpochRecord& record, EpochSums& sums);
   [[gnu::cold]] void reduce_epoch_sums(double& summed_error, double& validation_error);
@@ -326,6 +328,7 @@ class Training {
   Eigen::VectorXd batch_weights_;  // of the epoch's batches: Σ_{i∈B} w_i, B over the ranks
   double total_weight_;            // Σ_i w_i over the training rows (of every rank)
   RowBlocks<T> blocks_;
+  std::optional<OneSample<T>> one_sample_;  // batches of one row take it (one_sample.hpp)
   // Shuffled batches are gathered into these; unshuffled batches are views of X, Y and w.
   Matrix<T> X_batch_, Y_batch_;
   Vector<T> w_batch_;
@@ -377,6 +380,8 @@ Training<T>::Training(Sequential<T>& network, Optimizer<T>& optimizer, Random& r
       // from whole batches (update_state follows a whole batch's forward pass).
       blocks_(network, batch_lengths(n_, batch_size_),
               network.rows_independent() && !network.has_state() ? num_threads() : 1),
+      // A data-parallel fit checks each batch (FitHooks::reduction): it stays on the general path.
+      one_sample_(reduction_ == nullptr ? OneSample<T>::plan(network) : std::nullopt),
       X_batch_(options.shuffle ? batch_size_ : 0, train.X.cols()),
       Y_batch_(options.shuffle ? batch_size_ : 0, train.Y.cols()),
       w_batch_(options.shuffle && weighted_ ? batch_size_ : 0),
@@ -550,6 +555,7 @@ double Training<T>::propagate(Index epoch, Index batch, GradientSize& gradient, 
     network_.gradients().setZero();
     return 0.0;
   }
+  if (m == 1 && one_sample_) return propagate_row(epoch, batch, start);
   if (options_.shuffle) {
     for (Index j = 0; j < m; ++j) {
       const Index row = order_[static_cast<size_t>(start + j)];
@@ -584,6 +590,26 @@ double Training<T>::propagate(Index epoch, Index batch, GradientSize& gradient, 
     if (!std::isfinite(error))
       throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));
   }
+  return error;
+}
+
+// propagate for a batch of one row (the row at `start` of the epoch's order) on the one-sample
+// path: the same numbers, without the batch copy and the chain's dispatch.
+template <class T>
+double Training<T>::propagate_row(Index epoch, Index batch, Index start) {
+  const Index row = options_.shuffle ? order_[static_cast<size_t>(start)] : start;
+  const ConstMatrixRef<T> y = train_.Y.middleRows(row, 1);
+  const ConstVectorRef<T> w = weighted_ ? ConstVectorRef<T>(train_.weights.segment(row, 1))
+                                        : ConstVectorRef<T>(w_batch_.head(0));
+  const T* x = train_.X.row(row).data();
+  Workspace<T>& workspace = blocks_.workspace;
+  one_sample_->forward(network_, x, workspace);
+  const double error = network_.summed_error(options_.loss, y, w, workspace);
+  if (!std::isfinite(error))
+    throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));
+  metric_.add(network_.output(workspace, 0, 1), y, w);
+  network_.output_errors(options_.loss, y, w, batch_weights_[batch - 1], workspace);
+  one_sample_->backward(network_, x, workspace, network_.gradients().data());
   return error;
 }
 

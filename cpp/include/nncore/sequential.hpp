@@ -124,6 +124,10 @@ class Sequential {
   void propagate_errors(const Loss& loss, const ConstMatrixRef<T>& X, const ConstMatrixRef<T>& Y,
                         const ConstVectorRef<T>& weights, double weight_sum,
                         Workspace<T>& workspace, Index first = 0) const;
+  // Its first step alone: the loss's dL/dZ of the output layer into the output layer's error, at
+  // the rows [first, first + n) (n: Y's rows) of a training workspace after forward.
+  void output_errors(const Loss& loss, const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights,
+                     double weight_sum, Workspace<T>& workspace, Index first = 0) const;
   // Then, with the errors of all n rows of X in the workspace: dL/dθ into `gradients`, only the
   // entries [begin, end) of the flat vector (default: all). begin and end must be where
   // gradient_part's ranges begin (Layer::part_start; Dense: the start of a row of W).

@@ -89,6 +89,35 @@ class Dense final : public Layer<T> {
     if (dX != nullptr) product::times_transposed<T>(dZ, W(slices), dX->middleRows(first, X.rows()));
   }
 
+  // One training row, as forward, propagate and accumulate_gradients compute it at a batch of one
+  // (the products' one-row loops), for fit's one-sample path (nncore/one_sample.hpp): whether W is
+  // small enough for those loops, then
+  //   forward_row    z = a·W + b,  y = g(z)        (a: n_in entries; z, y: row 0 of workspace)
+  //   backward_row   dz = g'(z) ⊙ dy in place (unless at_logits),  da = dz·Wᵀ (da null: none),
+  //                  dW = aᵀ·dz,  db = dz          (dW, db: the layer's slice of the gradient)
+  bool has_row_path() const { return product::one_row(1, n_in() * n_out()); }
+  void forward_row(const T* parameters, const T* a, LayerWorkspace<T>& workspace) const {
+    T* z = workspace.kept[0].data();
+    product::detail::times_one<T>(
+        a, parameters, use_bias_ ? parameters + n_in() * n_out() : nullptr, n_in(), n_out(), z);
+    if (activation_.kind == ActivationKind::identity)  // y = z: the copy activate would make
+      for (Index j = 0; j < n_out(); ++j) workspace.output.data()[j] = z[j];
+    else
+      activate<T>(activation_, workspace.kept[0].topRows(1), workspace.output.topRows(1));
+  }
+  void backward_row(const T* parameters, const T* a, LayerWorkspace<T>& workspace, bool at_logits,
+                    T* da, T* gradient) const {
+    auto dz = workspace.error.topRows(1);
+    if (!at_logits)
+      apply_jacobian<T>(activation_, workspace.kept[0].topRows(1), workspace.output.topRows(1), dz,
+                        dz);
+    if (da != nullptr)
+      product::detail::times_transposed_one<T>(dz.data(), parameters, n_in(), n_out(), da);
+    const Index n_w = n_in() * n_out();
+    for (Index j = 0; j < bias_size(); ++j) gradient[n_w + j] = dz.data()[j];  // (a loop: no call)
+    product::detail::transposed_times_one<T>(a, dz.data(), 0, n_in(), n_out(), gradient);
+  }
+
   // dW = Xᵀ·dZ (the rows of W in [begin, end)),  db = Σ_rows dZ (its entries in [begin, end))
   void accumulate_gradients(const Slices<T>& /*slices*/, const ConstMatrixRef<T>& X,
                             const LayerWorkspace<T>& workspace, T* gradient, Index begin,
