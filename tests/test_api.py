@@ -104,7 +104,8 @@ LAZILY_IMPORTED = (
 def test_import_and_fit_leave_the_lazy_modules_unimported() -> None:
     """A fresh interpreter: after NumPy (whatever it imports is not nncore's doing), ``import
     nncore``, an MLP's fit and predict import none of ``LAZILY_IMPORTED`` the interpreter had not
-    imported already (its ``site`` may import pathlib); each is then there on first use."""
+    imported already (its ``site`` may import pathlib); each is in ``dir(nncore)`` and there on
+    first use."""
     code = (
         "import sys, numpy as np\n"
         f"lazy = {LAZILY_IMPORTED!r}\n"
@@ -117,8 +118,10 @@ def test_import_and_fit_leave_the_lazy_modules_unimported() -> None:
         "model.fit(X, (X[:, 0] > 0.5).astype(int), optimizer='adam', epochs=2, batch_size=4)\n"
         "model.predict(X)\n"
         "print(sorted(set(lazy) & (set(sys.modules) - before)))\n"
+        "print(all(name in dir(nncore) for name in ('datasets', 'reference', 'serialization')))\n"
         "from nncore import datasets, reference\n"
         "print(reference.numpy_reference.__name__, datasets.make_spirals.__name__)\n"
+        "print(nncore.serialization.__name__)\n"
         "copy = nncore.model_file.loads(nncore.model_file.dumps(model))\n"
         "print(np.array_equal(copy.predict_proba(X), model.predict_proba(X)))\n"
         "print(all(name in sys.modules for name in lazy if name.startswith(('nncore', 'zip'))))\n"
@@ -130,7 +133,9 @@ def test_import_and_fit_leave_the_lazy_modules_unimported() -> None:
     assert result.stdout.splitlines() == [
         "[]",
         "[]",
+        "True",
         "nncore.reference.numpy_reference make_spirals",
+        "nncore.serialization",
         "True",
         "True",
     ]

@@ -9,7 +9,7 @@
 [0, 1, 1, 0]
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import layers, metrics, optim, schedules
 from ._core import DivergenceError
@@ -22,8 +22,9 @@ from .model_file import load
 from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
 from .sequential import Sequential
 
-if TYPE_CHECKING:  # imported on first use (``_LAZY_SUBMODULES``); type checkers see them here
+if _TYPE_CHECKING:  # imported on first use (``_LAZY_SUBMODULES``); type checkers see them here
     from . import datasets, reference
+    from . import serialization as serialization
 
 __all__ = [
     "ACTIVATIONS",
@@ -57,11 +58,12 @@ __all__ = [
 
 #: Submodules imported on first use (``nncore.plot``): ``distributed``, ``plot`` and ``sklearn``
 #: need an optional package — mpi4py (which would start MPI), matplotlib, scikit-learn — that
-#: ``import nncore`` must not import; ``datasets`` and ``reference`` (the pure-NumPy and
-#: pure-Python references) are not needed to build, train or use a model, and importing them
-#: would lengthen every ``import nncore``. ``sklearn`` is not in ``__all__``: ``from nncore
-#: import *`` must work without scikit-learn.
-_LAZY_SUBMODULES = ("datasets", "distributed", "plot", "reference", "sklearn")
+#: ``import nncore`` must not import; ``datasets``, ``reference`` (the pure-NumPy and
+#: pure-Python references) and ``serialization`` (the file format: zipfile, json, ...) are not
+#: needed to build, train or use a model, and importing them would lengthen every ``import
+#: nncore``. ``sklearn`` and ``serialization`` are not in ``__all__`` (``from nncore import *``
+#: must work without scikit-learn).
+_LAZY_SUBMODULES = ("datasets", "distributed", "plot", "reference", "serialization", "sklearn")
 
 
 #: Functions of submodules that need an optional package when called, by the submodule.
