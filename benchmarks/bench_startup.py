@@ -162,12 +162,14 @@ def format_text(report: dict[str, Any]) -> str:
 def format_markdown(report: dict[str, Any]) -> str:
     header, rows = table(report)
     config = report["config"]
+    warm_up = config["warm_up_rounds"]
     lines = [
         f"Import to trained model on scikit-learn's digits ({config['samples']:,} × 64, "
         f"64-{HIDDEN}-10, ReLU, Adam lr {LEARNING_RATE:g}, {EPOCHS} epochs, batch {BATCH_SIZE}): "
         "seconds of a fresh process that imports the library, trains and predicts (median of "
-        f"{config['runs']} runs taken in turns, after {config['warm_up_rounds']} untimed "
-        "warm-up round(s); bytecode caches on, as in an installed package; lower is better). "
+        f"{config['runs']} runs taken in turns, after {warm_up} untimed warm-up "
+        f"round{'' if warm_up == 1 else 's'}; bytecode caches on, as in an installed package; "
+        "lower is better). "
         "Import, train (JAX's "
         "compilation included) and predict are the process's own timings of its phases; the "
         "rest of the process time is the interpreter, NumPy and loading the data.",
