@@ -86,6 +86,61 @@ def test_optional_submodules_are_attributes_imported_on_first_use() -> None:
     assert lines[5] == "module 'nncore' has no attribute 'no_such_module'"
 
 
+#: What ``import nncore`` and a fit leave unimported (the model-file format and what it needs,
+#: the references, the datasets, pathlib), so that a user who trains and predicts does not wait
+#: for them: see ``_LAZY_SUBMODULES`` in ``nncore/__init__.py`` and ``model_file``.
+LAZILY_IMPORTED = (
+    "nncore.serialization",
+    "nncore.reference",
+    "nncore.datasets",
+    "zipfile",
+    "json",
+    "secrets",
+    "hmac",
+    "pathlib",
+)
+
+
+def test_import_and_fit_leave_the_lazy_modules_unimported() -> None:
+    """A fresh interpreter: after NumPy (whatever it imports is not nncore's doing), ``import
+    nncore``, an MLP's fit and predict import none of ``LAZILY_IMPORTED`` the interpreter had not
+    imported already (its ``site`` may import pathlib); each is in ``dir(nncore)`` and there on
+    first use."""
+    code = (
+        "import sys, numpy as np\n"
+        f"lazy = {LAZILY_IMPORTED!r}\n"
+        "before = set(sys.modules)\n"
+        "import nncore\n"
+        "print(sorted(set(lazy) & (set(sys.modules) - before)))\n"
+        "model = nncore.MLP([3, 4, 2], output_activation='softmax', seed=0)\n"
+        # the data without numpy.random, which imports secrets
+        "X = np.linspace(0, 1, 48, dtype=np.float32).reshape(3, 16).T\n"
+        "model.fit(X, (X[:, 0] > 0.5).astype(int), optimizer='adam', epochs=2, batch_size=4)\n"
+        "model.predict(X)\n"
+        "print(sorted(set(lazy) & (set(sys.modules) - before)))\n"
+        "print(all(name in dir(nncore) for name in ('datasets', 'reference', 'serialization')))\n"
+        "from nncore import datasets, reference\n"
+        "print(reference.numpy_reference.__name__, datasets.make_spirals.__name__)\n"
+        "print(nncore.serialization.__name__)\n"
+        "copy = nncore.model_file.loads(nncore.model_file.dumps(model))\n"
+        "print(np.array_equal(copy.predict_proba(X), model.predict_proba(X)))\n"
+        "print(all(name in sys.modules for name in lazy if name.startswith(('nncore', 'zip'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "[]",
+        "[]",
+        "True",
+        "nncore.reference.numpy_reference make_spirals",
+        "nncore.serialization",
+        "True",
+        "True",
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # Parameters: views, copies, shapes, round trip
 # --------------------------------------------------------------------------------------------

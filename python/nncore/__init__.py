@@ -9,7 +9,9 @@
 [0, 1, 1, 0]
 """
 
-from . import datasets, layers, metrics, optim, reference, schedules
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from . import layers, metrics, optim, schedules
 from ._core import DivergenceError
 from ._core import __version__ as __version__
 from ._validation import ACTIVATIONS, LOSSES
@@ -19,6 +21,10 @@ from .mlp import MLP
 from .model_file import load
 from .optim import SGD, Adagrad, Adam, AdamW, RMSProp
 from .sequential import Sequential
+
+if _TYPE_CHECKING:  # imported on first use (``_LAZY_SUBMODULES``); type checkers see them here
+    from . import datasets, reference
+    from . import serialization as serialization
 
 __all__ = [
     "ACTIVATIONS",
@@ -50,10 +56,14 @@ __all__ = [
 ]
 
 
-#: Submodules imported on first use (``nncore.plot``): each needs an optional package —
-#: mpi4py (which would start MPI), matplotlib, scikit-learn — that ``import nncore`` must not
-#: import. ``sklearn`` is not in ``__all__``: ``from nncore import *`` must work without it.
-_LAZY_SUBMODULES = ("distributed", "plot", "sklearn")
+#: Submodules imported on first use (``nncore.plot``): ``distributed``, ``plot`` and ``sklearn``
+#: need an optional package — mpi4py (which would start MPI), matplotlib, scikit-learn — that
+#: ``import nncore`` must not import; ``datasets``, ``reference`` (the pure-NumPy and
+#: pure-Python references) and ``serialization`` (the file format: zipfile, json, ...) are not
+#: needed to build, train or use a model, and importing them would lengthen every ``import
+#: nncore``. ``sklearn`` and ``serialization`` are not in ``__all__`` (``from nncore import *``
+#: must work without scikit-learn).
+_LAZY_SUBMODULES = ("datasets", "distributed", "plot", "reference", "serialization", "sklearn")
 
 
 #: Functions of submodules that need an optional package when called, by the submodule.

@@ -18,7 +18,7 @@ BLAS) the products are Eigen's own.
 from __future__ import annotations
 
 import ctypes
-from pathlib import Path
+import os
 
 import numpy as np
 
@@ -33,36 +33,46 @@ GET_THREADS, SET_THREADS = "scipy_openblas_get_num_threads64_", "scipy_openblas_
 GET_CONFIG = "scipy_openblas_get_config64_"
 
 
-def numpy_openblas() -> Path | None:
-    """The OpenBLAS library bundled with this NumPy, if there is one."""
-    package = Path(np.__file__).resolve().parent
-    for folder in (package.parent / "numpy.libs", package / ".dylibs"):
-        for path in sorted(folder.glob("libscipy_openblas64_*")):
-            if path.suffix in (".so", ".dylib", ".dll") or ".so." in path.name:
-                return path
+def numpy_openblas() -> str | None:
+    """The path of the OpenBLAS library bundled with this NumPy, if there is one. (``os.path``,
+    not ``pathlib``: every ``import nncore`` runs this, and pathlib would add to its time.)"""
+    package = os.path.dirname(os.path.realpath(np.__file__))
+    for folder in (
+        os.path.join(os.path.dirname(package), "numpy.libs"),
+        os.path.join(package, ".dylibs"),
+    ):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:  # no such folder
+            continue
+        for name in names:
+            if name.startswith("libscipy_openblas64_") and (
+                os.path.splitext(name)[1] in (".so", ".dylib", ".dll") or ".so." in name
+            ):
+                return os.path.join(folder, name)
     return None
 
 
-def _describe(library: ctypes.CDLL, path: Path) -> str:
+def _describe(library: ctypes.CDLL, path: str) -> str:
     config = "OpenBLAS"
     function = getattr(library, GET_CONFIG, None)
     if function is not None:  # e.g. "OpenBLAS 0.3.31 USE64BITINT DYNAMIC_ARCH ... Haswell ..."
         function.restype = ctypes.c_char_p
         config = " ".join((function() or b"OpenBLAS").decode(errors="replace").split())
-    return f"{config} (bundled with NumPy: {path.name})"
+    return f"{config} (bundled with NumPy: {os.path.basename(path)})"
 
 
-def register(path: Path) -> str:
+def register(path: str) -> str:
     """Registers the OpenBLAS at ``path`` with the core; returns its description.
 
     Raises ``OSError`` if it cannot be loaded and ``AttributeError`` if it lacks a function.
     """
-    library = ctypes.CDLL(str(path))  # already loaded by NumPy: the same handle, kept for good
+    library = ctypes.CDLL(path)  # already loaded by NumPy: the same handle, kept for good
 
     def address(name: str) -> int:
         value = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
         if not value:
-            raise AttributeError(f"{path.name} has no {name}")
+            raise AttributeError(f"{os.path.basename(path)} has no {name}")
         return value
 
     name = _describe(library, path)

@@ -64,16 +64,17 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from . import serialization
 from ._json import Invalid, check_json, is_int, json_list, json_type, keys, u64
 from .history import SERIES, STOP_REASONS, History, is_score
 from .optim import OPTIMIZERS, Optimizer
-from .serialization import File
+
+if TYPE_CHECKING:  # the format module (zipfile, json, ...) is imported by the first save/load:
+    from .serialization import File  # `import nncore` and a fit do not need it
 
 __all__ = ["MODELS", "dumps", "load", "loads", "register_model", "save"]
 
@@ -182,6 +183,8 @@ def save(model: Model, file: File) -> None:
         "history": history_entry,
         "metadata": model.metadata,
     }
+    from . import serialization
+
     serialization.write(file, header, arrays)
 
 
@@ -364,7 +367,9 @@ def _metadata_members(metadata_arrays: Any) -> dict[str, Array]:
                 "from A-Z a-z 0-9 _ . -, not starting with '.' or '-'"
             )
         where = f"model.metadata_arrays[{name!r}]"
-        members[f"metadata.{name}"] = serialization.member_array(value, where)
+        from .serialization import member_array
+
+        members[f"metadata.{name}"] = member_array(value, where)
     return members
 
 
@@ -383,11 +388,15 @@ def load(file: File) -> Any:
     type; ``FileNotFoundError``, ``IsADirectoryError``, ``PermissionError`` and other ``OSError``
     of the file system come through as they are.
     """
+    from . import serialization
+
     return serialization.read(file, _decode)
 
 
 def loads(data: bytes) -> Any:
     """The model in ``data``, the bytes of a model file (``dumps``)."""
+    from . import serialization
+
     return serialization.read(io.BytesIO(data), _decode, "the pickled model")
 
 

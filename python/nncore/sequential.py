@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import secrets
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -78,6 +77,8 @@ def initialize(network: Any, leaves: Leaves, random: Any) -> None:
 
 def _check_seed(seed: Any) -> int:
     if seed is None:
+        import secrets  # here: `import nncore` need not import it (and hmac, hashlib)
+
         seed = secrets.randbits(64)
     return check_int(seed, "seed", 0, UINT64_MAX)
 
