@@ -933,8 +933,10 @@ def gemm_lines(report: dict[str, Any]) -> list[str]:
 
 
 #: Below this relative difference two rates count as equal in thread_rule_lines: where the
-#: policy keeps a network on one thread, 2T and 1T run the same code and differ by noise alone.
-THREAD_RULE_NOISE = 0.02
+#: policy keeps a network on one thread, 2T and 1T run the same code and differ by noise alone
+#: (T, which hands no work to a second thread, measured 2T/1T from 0.95 to 1.00 in runs of
+#: 2026-12-07: the two vCPUs of the development machine run at different speeds).
+THREAD_RULE_NOISE = 0.05
 
 
 def thread_rule_lines(report: dict[str, Any]) -> list[str]:
