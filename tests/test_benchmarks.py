@@ -282,6 +282,32 @@ def test_a_busy_core_is_flagged(one: float, two: float, warned: bool) -> None:
     assert bench.matmul_scaling(report["numpy_matmul"]) == pytest.approx(two / one)
 
 
+def test_the_thread_rule_marks_each_size() -> None:
+    """nncore's 2-thread over 1-thread rate per size: ✓ from 1 − THREAD_RULE_NOISE up, ✗ below
+    it; a size without both figures is left out."""
+    bench = load_benchmark()
+    assert bench.THREAD_RULE_NOISE == 0.05
+
+    def workload(one: float | None, two: float) -> dict[str, object]:
+        results = {"nncore_2_threads": {"samples_per_s": two}}
+        if one is not None:
+            results["nncore_1_thread"] = {"samples_per_s": one}
+        return {"results": results}
+
+    report = {
+        "workloads": {
+            "T": workload(100.0, 96.0),  # 0.96: noise
+            "S": workload(100.0, 94.0),  # 0.94: slower
+            "M": workload(100.0, 166.0),
+            "L": workload(None, 50.0),
+        }
+    }
+    (line,) = bench.thread_rule_lines(report)
+    assert "T 0.96× ✓" in line and "S 0.94× ✗" in line and "M 1.66× ✓" in line
+    assert "L " not in line
+    assert bench.thread_rule_lines({"workloads": {"L": workload(None, 50.0)}}) == []
+
+
 def test_run_all_quick_writes_every_report(tmp_path: Path) -> None:
     """run_all.py --quick runs training (float32, float64), inference and memory end to end."""
     run_all = load_module("run_all")
