@@ -128,6 +128,7 @@ def test_script_writes_json_and_markdown(tmp_path: Path) -> None:
     markdown = md_path.read_text()
     assert "| T |" in markdown and "| S |" in markdown
     assert "nncore / best other" in markdown and "NumPy best 1-2T" in markdown
+    assert "- nncore 2T / 1T (rule ≥ 1" in markdown and "nncore 2T / 1T" in done.stdout
     assert "nncore / best other" in done.stdout  # the table also goes to stdout
     if importlib.util.find_spec("matplotlib") is not None:
         assert png_path.read_bytes().startswith(b"\x89PNG")
@@ -300,10 +301,13 @@ def test_the_thread_rule_marks_each_size() -> None:
             "S": workload(100.0, 94.0),  # 0.94: slower
             "M": workload(100.0, 166.0),
             "L": workload(None, 50.0),
+            "A": workload(10_000.0, 9_496.0),  # shown as 0.95: judged as shown
+            "B": workload(10_000.0, 9_449.0),  # shown as 0.94
         }
     }
     (line,) = bench.thread_rule_lines(report)
     assert "T 0.96× ✓" in line and "S 0.94× ✗" in line and "M 1.66× ✓" in line
+    assert "A 0.95× ✓" in line and "B 0.94× ✗" in line
     assert "L " not in line
     assert bench.thread_rule_lines({"workloads": {"L": workload(None, 50.0)}}) == []
 

@@ -86,7 +86,11 @@ double sample_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMat
       const auto z = Z.row(i).array();
       const T shift = z.maxCoeff();
       const T log_sum_exp = shift + std::log((z - shift).exp().sum());
-      return static_cast<double>(log_sum_exp * Y.row(i).sum() - (Y.row(i).array() * z).sum());
+      // Σ_k y_k as an expression (y · 1): Eigen sums a plain row of memory in an order that
+      // follows its address, an expression always from its first element, so ℓ_i does not
+      // depend on where the row lies (a row read in place in X's array, or a gathered copy).
+      const T y_sum = (Y.row(i).array() * T(1)).sum();
+      return static_cast<double>(log_sum_exp * y_sum - (Y.row(i).array() * z).sum());
     }
     case LossKind::poisson: {
       const auto z = Z.row(i).array();
