@@ -228,3 +228,42 @@ def test_an_overflowing_update_of_a_big_network_restores_every_range(
     with pytest.raises(nncore.DivergenceError, match=message):
         model.fit(X, Y, loss="mse", learning_rate=1e30, epochs=1, batch_size=16)
     np.testing.assert_array_equal(model._network.parameters, before)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [513, 5_000, 10_241])
+def test_predict_spreads_small_networks_chunks_over_the_threads(
+    rows: int, dtype: str, restore_threads: None
+) -> None:
+    """A 2-16-8-3 network's chunks of 512 rows go to whichever thread is free: the same chunks as
+    on one thread, so the same bits, every row written (the output starts uninitialised), and
+    each row equal to the NumPy reference's forward pass to rounding."""
+    rng = np.random.default_rng(rows)
+    X = (rng.standard_normal((rows, 2)) * 3).astype(dtype)
+    model = nncore.MLP([2, 16, 8, 3], activation="tanh", dtype=dtype, seed=1)
+    outputs = []
+    for threads in (1, 2, 3):
+        nncore.set_num_threads(threads)
+        outputs.append(model.forward(X))
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+    np.testing.assert_array_equal(outputs[2], outputs[0])
+    W, b = model.get_parameters()
+    a = X.astype(np.float64)
+    for i, (Wi, bi) in enumerate(zip(W, b, strict=True)):
+        a = a @ Wi.astype(np.float64) + bi
+        a = np.tanh(a) if i < len(W) - 1 else a
+    np.testing.assert_allclose(outputs[1], a, rtol=1e-5 if dtype == "float32" else 1e-12,
+                               atol=1e-5 if dtype == "float32" else 1e-12)  # fmt: skip
+    # Two threads predicting with one model at once share the pool and still agree.
+    results: list[np.ndarray] = [np.empty(0)] * 3
+
+    def run(i: int) -> None:
+        results[i] = model.forward(X)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(3)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=60)
+    for r in results:
+        np.testing.assert_array_equal(r, outputs[0])

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "finite.hpp"
 #include "hyperparameter_checks.hpp"
 #include "nncore/parallel.hpp"
 
@@ -51,17 +52,6 @@ template <class T>
 double Optimizer<T>::step_bound(double) const {
   return std::numeric_limits<double>::infinity();
 }
-
-namespace {
-
-// Whether every entry of v is finite: a sum is finite unless an entry is inf/NaN or it overflows
-// (then look entry by entry).
-template <class V>
-bool all_finite(const V& v) {
-  return std::isfinite(v.sum()) || v.allFinite();
-}
-
-}  // namespace
 
 template <class T>
 bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,

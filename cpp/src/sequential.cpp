@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "finite.hpp"
 #include "nncore/parallel.hpp"
 
 namespace nncore {
@@ -59,20 +60,20 @@ void Sequential<T>::check_batch(const ConstMatrixRef<T>& X, const ConstMatrixRef
     throw std::invalid_argument("Y must have shape (" + std::to_string(X.rows()) + ", " +
                                 std::to_string(n_outputs()) + "), got (" +
                                 std::to_string(Y->rows()) + ", " + std::to_string(Y->cols()) + ")");
-  if (!X.allFinite())
+  if (!all_finite<T>(X))
     throw std::invalid_argument("X contains NaN or infinity; clean or scale it first");
   try {
     chain_.layer(0).check_input(X);
   } catch (const std::invalid_argument& error) {  // named as the Python layers name it
     throw std::invalid_argument("layer 0 (" + chain_.layer(0).kind() + "): " + error.what());
   }
-  if (Y != nullptr && !Y->allFinite())
+  if (Y != nullptr && !all_finite<T>(*Y))
     throw std::invalid_argument("Y contains NaN or infinity; clean or scale it first");
   if (weights != nullptr && weights->size() != 0) {
     if (weights->size() != X.rows())
       throw std::invalid_argument("sample_weight must have " + std::to_string(X.rows()) +
                                   " entries, got " + std::to_string(weights->size()));
-    if (!weights->allFinite() || (weights->array() < T(0)).any())
+    if (!all_finite(*weights) || (weights->array() < T(0)).any())
       throw std::invalid_argument("sample_weight must be finite and >= 0");
   }
 }

@@ -195,6 +195,20 @@ class RowBlocks {
   std::vector<std::exception_ptr> failures_;
 };
 
+// Threads for predict's `chunks` chunks of kEvaluationChunk rows: one, unless there are several
+// chunks and a chunk's products are too small to be threaded themselves (product.hpp: below
+// kMinParallelWork multiply-adds, such as 2-16-1's); then each thread takes the next chunk, so
+// that a slower vCPU takes fewer. The chunks start at the same rows at any thread count, and a
+// row's outputs are computed alike in any chunk: predictions are the same bit for bit.
+template <class T>
+int chunk_threads(const Sequential<T>& network, Index chunks) {
+  const int threads = in_parallel_task() ? 1 : num_threads();
+  if (chunks < 2 || threads < 2) return 1;
+  const double widest = network.work_per_row().widest_per_row;
+  if (static_cast<double>(kEvaluationChunk) * widest >= kMinParallelWork) return 1;
+  return static_cast<int>(std::min<Index>(threads, chunks));
+}
+
 std::string where(Index epoch, Index batch) {
   return " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(batch) +
          "; the model keeps the weights from before this batch";
@@ -759,11 +773,26 @@ void predict(const Sequential<T>& network, const ConstMatrixRef<T>& X, Eigen::Re
   if (out.rows() != X.rows() || out.cols() != network.n_outputs())
     throw std::invalid_argument("output buffer has the wrong shape");
   const Index n = X.rows();
-  Workspace<T> workspace = network.make_workspace(std::min(n, kEvaluationChunk), false);
-  for (Index start = 0; start < n; start += workspace.capacity) {
-    const Index m = std::min(workspace.capacity, n - start);
-    out.middleRows(start, m) = network.forward(X.middleRows(start, m), workspace);
-  }
+  const Index chunks = (n + kEvaluationChunk - 1) / kEvaluationChunk;
+  const int k = chunk_threads(network, chunks);
+  std::vector<Workspace<T>> workspaces;
+  for (int i = 0; i < k; ++i)
+    workspaces.push_back(network.make_workspace(std::min(n, kEvaluationChunk), false));
+  std::atomic<Index> next{0};
+  std::vector<std::exception_ptr> failures(static_cast<size_t>(k));
+  parallel_for(k, [&](int i) {
+    try {  // chunk c is rows [c·kEvaluationChunk, …), whichever thread takes it
+      for (Index c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+        const Index start = c * kEvaluationChunk, m = std::min(kEvaluationChunk, n - start);
+        out.middleRows(start, m) =
+            network.forward(X.middleRows(start, m), workspaces[static_cast<size_t>(i)]);
+      }
+    } catch (...) {
+      failures[static_cast<size_t>(i)] = std::current_exception();
+    }
+  });
+  for (const std::exception_ptr& failure : failures)
+    if (failure) std::rethrow_exception(failure);
 }
 
 #define NNCORE_INSTANTIATE(T)                                                            \
