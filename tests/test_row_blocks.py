@@ -194,3 +194,36 @@ def test_a_split_batch_that_diverges_keeps_the_weights(restore_threads: None) ->
     with pytest.raises(nncore.DivergenceError, match="non-finite loss at epoch 1, batch 2"):
         model.fit(X, Y, loss="mse", epochs=1, batch_size=BATCH, shuffle=False)
     np.testing.assert_array_equal(model._network.parameters, after_first_batch)
+
+
+@pytest.fixture
+def measured_pace() -> Iterator[None]:
+    yield
+    _core._set_split_pace(0)
+
+
+@pytest.mark.parametrize(("n", "batch", "threads"), [(100, 32, 2), (87, 48, 3)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_blocks_in_turn_give_the_pool_s_results(
+    n: int, batch: int, threads: int, dtype: str, restore_threads: None, measured_pace: None
+) -> None:
+    """fit's Pace runs a split batch's blocks on the pool or one after another on the calling
+    thread, whichever it measures faster: the same blocks, so the same weights and history bit
+    for bit. Forced each way here, and left to measure (the default)."""
+    runs = {}
+    for pace in (1, 2, 0):
+        _core._set_split_pace(pace)
+        before, in_turn = _core._split_batches(), _core._split_batches_in_turn()
+        model, history = fitted(threads, dtype, "categorical_cross_entropy", "adam", n, batch)
+        splits = _core._split_batches() - before
+        turns = _core._split_batches_in_turn() - in_turn
+        assert splits > 0 and turns == {1: 0, 2: splits}.get(pace, turns)
+        runs[pace] = (model._network.parameters.copy(), history.to_dict())
+    for pace in (2, 0):
+        np.testing.assert_array_equal(runs[pace][0], runs[1][0])
+        assert runs[pace][1] == runs[1][1]
+
+
+def test_the_split_pace_refuses_other_choices(measured_pace: None) -> None:
+    with pytest.raises(ValueError, match="0, 1 or 2"):
+        _core._set_split_pace(3)

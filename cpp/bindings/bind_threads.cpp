@@ -62,6 +62,10 @@ void bind_threads(py::module_& m) {
   m.def("_blas_calls", &blas_calls, "Products run on the registered BLAS so far.");
   m.def("_split_batches", &split_batches,
         "Training batches split into blocks of rows on threads so far.");
+  m.def("_split_batches_in_turn", &split_batches_in_turn,
+        "Of those, the batches whose blocks ran in turn on the calling thread.");
+  m.def("_set_split_pace", &set_split_pace, py::arg("choice"),
+        "For tests: 0 measures (default), 1 always the pool, 2 always in turn.");
   m.def(
       "blas_name",
       [] {

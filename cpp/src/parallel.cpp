@@ -17,6 +17,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace nncore {
@@ -25,6 +26,7 @@ namespace {
 constexpr auto kSpinTime = std::chrono::microseconds(100);
 
 thread_local bool running_task = false;  // see in_parallel_task
+thread_local bool in_turn = false;       // see InTurn
 
 // Runs task(i) with running_task set (tasks may themselves start parallel work: it stays inline),
 // cleared again even if the task throws.
@@ -160,12 +162,15 @@ int num_threads() { return requested_threads.load(); }
 
 bool in_parallel_task() { return running_task; }
 
+InTurn::InTurn() : before_(std::exchange(in_turn, true)) {}
+InTurn::~InTurn() { in_turn = before_; }
+
 void run_on_pool(int n_tasks, TaskRef task) {
   if (running_task) {  // nested: stays on this thread (this thread may hold the pool)
     for (int i = 0; i < n_tasks; ++i) task(i);
     return;
   }
-  const std::shared_ptr<Pool> p = n_tasks > 1 ? current_pool() : nullptr;
+  const std::shared_ptr<Pool> p = n_tasks > 1 && !in_turn ? current_pool() : nullptr;
   if (p != nullptr && p->try_run(n_tasks, task)) return;
   for (int i = 0; i < n_tasks; ++i) run_task(task, i);
 }

@@ -29,6 +29,21 @@ struct TaskRef {
 // Runs tasks 0..n_tasks−1 on the pool and the calling thread; see parallel_for.
 void run_on_pool(int n_tasks, TaskRef task);
 
+// While an InTurn lives, parallel_for on this thread runs its tasks one after another on it, as
+// it does when the pool is busy: the same tasks (decided as before, and running with
+// in_parallel_task() true, as on the pool), so the same results, without the hand-offs between
+// threads. For when the other threads would only slow the work down (see fit's Pace).
+class InTurn {
+ public:
+  InTurn();
+  ~InTurn();
+  InTurn(const InTurn&) = delete;
+  InTurn& operator=(const InTurn&) = delete;
+
+ private:
+  bool before_;
+};
+
 // Whether the calling thread is running a task of parallel_for with more than one task (on the
 // pool or on the calling thread; a single task runs as a plain call). Work started from inside a
 // task stays on that thread: parallel_for runs its tasks one after another, and column_blocks and

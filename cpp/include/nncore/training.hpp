@@ -102,6 +102,10 @@ class DivergenceError : public std::runtime_error {
 
 // Batches fit has split into blocks of rows on threads so far, in this process (for tests).
 std::int64_t split_batches();
+// Of those, the batches whose blocks ran in turn on the calling thread (fit's Pace chose it), and
+// for tests, a fixed choice: 0 measures (the default), 1 always the pool, 2 always in turn.
+std::int64_t split_batches_in_turn();
+void set_split_pace(int choice);
 
 // validation: nullptr for none (with a reduction, it may have no rows: other ranks hold them).
 // random: the generator of the shuffles and dropout masks.
