@@ -39,15 +39,29 @@ def targets(kind: str, rng: np.random.Generator, n: int, k: int) -> np.ndarray[A
     return np.eye(k)[rng.integers(0, k, n)]
 
 
+def n_outputs(output: str, one: bool) -> int:
+    """The outputs of a case: 1 takes the path's single-output loss (one_output_error and
+    one_output_delta; a softmax keeps its 3: of one output, it would always be 1)."""
+    return 3 if output == "softmax" else 1 if one else 2
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("use_bias", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("one", [False, True], ids=["k", "k1"])
 @pytest.mark.parametrize(("hidden", "output", "loss", "kind"), CASES)
 def test_an_epoch_of_single_rows_is_the_general_path_row_by_row(
-    hidden: list[str], output: str, loss: str, kind: str, dtype: Any, use_bias: bool, weighted: bool
+    hidden: list[str],
+    output: str,
+    loss: str,
+    kind: str,
+    one: bool,
+    dtype: Any,
+    use_bias: bool,
+    weighted: bool,
 ) -> None:
     rng = np.random.default_rng(len(hidden) + len(loss))
-    n, k = 24, 3 if output == "softmax" else 2
+    n, k = 24, n_outputs(output, one)
     sizes = [5, *[7 + 9 * i for i in range(len(hidden))], k]
     X = rng.standard_normal((n, sizes[0])).astype(dtype)
     Y = targets(kind, rng, n, k).astype(dtype)
@@ -127,12 +141,13 @@ SAMPLE_WEIGHTS = ["none", "uniform", "with_zeros"]
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weights", SAMPLE_WEIGHTS)
+@pytest.mark.parametrize("one", [False, True], ids=["k", "k1"])
 @pytest.mark.parametrize(("hidden", "output", "loss", "kind"), CASES)
 def test_shuffled_epochs_on_both_paths_agree(
-    hidden: list[str], output: str, loss: str, kind: str, dtype: Any, weights: str
+    hidden: list[str], output: str, loss: str, kind: str, one: bool, dtype: Any, weights: str
 ) -> None:
     rng = np.random.default_rng(11)
-    n, k = 30, 4 if output == "softmax" else 2
+    n, k = 30, n_outputs(output, one)
     sizes = [6, *[8 + 5 * i for i in range(len(hidden))], k]
     X = rng.standard_normal((n, sizes[0])).astype(dtype)
     Y = targets(kind, rng, n, k).astype(dtype)

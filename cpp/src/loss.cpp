@@ -60,12 +60,13 @@ auto xlogy_self(const Y& y) {
   return (y > T(0)).select(y * y.max(std::numeric_limits<T>::min()).log(), T(0));
 }
 
-// ℓ_i of one sample (row i).
-template <class T>
-double sample_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMatrixRef<T>& A,
-                    const ConstMatrixRef<T>& Y, Index i) {
-  const double k = static_cast<double>(Y.cols());
-  const auto r = A.row(i).array() - Y.row(i).array();  // residual a − y
+// ℓ of one sample from the arrays of its row, k entries each: z the logits, a = g(z), y the
+// targets. The formulas of every loss, for the rows of a batch (sample_error) and for fit's
+// rows of one output (one_output_error), which instantiate them for a single entry.
+template <class T, class Z, class A, class Y>
+double row_error(const Loss& loss, const Z& z, const A& a, const Y& y) {
+  const double k = static_cast<double>(y.size());
+  const auto r = a - y;  // residual a − y
   const T delta = static_cast<T>(loss.delta);
   switch (loss.kind) {
     case LossKind::mean_squared_error: return static_cast<double>(r.square().sum()) / k;
@@ -76,48 +77,35 @@ double sample_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMat
                      .select(T(0.5) * r.square(), delta * (r.abs() - T(0.5) * delta))
                      .sum()) /
              k;
-    case LossKind::binary_cross_entropy: {
-      const auto z = Z.row(i).array();
-      return static_cast<double>(
-                 (z.max(T(0)) - z * Y.row(i).array() + (-z.abs()).exp().log1p()).sum()) /
-             k;
-    }
+    case LossKind::binary_cross_entropy:
+      return static_cast<double>((z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).sum()) / k;
     case LossKind::categorical_cross_entropy: {
-      const auto z = Z.row(i).array();
       const T shift = z.maxCoeff();
       const T log_sum_exp = shift + std::log((z - shift).exp().sum());
       // Σ_k y_k as an expression (y · 1): Eigen sums a plain row of memory in an order that
       // follows its address, an expression always from its first element, so ℓ_i does not
       // depend on where the row lies (a row read in place in X's array, or a gathered copy).
-      const T y_sum = (Y.row(i).array() * T(1)).sum();
-      return static_cast<double>(log_sum_exp * y_sum - (Y.row(i).array() * z).sum());
+      const T y_sum = (y * T(1)).sum();
+      return static_cast<double>(log_sum_exp * y_sum - (y * z).sum());
     }
-    case LossKind::poisson: {
-      const auto z = Z.row(i).array();
-      const auto y = Y.row(i).array();
+    case LossKind::poisson:
       return static_cast<double>((z.exp() - y * z + xlogy_self(y) - y).sum()) / k;
-    }
   }
   return 0.0;
 }
 
-}  // namespace
-
+// ℓ_i of one sample (row i).
 template <class T>
-double summed_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMatrixRef<T>& A,
-                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights) {
-  double total = 0.0;
-  for (Index i = 0; i < Y.rows(); ++i) {
-    const double w = weights.size() == 0 ? 1.0 : static_cast<double>(weights[i]);
-    if (w != 0.0) total += w * sample_error<T>(loss, Z, A, Y, i);
-  }
-  return total;
+double sample_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMatrixRef<T>& A,
+                    const ConstMatrixRef<T>& Y, Index i) {
+  return row_error<T>(loss, Z.row(i).array(), A.row(i).array(), Y.row(i).array());
 }
 
-template <class T>
-void output_delta(const Loss& loss, const Activation& output, const ConstMatrixRef<T>& Z,
-                  const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
-                  const ConstVectorRef<T>& weights, double weight_sum, Eigen::Ref<Matrix<T>> dZ) {
+// dL/dZ for L = Σ_i w_i ℓ_i / weight_sum into dZ, for the matrices of a batch (output_delta) or
+// the 1 × 1 ones of a row of one output (one_output_delta): the same formulas either way.
+template <class T, class MZ, class MA, class MY, class MW, class MD>
+void delta_of(const Loss& loss, const Activation& output, const MZ& Z, const MA& A, const MY& Y,
+              const MW& weights, double weight_sum, MD& dZ) {
   if (weight_sum <= 0.0) {
     dZ.setZero();
     return;
@@ -142,7 +130,58 @@ void output_delta(const Loss& loss, const Activation& output, const ConstMatrixR
                      loss.kind == LossKind::categorical_cross_entropy ||
                      loss.kind == LossKind::poisson;
   // dL/dZ = g'(Z) ⊙ dL/dA (= dL/dA for an identity output)
-  if (!fused && output.kind != ActivationKind::identity) apply_jacobian<T>(output, Z, A, dZ, dZ);
+  if (!fused && output.kind != ActivationKind::identity)
+    apply_jacobian<T>(output, ConstMatrixRef<T>(Z), ConstMatrixRef<T>(A), ConstMatrixRef<T>(dZ),
+                      Eigen::Ref<Matrix<T>>(dZ));
+}
+
+}  // namespace
+
+template <class T>
+double summed_error(const Loss& loss, const ConstMatrixRef<T>& Z, const ConstMatrixRef<T>& A,
+                    const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights) {
+  double total = 0.0;
+  for (Index i = 0; i < Y.rows(); ++i) {
+    const double w = weights.size() == 0 ? 1.0 : static_cast<double>(weights[i]);
+    if (w != 0.0) total += w * sample_error<T>(loss, Z, A, Y, i);
+  }
+  return total;
+}
+
+template <class T>
+void output_delta(const Loss& loss, const Activation& output, const ConstMatrixRef<T>& Z,
+                  const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
+                  const ConstVectorRef<T>& weights, double weight_sum, Eigen::Ref<Matrix<T>> dZ) {
+  delta_of<T>(loss, output, Z, A, Y, weights, weight_sum, dZ);
+}
+
+// One entry, as the 1 × 1 arrays and matrices that one_output_error and one_output_delta
+// instantiate row_error and delta_of for, and a row's weight: one entry, or none (all ones).
+template <class T>
+using Cell = Eigen::Matrix<T, 1, 1>;
+template <class T>
+using MaybeWeight = Eigen::Matrix<T, Eigen::Dynamic, 1, Eigen::ColMajor, 1, 1>;
+
+template <class T>
+double one_output_error(const Loss& loss, T z, T a, T y, const T* weight) {
+  const double w = weight == nullptr ? 1.0 : static_cast<double>(*weight);
+  double total = 0.0;  // as summed_error on one row
+  if (w != 0.0) {
+    const Cell<T> Z = Cell<T>::Constant(z), A = Cell<T>::Constant(a), Y = Cell<T>::Constant(y);
+    total += w * row_error<T>(loss, Z.array(), A.array(), Y.array());
+  }
+  return total;
+}
+
+template <class T>
+T one_output_delta(const Loss& loss, const Activation& output, T z, T a, T y, const T* weight,
+                   double weight_sum) {
+  const Cell<T> Z = Cell<T>::Constant(z), A = Cell<T>::Constant(a), Y = Cell<T>::Constant(y);
+  MaybeWeight<T> w(weight == nullptr ? 0 : 1);
+  if (weight != nullptr) w[0] = *weight;
+  Cell<T> dZ;
+  delta_of<T>(loss, output, Z, A, Y, w, weight_sum, dZ);
+  return dZ(0, 0);
 }
 
 #define NNCORE_INSTANTIATE(T)                                                                      \
@@ -151,7 +190,9 @@ void output_delta(const Loss& loss, const Activation& output, const ConstMatrixR
                                   const ConstMatrixRef<T>&, const ConstVectorRef<T>&);             \
   template void output_delta<T>(const Loss&, const Activation&, const ConstMatrixRef<T>&,          \
                                 const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,                \
-                                const ConstVectorRef<T>&, double, Eigen::Ref<Matrix<T>>);
+                                const ConstVectorRef<T>&, double, Eigen::Ref<Matrix<T>>);          \
+  template double one_output_error<T>(const Loss&, T, T, T, const T*);                             \
+  template T one_output_delta<T>(const Loss&, const Activation&, T, T, T, const T*, double);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)
 #undef NNCORE_INSTANTIATE

@@ -55,6 +55,13 @@ class OneSample {
     }
   }
 
+  // For a network of one output, after forward: the row's logit z and output a = g(z), and the
+  // place of its dL/dz for backward.
+  bool one_output() const { return layers_.back()->n_outputs() == 1; }
+  static T logit(const Workspace<T>& workspace) { return workspace.layers.back().kept[0](0, 0); }
+  static T output(const Workspace<T>& workspace) { return workspace.layers.back().output(0, 0); }
+  static T& error(Workspace<T>& workspace) { return workspace.layers.back().error(0, 0); }
+
  private:
   OneSample() = default;
   std::vector<const Dense<T>*> layers_;

@@ -666,6 +666,20 @@ double Training<T>::propagate_row(Index epoch, Index batch, Index start) {
   const T* x = train_.X.row(row).data();
   Workspace<T>& workspace = blocks_.workspace;
   one_sample_->forward(network_, x, workspace);
+  if (one_sample_->one_output()) {  // the loss of one entry, without the views of a batch
+    const T* weight = weighted_ ? train_.weights.data() + row : nullptr;
+    const T z = OneSample<T>::logit(workspace), a = OneSample<T>::output(workspace);
+    const T target = train_.Y(row, 0);
+    const double error = one_output_error<T>(options_.loss, z, a, target, weight);
+    if (!std::isfinite(error))
+      throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));
+    metric_.add(network_.output(workspace, 0, 1), y, w);
+    OneSample<T>::error(workspace) =
+        one_output_delta<T>(options_.loss, network_.output_activation(), z, a, target, weight,
+                            batch_weights_[batch - 1]);
+    one_sample_->backward(network_, x, workspace, network_.gradients().data());
+    return error;
+  }
   const double error = network_.summed_error(options_.loss, y, w, workspace);
   if (!std::isfinite(error))
     throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));

@@ -71,4 +71,14 @@ void output_delta(const Loss& loss, const Activation& output, const ConstMatrixR
                   const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
                   const ConstVectorRef<T>& weights, double weight_sum, Eigen::Ref<Matrix<T>> dZ);
 
+// A row of a network of one output (fit's one-sample path): w ℓ (0 for a weight of 0) and dL/dz
+// for L = w ℓ / weight_sum, from its logit z, output a = g(z), target y and weight (nullptr: 1).
+// The arithmetic of summed_error and output_delta on that row, bit for bit: the same formulas,
+// instantiated for one entry instead of through the matrix views of a batch.
+template <class T>
+double one_output_error(const Loss& loss, T z, T a, T y, const T* weight);
+template <class T>
+T one_output_delta(const Loss& loss, const Activation& output, T z, T a, T y, const T* weight,
+                   double weight_sum);
+
 }  // namespace nncore
