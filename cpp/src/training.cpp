@@ -216,28 +216,52 @@ int chunk_threads(const Sequential<T>& network, Index chunks) {
 // Whether the batches split into blocks of rows (RowBlocks) run their blocks on the pool's
 // threads or one after another on the calling thread (InTurn): the same blocks either way, so
 // the same results bit for bit; only the time differs. Measured, not guessed: this machine's
-// second vCPU has phases of minutes in which it gives much less, and the S network (64-128-128-10,
-// batch 32) then trained at 2 threads at 0.6× its 1-thread rate. At the start of each epoch the
-// first 2·kTrials split batches alternate between the two, timed from the gradient to the
-// update, and the rest of the epoch takes the faster.
+// second vCPU has phases in which it gives much less, and the S network (64-128-128-10, batch 32)
+// then trained at 2 threads at 0.6× its 1-thread rate on the pool. Every split batch is timed,
+// from the gradient to the update, into a running mean of the way it ran; every kProbeEvery
+// batches, kProbeRun batches run the other way, for a fresh estimate of it; and the fit runs in
+// turn while that is clearly faster (below kMargin× the pool's). The first batch after a switch
+// or an epoch's end is not counted: the pool's first batch after a pause pays for waking its
+// workers. (Timing only a few batches at each epoch's start missed slow phases: the second
+// vCPU's stalls come and go within milliseconds.)
 class Pace {
  public:
-  void start_epoch() {
-    trials_ = 0;
-    spent_[0] = spent_[1] = 0.0;
-  }
-  bool trying() const { return trials_ < 2 * kTrials; }
   bool on_pool() const {
     const int fixed = split_pace.load(std::memory_order_relaxed);
     if (fixed != 0) return fixed == 1;
-    return trying() ? trials_ % 2 == 0 : spent_[0] <= spent_[1];
+    return (probe_left_ > 0 ? 1 - current_ : current_) == kPool;
   }
-  void record(double seconds) { spent_[trials_++ % 2] += seconds; }
+  void start_epoch() { warm_ = false; }
+  void record(double seconds) {
+    const int way = probe_left_ > 0 ? 1 - current_ : current_;
+    const bool counted = warm_ && way == last_way_;
+    warm_ = true;
+    last_way_ = way;
+    if (probe_left_ > 0) {  // a probe: its mean becomes the other way's estimate
+      if (counted) probe_sum_ += seconds, ++probe_count_;
+      if (--probe_left_ == 0 && probe_count_ > 0) estimate_[way] = probe_sum_ / probe_count_;
+    } else if (counted) {
+      double& mean = estimate_[way];
+      mean = mean < 0.0 ? seconds : mean + (seconds - mean) / 8.0;
+    }
+    if (probe_left_ == 0 && ++since_probe_ >= kProbeEvery) {
+      since_probe_ = 0, probe_left_ = kProbeRun, probe_sum_ = 0.0, probe_count_ = 0;
+    }
+    const double here = estimate_[current_], there = estimate_[1 - current_];
+    if (probe_left_ == 0 && here >= 0.0 && there >= 0.0 && there < kMargin * here)
+      current_ = 1 - current_;
+  }
 
  private:
-  static constexpr int kTrials = 4;
-  int trials_ = 0;
-  double spent_[2] = {0.0, 0.0};  // on the pool, in turn
+  static constexpr int kPool = 0, kInTurn = 1;
+  static constexpr int kProbeEvery = 200, kProbeRun = 3;
+  static constexpr double kMargin = 0.9;
+  int current_ = kPool, last_way_ = kPool;
+  bool warm_ = false;
+  int since_probe_ = kProbeEvery - 8;  // the first probe early in the fit
+  int probe_left_ = 0, probe_count_ = 0;
+  double probe_sum_ = 0.0;
+  double estimate_[2] = {-1.0, -1.0};  // seconds a batch, on the pool and in turn (< 0: none)
 };
 
 std::string where(Index epoch, Index batch) {
@@ -527,8 +551,7 @@ bool Training<T>::train_epoch(Index epoch, EpochSums& sums) {
     const Index m = std::min(batch_size_, n_ - start);  // < 0: none on this rank
     double error;
     if (blocks_.count(m) > 1) {  // split: on the pool or in turn (Pace)
-      const bool timed = pace_.trying();
-      const auto began = timed ? Clock::now() : Clock::time_point{};
+      const auto began = Clock::now();
       std::optional<InTurn> in_turn;
       if (!pace_.on_pool()) {
         in_turn.emplace();
@@ -536,7 +559,7 @@ bool Training<T>::train_epoch(Index epoch, EpochSums& sums) {
       }
       error = compute_gradient(epoch, batch, gradient, blocks, penalty);
       update(epoch, batch, gradient, blocks);
-      if (timed) pace_.record(std::chrono::duration<double>(Clock::now() - began).count());
+      pace_.record(std::chrono::duration<double>(Clock::now() - began).count());
     } else {
       error = compute_gradient(epoch, batch, gradient, blocks, penalty);
       update(epoch, batch, gradient, blocks);
