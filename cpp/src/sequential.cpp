@@ -132,11 +132,8 @@ void Sequential<T>::propagate_errors(const Loss& loss, const ConstMatrixRef<T>& 
                                      const ConstMatrixRef<T>& Y, const ConstVectorRef<T>& weights,
                                      double weight_sum, Workspace<T>& workspace,
                                      Index first) const {
-  const Index n = X.rows();
-  if (!workspace.training || first < 0 || first + n > workspace.capacity)
-    throw std::invalid_argument("workspace was not made for training");
-  if (Y.rows() != n) throw std::invalid_argument("Y must have as many rows as X");
-  output_errors(loss, Y, weights, weight_sum, workspace, first);
+  if (Y.rows() != X.rows()) throw std::invalid_argument("Y must have as many rows as X");
+  output_errors(loss, Y, weights, weight_sum, workspace, first);  // (checks the workspace)
   chain_.propagate(slices(), X, workspace.layers, first, mode(workspace), /*error_at_logits=*/true,
                    /*dX=*/nullptr);
 }

@@ -59,10 +59,10 @@ __all__ = [
 #: Submodules imported on first use (``nncore.plot``): ``distributed``, ``plot`` and ``sklearn``
 #: need an optional package — mpi4py (which would start MPI), matplotlib, scikit-learn — that
 #: ``import nncore`` must not import; ``datasets``, ``reference`` (the pure-NumPy and
-#: pure-Python references) and ``serialization`` (the file format: zipfile, json, ...) are not
-#: needed to build, train or use a model, and importing them would lengthen every ``import
-#: nncore``. ``sklearn`` and ``serialization`` are not in ``__all__`` (``from nncore import *``
-#: must work without scikit-learn).
+#: pure-Python references) and ``serialization`` (the file format: zipfile, json, ...; the first
+#: ``save``/``load`` imports it) are not needed to build, train or predict, and importing them
+#: would lengthen every ``import nncore``. Neither ``sklearn`` (``from nncore import *`` must work
+#: without scikit-learn) nor ``serialization`` (which it would import) is in ``__all__``.
 _LAZY_SUBMODULES = ("datasets", "distributed", "plot", "reference", "serialization", "sklearn")
 
 
