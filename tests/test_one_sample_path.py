@@ -26,7 +26,10 @@ CASES = [
     (["gelu"], "identity", "poisson", "counts"),
     (["leaky_relu"], "sigmoid", "binary_cross_entropy", "binary"),
     (["swish", "softplus"], "softmax", "categorical_cross_entropy", "one_hot"),
+    (["tanh"], "sigmoid", "mean_squared_error", "binary"),  # a loss not fused with its output
 ]
+#: A Huber threshold other than the default, where the loss's two pieces both occur.
+HUBER_DELTA = 0.3
 
 
 def targets(kind: str, rng: np.random.Generator, n: int, k: int) -> np.ndarray[Any, Any]:
@@ -73,11 +76,13 @@ def test_an_epoch_of_single_rows_is_the_general_path_row_by_row(
 
     fitted.fit(
         X, Y, loss=loss, optimizer="sgd", learning_rate=LEARNING_RATE, epochs=1, batch_size=1,
-        shuffle=False, sample_weight=w, n_iter_no_change=None,
+        shuffle=False, sample_weight=w, n_iter_no_change=None, huber_delta=HUBER_DELTA,
     )  # fmt: skip
     for i in range(n):
         weight = None if w is None else w[i : i + 1]
-        gradients = by_hand.backward(X[i : i + 1], Y[i : i + 1], loss=loss, sample_weight=weight)
+        gradients = by_hand.backward(
+            X[i : i + 1], Y[i : i + 1], loss=loss, sample_weight=weight, huber_delta=HUBER_DELTA
+        )
         by_hand.step(gradients, LEARNING_RATE)
 
     (W_fit, b_fit), (W_hand, b_hand) = fitted.get_parameters(), by_hand.get_parameters()
@@ -136,7 +141,7 @@ def test_the_general_path_comparison_can_fail() -> None:
         assert_same_fit(row_path, general, h_row, h_gen)
 
 
-SAMPLE_WEIGHTS = ["none", "uniform", "with_zeros"]
+SAMPLE_WEIGHTS = ["none", "uniform", "with_zeros", "first_batches_zero"]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -156,12 +161,14 @@ def test_shuffled_epochs_on_both_paths_agree(
         w = rng.uniform(0.2, 2.0, n).astype(dtype)
         if weights == "with_zeros":
             w[::3] = 0.0
+        if weights == "first_batches_zero":  # batches of weight 0: dL/dz = 0, no loss
+            w[:10] = 0.0
     row_path, general = two_paths(sizes, hidden, output, dtype)
     general_start = general.parameters.copy()
     options: dict[str, Any] = {
         "loss": loss, "optimizer": "adam" if weights == "uniform" else "sgd", "epochs": 3,
         "batch_size": 1, "learning_rate": 0.01, "sample_weight": w, "n_iter_no_change": None,
-        "validation_data": (X[:7], Y[:7]),
+        "validation_data": (X[:7], Y[:7]), "huber_delta": HUBER_DELTA,
     }  # fmt: skip
     h_row = row_path.fit(X, Y, **options)
     h_gen = general.fit(X, Y, **options)
@@ -198,13 +205,14 @@ def misaligned(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("batch_size", [1, 5])
 @pytest.mark.parametrize(
     ("output", "loss"),
     [("softmax", "categorical_cross_entropy"), ("identity", "mean_squared_error"),
      ("sigmoid", "binary_cross_entropy")],
 )  # fmt: skip
 def test_results_do_not_depend_on_where_the_rows_lie_in_memory(
-    output: str, loss: str, shuffle: bool, dtype: Any
+    output: str, loss: str, batch_size: int, shuffle: bool, dtype: Any
 ) -> None:
     """Rows read in place (the one-sample path) or in a batch copy, at any address, give the same
     numbers: 40 outputs, so that Eigen's vectorised sums over a row (which start at an aligned
@@ -225,7 +233,8 @@ def test_results_do_not_depend_on_where_the_rows_lie_in_memory(
     for X_at, Y_at, w_at in [(X, Y, w), (misaligned(X), misaligned(Y), misaligned(w))]:
         model = nncore.MLP([33, 12, k], output_activation=output, dtype=dtype, seed=2)
         history = model.fit(
-            X_at, Y_at, loss=loss, epochs=2, batch_size=1, shuffle=shuffle, sample_weight=w_at,
+            X_at, Y_at, loss=loss, epochs=2, batch_size=batch_size, shuffle=shuffle,
+            sample_weight=w_at,
             optimizer="sgd", learning_rate=0.01, n_iter_no_change=None,
         )  # fmt: skip
         fits.append((model, history))

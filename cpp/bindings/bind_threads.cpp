@@ -64,6 +64,10 @@ void bind_threads(py::module_& m) {
         "Training batches split into blocks of rows on threads so far.");
   m.def("_split_batches_in_turn", &split_batches_in_turn,
         "Of those, the batches whose blocks ran in turn on the calling thread.");
+  m.def("_pool_jobs", &pool_jobs, "Jobs that ran on the thread pool so far.");
+  m.def("_simulate_split_pace", &simulate_split_pace, py::arg("pool_seconds"),
+        py::arg("in_turn_seconds"),
+        "For tests: the ways (0 pool, 1 in turn) fit's measurement picks for these batch times.");
   m.def("_set_split_pace", &set_split_pace, py::arg("choice"),
         "For tests: 0 measures (default), 1 always the pool, 2 always in turn.");
   m.def(

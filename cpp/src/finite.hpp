@@ -1,7 +1,7 @@
 // Whether every entry is finite, fast: a sum is finite unless an entry is infinite or NaN, or the
 // sum overflows (then each entry is looked at). One vectorised pass over contiguous memory, where
-// Eigen's allFinite() on a matrix of few columns runs entry by entry (a 10,000 × 2 X took as long
-// to check as to predict from).
+// Eigen's allFinite() on a matrix of few columns runs entry by entry (checking a 10,000 × 2 X took
+// 7% of the time of predicting from it).
 #pragma once
 
 #include <cmath>

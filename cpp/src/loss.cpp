@@ -135,6 +135,13 @@ void delta_of(const Loss& loss, const Activation& output, const MZ& Z, const MA&
                       Eigen::Ref<Matrix<T>>(dZ));
 }
 
+// One entry, as the 1 × 1 arrays and matrices that one_output_error and one_output_delta
+// instantiate row_error and delta_of for, and a row's weight: one entry, or none (all ones).
+template <class T>
+using Cell = Eigen::Matrix<T, 1, 1>;
+template <class T>
+using MaybeWeight = Eigen::Matrix<T, Eigen::Dynamic, 1, Eigen::ColMajor, 1, 1>;
+
 }  // namespace
 
 template <class T>
@@ -154,13 +161,6 @@ void output_delta(const Loss& loss, const Activation& output, const ConstMatrixR
                   const ConstVectorRef<T>& weights, double weight_sum, Eigen::Ref<Matrix<T>> dZ) {
   delta_of<T>(loss, output, Z, A, Y, weights, weight_sum, dZ);
 }
-
-// One entry, as the 1 × 1 arrays and matrices that one_output_error and one_output_delta
-// instantiate row_error and delta_of for, and a row's weight: one entry, or none (all ones).
-template <class T>
-using Cell = Eigen::Matrix<T, 1, 1>;
-template <class T>
-using MaybeWeight = Eigen::Matrix<T, Eigen::Dynamic, 1, Eigen::ColMajor, 1, 1>;
 
 template <class T>
 double one_output_error(const Loss& loss, T z, T a, T y, const T* weight) {

@@ -42,8 +42,9 @@ class OneSample {
     }
   }
 
-  // After forward and Sequential::output_errors on row 0: the errors down the chain and dL/dθ
-  // into `gradient` (the layout of Sequential::gradients()).
+  // After forward, and the output layer's dL/dz on row 0 (Sequential::output_errors, or for one
+  // output one_output_delta): the errors down the chain and dL/dθ into `gradient` (the layout of
+  // Sequential::gradients()).
   void backward(const Sequential<T>& network, const T* x, Workspace<T>& workspace,
                 T* gradient) const {
     const T* parameters = network.parameters().data();

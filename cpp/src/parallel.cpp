@@ -25,8 +25,9 @@ namespace {
 
 constexpr auto kSpinTime = std::chrono::microseconds(100);
 
-thread_local bool running_task = false;  // see in_parallel_task
-thread_local bool in_turn = false;       // see InTurn
+thread_local bool running_task = false;     // see in_parallel_task
+thread_local bool in_turn = false;          // see InTurn
+std::atomic<std::int64_t> jobs_on_pool{0};  // see pool_jobs
 
 // Runs task(i) with running_task set (tasks may themselves start parallel work: it stays inline),
 // cleared again even if the task throws.
@@ -162,6 +163,8 @@ int num_threads() { return requested_threads.load(); }
 
 bool in_parallel_task() { return running_task; }
 
+std::int64_t pool_jobs() { return jobs_on_pool.load(std::memory_order_relaxed); }
+
 InTurn::InTurn() : before_(std::exchange(in_turn, true)) {}
 InTurn::~InTurn() { in_turn = before_; }
 
@@ -171,7 +174,10 @@ void run_on_pool(int n_tasks, TaskRef task) {
     return;
   }
   const std::shared_ptr<Pool> p = n_tasks > 1 && !in_turn ? current_pool() : nullptr;
-  if (p != nullptr && p->try_run(n_tasks, task)) return;
+  if (p != nullptr && p->try_run(n_tasks, task)) {
+    jobs_on_pool.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   for (int i = 0; i < n_tasks; ++i) run_task(task, i);
 }
 

@@ -200,8 +200,8 @@ class RowBlocks {
 };
 
 // Threads for predict's `chunks` chunks of kEvaluationChunk rows: one, unless there are several
-// chunks and a chunk's products are too small to be threaded themselves (product.hpp: below
-// kMinParallelWork multiply-adds, such as 2-16-1's); then each thread takes the next chunk, so
+// chunks and a chunk's products are all below kMinParallelWork multiply-adds (such as 2-16-1's),
+// which product.hpp never threads; then each thread takes the next chunk, so
 // that a slower vCPU takes fewer. The chunks start at the same rows at any thread count, and a
 // row's outputs are computed alike in any chunk: predictions are the same bit for bit.
 template <class T>
@@ -219,11 +219,12 @@ int chunk_threads(const Sequential<T>& network, Index chunks) {
 // second vCPU has phases in which it gives much less, and the S network (64-128-128-10, batch 32)
 // then trained at 2 threads at 0.6× its 1-thread rate on the pool. Every split batch is timed,
 // from the gradient to the update, into a running mean of the way it ran; every kProbeEvery
-// batches, kProbeRun batches run the other way, for a fresh estimate of it; and the fit runs in
-// turn while that is clearly faster (below kMargin× the pool's). The first batch after a switch
-// or an epoch's end is not counted: the pool's first batch after a pause pays for waking its
-// workers. (Timing only a few batches at each epoch's start missed slow phases: the second
-// vCPU's stalls come and go within milliseconds.)
+// batches, kProbeRun batches run the other way, for a fresh estimate of it; and the fit changes
+// way when the other one's estimate is below kMargin× the current one's (so either way is kept
+// until the other is clearly faster). The first batch after a change of way or an epoch's end is
+// not counted (of a probe's 3 batches, 2 are): the pool's first batch after a pause pays for
+// waking its workers. (Timing only a few batches at each epoch's start missed slow phases: the
+// second vCPU's stalls come and go within milliseconds.)
 class Pace {
  public:
   bool on_pool() const {
@@ -549,21 +550,17 @@ bool Training<T>::train_epoch(Index epoch, EpochSums& sums) {
     double penalty = 0.0;
     const Index start = (batch - 1) * batch_size_;
     const Index m = std::min(batch_size_, n_ - start);  // < 0: none on this rank
-    double error;
-    if (blocks_.count(m) > 1) {  // split: on the pool or in turn (Pace)
-      const auto began = Clock::now();
-      std::optional<InTurn> in_turn;
-      if (!pace_.on_pool()) {
-        in_turn.emplace();
-        split_in_turn_count.fetch_add(1, std::memory_order_relaxed);
-      }
-      error = compute_gradient(epoch, batch, gradient, blocks, penalty);
-      update(epoch, batch, gradient, blocks);
-      pace_.record(std::chrono::duration<double>(Clock::now() - began).count());
-    } else {
-      error = compute_gradient(epoch, batch, gradient, blocks, penalty);
-      update(epoch, batch, gradient, blocks);
+    const bool split = blocks_.count(m) > 1;            // on the pool or in turn (Pace)
+    std::optional<InTurn> in_turn;
+    if (split && !pace_.on_pool()) {
+      in_turn.emplace();
+      split_in_turn_count.fetch_add(1, std::memory_order_relaxed);
     }
+    const auto began = split ? Clock::now() : Clock::time_point{};
+    const double error = compute_gradient(epoch, batch, gradient, blocks, penalty);
+    update(epoch, batch, gradient, blocks);
+    if (split) pace_.record(std::chrono::duration<double>(Clock::now() - began).count());
+    in_turn.reset();
     const double weight = batch_weights_[batch - 1];
     const double rows = static_cast<double>(m);
     if (!batch_mean) {
@@ -830,6 +827,20 @@ void check(const FitOptions& options) {
 
 std::int64_t split_batches() { return split_count.load(std::memory_order_relaxed); }
 std::int64_t split_batches_in_turn() { return split_in_turn_count.load(std::memory_order_relaxed); }
+std::vector<int> simulate_split_pace(const std::vector<double>& pool_seconds,
+                                     const std::vector<double>& in_turn_seconds) {
+  if (pool_seconds.size() != in_turn_seconds.size())
+    throw std::invalid_argument("simulate_split_pace needs as many times of each way");
+  Pace pace;
+  std::vector<int> ways;
+  for (size_t i = 0; i < pool_seconds.size(); ++i) {
+    const bool pool = pace.on_pool();
+    ways.push_back(pool ? 0 : 1);
+    pace.record(pool ? pool_seconds[i] : in_turn_seconds[i]);
+  }
+  return ways;
+}
+
 void set_split_pace(int choice) {
   if (choice < 0 || choice > 2) throw std::invalid_argument("split pace must be 0, 1 or 2");
   split_pace.store(choice, std::memory_order_relaxed);

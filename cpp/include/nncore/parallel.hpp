@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
 
 #include "nncore/blas.hpp"
@@ -28,6 +29,8 @@ struct TaskRef {
 
 // Runs tasks 0..n_tasks−1 on the pool and the calling thread; see parallel_for.
 void run_on_pool(int n_tasks, TaskRef task);
+// Jobs that ran on the pool so far, in this process (for tests).
+std::int64_t pool_jobs();
 
 // While an InTurn lives, parallel_for on this thread runs its tasks one after another on it, as
 // it does when the pool is busy: the same tasks (decided as before, and running with

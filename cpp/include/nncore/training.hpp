@@ -106,6 +106,10 @@ std::int64_t split_batches();
 // for tests, a fixed choice: 0 measures (the default), 1 always the pool, 2 always in turn.
 std::int64_t split_batches_in_turn();
 void set_split_pace(int choice);
+// For tests: the ways (0 the pool, 1 in turn) a fresh fit's measurement chooses for batches that
+// would take these times, batch by batch, on the pool and in turn.
+std::vector<int> simulate_split_pace(const std::vector<double>& pool_seconds,
+                                     const std::vector<double>& in_turn_seconds);
 
 // validation: nullptr for none (with a reduction, it may have no rows: other ranks hold them).
 // random: the generator of the shuffles and dropout masks.
