@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import nncore
+from nncore import _core
 from nncore.reference import numpy_reference
 
 # Big enough that every product of the first layers is split (above the core's minimum work).
@@ -244,7 +245,9 @@ def test_predict_spreads_small_networks_chunks_over_the_threads(
     outputs = []
     for threads in (1, 2, 3):
         nncore.set_num_threads(threads)
+        jobs = _core._pool_jobs()
         outputs.append(model.forward(X))
+        assert (_core._pool_jobs() > jobs) == (threads > 1)  # the chunks went to the pool
     np.testing.assert_array_equal(outputs[1], outputs[0])
     np.testing.assert_array_equal(outputs[2], outputs[0])
     W, b = model.get_parameters()

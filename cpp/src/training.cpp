@@ -254,7 +254,7 @@ class Pace {
   }
 
  private:
-  static constexpr int kPool = 0, kInTurn = 1;
+  static constexpr int kPool = 0;  // the ways are 0, the pool, and 1, in turn
   static constexpr int kProbeEvery = 200, kProbeRun = 3;
   static constexpr double kMargin = 0.9;
   int current_ = kPool, last_way_ = kPool;
@@ -560,7 +560,6 @@ bool Training<T>::train_epoch(Index epoch, EpochSums& sums) {
     const double error = compute_gradient(epoch, batch, gradient, blocks, penalty);
     update(epoch, batch, gradient, blocks);
     if (split) pace_.record(std::chrono::duration<double>(Clock::now() - began).count());
-    in_turn.reset();
     const double weight = batch_weights_[batch - 1];
     const double rows = static_cast<double>(m);
     if (!batch_mean) {
