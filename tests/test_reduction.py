@@ -233,6 +233,45 @@ def test_a_setup_failure_is_agreed_on() -> None:
     assert ranks.sums == 0  # nothing else was asked of the ranks
 
 
+REFUSED = [{"penalty": (0.1,) * 32}, {"epoch_loss": "batch_mean"}]  # 32: the parameters of 3-5-2
+
+
+@pytest.mark.parametrize("setting", REFUSED, ids=["penalty", "batch_mean"])
+def test_penalty_and_batch_mean_are_refused_in_a_data_parallel_fit(setting: dict[str, Any]) -> None:
+    # Their sums assume that every rank has rows in every batch (the batch-mean loss adds m_B times
+    # a batch's mean, and a rank past its last row has m_B < 0), so a data-parallel fit refuses
+    # them before it trains; the same options train in one process.
+    model = nncore.MLP([3, 5, 2], "tanh", "softmax", dtype="float64", seed=0)
+    X, Y = np.random.default_rng(0).normal(size=(6, 3)), np.eye(2)[[0, 1, 0, 1, 1, 0]]
+    before = model._network.parameters.copy()
+    options = _core.FitOptions(loss="cross_entropy", batch_size=4, **setting)
+    ranks = IdenticalRanks(2)
+    with pytest.raises(ValueError, match="not available in a data-parallel fit"):
+        _core.fit(
+            model._network,
+            nncore.SGD()._native("float64"),
+            model._random,
+            (X, Y, NONE),
+            None,
+            options,
+            None,
+            ranks,
+        )
+    # Every rank refuses alike (the options are the same on every rank), before any sum.
+    assert ranks.sums == 0
+    np.testing.assert_array_equal(model._network.parameters, before)
+    records, _ = _core.fit(
+        model._network,
+        nncore.SGD()._native("float64"),
+        model._random,
+        (X, Y, NONE),
+        None,
+        options,
+    )
+    assert len(records) == options.epochs
+    assert not np.array_equal(model._network.parameters, before)
+
+
 @pytest.mark.parametrize("with_reduction", [False, True])
 def test_ctrl_c_in_a_callback_propagates_only_in_a_data_parallel_fit(with_reduction: bool) -> None:
     # One rank cannot stop cleanly alone (the others would wait for it): the KeyboardInterrupt
