@@ -212,23 +212,25 @@ def test_a_non_finite_sum_stops_every_rank_before_the_step() -> None:
     assert ranks.agreed == [None, None]  # setup, then the gradient: this rank did not fail
 
 
+def network_3_5_2() -> nncore.MLP:
+    return nncore.MLP([3, 5, 2], "tanh", "softmax", dtype="float64", seed=0)
+
+
+def sgd_fit(
+    model: nncore.MLP, X: np.ndarray, Y: np.ndarray, options: Any, ranks: IdenticalRanks | None
+) -> list[dict[str, Any]]:
+    """The records of a plain-SGD native fit of a float64 model (ranks: None for one process)."""
+    args = (X, Y, NONE), None, options, None, ranks
+    records, _ = _core.fit(model._network, nncore.SGD()._native("float64"), model._random, *args)
+    return records
+
+
 def test_a_setup_failure_is_agreed_on() -> None:
-    model = nncore.MLP([3, 5, 2], "tanh", "softmax", dtype="float64", seed=0)
     X, Y = np.zeros((6, 3)), np.zeros((6, 2))
     ranks = IdenticalRanks(2)
-    options = _core.FitOptions(loss="mean_squared_error")
     X[2, 2] = np.inf
     with pytest.raises(ValueError, match="X contains NaN or infinity"):
-        _core.fit(
-            model._network,
-            nncore.SGD()._native("float64"),
-            model._random,
-            (X, Y, NONE),
-            None,
-            options,
-            None,
-            ranks,
-        )
+        sgd_fit(network_3_5_2(), X, Y, _core.FitOptions(loss="mean_squared_error"), ranks)
     assert len(ranks.agreed) == 1 and isinstance(ranks.agreed[0], ValueError)
     assert ranks.sums == 0  # nothing else was asked of the ranks
 
@@ -241,34 +243,18 @@ def test_penalty_and_batch_mean_are_refused_in_a_data_parallel_fit(setting: dict
     # Their sums assume that every rank has rows in every batch (the batch-mean loss adds m_B times
     # a batch's mean, and a rank past its last row has m_B < 0), so a data-parallel fit refuses
     # them before it trains; the same options train in one process.
-    model = nncore.MLP([3, 5, 2], "tanh", "softmax", dtype="float64", seed=0)
     X, Y = np.random.default_rng(0).normal(size=(6, 3)), np.eye(2)[[0, 1, 0, 1, 1, 0]]
-    before = model._network.parameters.copy()
     options = _core.FitOptions(loss="cross_entropy", batch_size=4, **setting)
+    model = network_3_5_2()
+    before = model._network.parameters.copy()
     ranks = IdenticalRanks(2)
     with pytest.raises(ValueError, match="not available in a data-parallel fit"):
-        _core.fit(
-            model._network,
-            nncore.SGD()._native("float64"),
-            model._random,
-            (X, Y, NONE),
-            None,
-            options,
-            None,
-            ranks,
-        )
-    # Every rank refuses alike (the options are the same on every rank), before any sum.
+        sgd_fit(model, X, Y, options, ranks)
+    # Every rank refuses alike (the options are the same on every rank), before any sum, and
+    # leaves its network as it was.
     assert ranks.sums == 0
     np.testing.assert_array_equal(model._network.parameters, before)
-    records, _ = _core.fit(
-        model._network,
-        nncore.SGD()._native("float64"),
-        model._random,
-        (X, Y, NONE),
-        None,
-        options,
-    )
-    assert len(records) == options.epochs
+    assert len(sgd_fit(model, X, Y, options, None)) == options.epochs
     assert not np.array_equal(model._network.parameters, before)
 
 
