@@ -230,11 +230,11 @@ class Pace {
   bool on_pool() const {
     const int fixed = split_pace.load(std::memory_order_relaxed);
     if (fixed != 0) return fixed == 1;
-    return (probe_left_ > 0 ? 1 - current_ : current_) == kPool;
+    return way() == kPool;
   }
   void start_epoch() { warm_ = false; }
   void record(double seconds) {
-    const int way = probe_left_ > 0 ? 1 - current_ : current_;
+    const int way = this->way();
     const bool counted = warm_ && way == last_way_;
     warm_ = true;
     last_way_ = way;
@@ -257,6 +257,7 @@ class Pace {
   static constexpr int kPool = 0;  // the ways are 0, the pool, and 1, in turn
   static constexpr int kProbeEvery = 200, kProbeRun = 3;
   static constexpr double kMargin = 0.9;
+  int way() const { return probe_left_ > 0 ? 1 - current_ : current_; }  // the batch at hand
   int current_ = kPool, last_way_ = kPool;
   bool warm_ = false;
   int since_probe_ = kProbeEvery - 8;  // the first probe early in the fit
