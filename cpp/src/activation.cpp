@@ -58,8 +58,8 @@ constexpr bool kPacketTanh = Eigen::internal::packet_traits<double>::Vectorizabl
                              Eigen::internal::packet_traits<double>::HasDiv &&
                              Eigen::internal::packet_traits<double>::HasCmp;
 
-template <class T>
-void assign_tanh(const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {
+template <class T, class MZ, class MA>
+void assign_tanh(const MZ& Z, MA& A) {
   if constexpr (std::is_same_v<T, double> && kPacketTanh) {
     for (Index r = 0; r < Z.rows(); ++r) tanh_double(Z.row(r).data(), A.row(r).data(), Z.cols());
   } else {
@@ -98,8 +98,12 @@ Activation Activation::from_name(const std::string& name, double slope, double a
 
 std::string Activation::name() const { return own_name(activation_names(), kind); }
 
-template <class T>
-void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {
+namespace {
+
+// activate and apply_jacobian on a batch's Refs or on one row's Maps (the one-sample path, where
+// a Ref's construction cost more than a row's activation): one formula for both.
+template <class T, class MZ, class MA>
+void activate_on(const Activation& activation, const MZ& Z, MA A) {
   const auto z = Z.array();
   auto a = A.array();
   const T slope = static_cast<T>(activation.slope), alpha = static_cast<T>(activation.alpha);
@@ -127,10 +131,9 @@ void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::R
   }
 }
 
-template <class T>
-void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
-                    const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& dA,
-                    Eigen::Ref<Matrix<T>> dZ) {
+template <class T, class MZ, class MdZ>
+void apply_jacobian_on(const Activation& activation, const MZ& Z, const MZ& A, const MZ& dA,
+                       MdZ dZ) {
   const bool in_place = dZ.data() == dA.data() && dZ.outerStride() == dA.outerStride();
   if (activation.kind == ActivationKind::identity && in_place) return;  // dz = da already
   const auto z = Z.array();
@@ -177,11 +180,39 @@ void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
   }
 }
 
+}  // namespace
+
+template <class T>
+void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::Ref<Matrix<T>> A) {
+  activate_on<T>(activation, Z, A);
+}
+
+template <class T>
+void activate_row(const Activation& activation, const T* z, T* a, Index n) {
+  activate_on<T>(activation, ConstMatrixMap<T>(z, 1, n), MatrixMap<T>(a, 1, n));
+}
+
+template <class T>
+void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
+                    const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& dA,
+                    Eigen::Ref<Matrix<T>> dZ) {
+  apply_jacobian_on<T>(activation, Z, A, dA, dZ);
+}
+
+template <class T>
+void apply_jacobian_row(const Activation& activation, const T* z, const T* a, const T* da, T* dz,
+                        Index n) {
+  apply_jacobian_on<T>(activation, ConstMatrixMap<T>(z, 1, n), ConstMatrixMap<T>(a, 1, n),
+                       ConstMatrixMap<T>(da, 1, n), MatrixMap<T>(dz, 1, n));
+}
+
 #define NNCORE_INSTANTIATE(T)                                                                    \
   template void activate<T>(const Activation&, const ConstMatrixRef<T>&, Eigen::Ref<Matrix<T>>); \
+  template void activate_row<T>(const Activation&, const T*, T*, Index);                         \
   template void apply_jacobian<T>(const Activation&, const ConstMatrixRef<T>&,                   \
                                   const ConstMatrixRef<T>&, const ConstMatrixRef<T>&,            \
-                                  Eigen::Ref<Matrix<T>>);
+                                  Eigen::Ref<Matrix<T>>);                                        \
+  template void apply_jacobian_row<T>(const Activation&, const T*, const T*, const T*, T*, Index);
 NNCORE_INSTANTIATE(float)
 NNCORE_INSTANTIATE(double)
 #undef NNCORE_INSTANTIATE

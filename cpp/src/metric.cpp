@@ -48,28 +48,38 @@ void Metric<T>::reset() {
   sums_.setZero();
 }
 
+// Adds one row: a, y (1, k) the row's outputs and targets, w its weight. add's rows of a batch and
+// add_one's single entry (1 × 1 cells) both come here: the same formulas either way.
+template <class T>
+template <class RowA, class RowY>
+void Metric<T>::add_row(const RowA& a, const RowY& y, double w) {
+  if (kind_ == MetricKind::r2) {
+    sums_ += w * (a - y).transpose().template cast<double>().array().square().matrix();
+    return;
+  }
+  bool right;
+  if (kind_ == MetricKind::categorical_accuracy) {
+    Index predicted = 0, label = 0;
+    a.maxCoeff(&predicted);
+    y.maxCoeff(&label);
+    right = predicted == label;
+  } else {
+    right = ((a.array() >= T(0.5)) == (y.array() >= T(0.5))).all();
+  }
+  sums_[0] += right ? w : 0.0;
+  sums_[1] += w;
+}
+
 template <class T>
 void Metric<T>::add(const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
                     const ConstVectorRef<T>& weights) {
-  for (Index i = 0; i < A.rows(); ++i) {
-    const double w = weight_of<T>(weights, i);
-    if (kind_ == MetricKind::r2) {
-      sums_ +=
-          w * (A.row(i) - Y.row(i)).transpose().template cast<double>().array().square().matrix();
-      continue;
-    }
-    bool right;
-    if (kind_ == MetricKind::categorical_accuracy) {
-      Index predicted = 0, label = 0;
-      A.row(i).maxCoeff(&predicted);
-      Y.row(i).maxCoeff(&label);
-      right = predicted == label;
-    } else {
-      right = ((A.row(i).array() >= T(0.5)) == (Y.row(i).array() >= T(0.5))).all();
-    }
-    sums_[0] += right ? w : 0.0;
-    sums_[1] += w;
-  }
+  for (Index i = 0; i < A.rows(); ++i) add_row(A.row(i), Y.row(i), weight_of<T>(weights, i));
+}
+
+template <class T>
+void Metric<T>::add_one(T a, T y, const T* weight) {
+  using Cell = Eigen::Matrix<T, 1, 1>;
+  add_row(Cell(a), Cell(y), weight == nullptr ? 1.0 : static_cast<double>(*weight));
 }
 
 template <class T>

@@ -680,9 +680,6 @@ double Training<T>::propagate(Index epoch, Index batch, GradientSize& gradient, 
 template <class T>
 double Training<T>::propagate_row(Index epoch, Index batch, Index start) {
   const Index row = options_.shuffle ? order_[static_cast<size_t>(start)] : start;
-  const ConstMatrixRef<T> y = train_.Y.middleRows(row, 1);
-  const ConstVectorRef<T> w = weighted_ ? ConstVectorRef<T>(train_.weights.segment(row, 1))
-                                        : ConstVectorRef<T>(w_batch_.head(0));
   const T* x = train_.X.row(row).data();
   Workspace<T>& workspace = blocks_.workspace;
   one_sample_->forward(network_, x, workspace);
@@ -693,13 +690,16 @@ double Training<T>::propagate_row(Index epoch, Index batch, Index start) {
     const double error = one_output_error<T>(options_.loss, z, a, target, weight);
     if (!std::isfinite(error))
       throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));
-    metric_.add(network_.output(workspace, 0, 1), y, w);
+    metric_.add_one(a, target, weight);
     OneSample<T>::error(workspace) =
         one_output_delta<T>(options_.loss, network_.output_activation(), z, a, target, weight,
                             batch_weights_[batch - 1]);
     one_sample_->backward(network_, x, workspace, network_.gradients().data());
     return error;
   }
+  const ConstMatrixRef<T> y = train_.Y.middleRows(row, 1);
+  const ConstVectorRef<T> w = weighted_ ? ConstVectorRef<T>(train_.weights.segment(row, 1))
+                                        : ConstVectorRef<T>(w_batch_.head(0));
   const double error = network_.summed_error(options_.loss, y, w, workspace);
   if (!std::isfinite(error))
     throw DivergenceError("training diverged: non-finite loss" + where(epoch, batch));

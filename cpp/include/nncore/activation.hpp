@@ -66,4 +66,11 @@ void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
                     const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& dA,
                     Eigen::Ref<Matrix<T>> dZ);
 
+// activate and apply_jacobian on one row of n entries at z, a, da, dz (fit's one-sample path).
+template <class T>
+void activate_row(const Activation& activation, const T* z, T* a, Index n);
+template <class T>
+void apply_jacobian_row(const Activation& activation, const T* z, const T* a, const T* da, T* dz,
+                        Index n);
+
 }  // namespace nncore

@@ -30,6 +30,8 @@ class Metric {
   // Adds a batch: A (m, k) outputs, Y (m, k) targets, weights (m) or empty.
   void add(const ConstMatrixRef<T>& A, const ConstMatrixRef<T>& Y,
            const ConstVectorRef<T>& weights);
+  // Adds a row of one output: a its output, y its target, weight its weight (null: 1).
+  void add_one(T a, T y, const T* weight);
   // The sums the metric is made of, which add over batches (and over the ranks of a data-parallel
   // fit): accuracy [Σ_i w_i [right_i], Σ_i w_i]; R² Σ_i w_i (a_ij − y_ij)² for every output j.
   Eigen::VectorXd& sums() { return sums_; }
@@ -37,6 +39,9 @@ class Metric {
   MetricKind kind() const { return kind_; }
 
  private:
+  template <class RowA, class RowY>
+  void add_row(const RowA& a, const RowY& y, double w);
+
   MetricKind kind_;
   Eigen::VectorXd sums_;
   Eigen::VectorXd total_squares_;  // R²: Σ_i w_i (y_ij − ȳ_j)² per output

@@ -103,19 +103,19 @@ class Dense final : public Layer<T> {
     if (activation_.kind == ActivationKind::identity)  // y = z: the copy activate would make
       for (Index j = 0; j < n_out(); ++j) workspace.output.data()[j] = z[j];
     else
-      activate<T>(activation_, workspace.kept[0].topRows(1), workspace.output.topRows(1));
+      activate_row<T>(activation_, z, workspace.output.data(), n_out());
   }
   void backward_row(const T* parameters, const T* a, LayerWorkspace<T>& workspace, bool at_logits,
                     T* da, T* gradient) const {
-    auto dz = workspace.error.topRows(1);
+    T* dz = workspace.error.data();
     if (!at_logits)
-      apply_jacobian<T>(activation_, workspace.kept[0].topRows(1), workspace.output.topRows(1), dz,
-                        dz);
+      apply_jacobian_row<T>(activation_, workspace.kept[0].data(), workspace.output.data(), dz, dz,
+                            n_out());
     if (da != nullptr)
-      product::detail::times_transposed_one<T>(dz.data(), parameters, n_in(), n_out(), da);
+      product::detail::times_transposed_one<T>(dz, parameters, n_in(), n_out(), da);
     const Index n_w = n_in() * n_out();
-    for (Index j = 0; j < bias_size(); ++j) gradient[n_w + j] = dz.data()[j];  // (a loop: no call)
-    product::detail::transposed_times_one<T>(a, dz.data(), 0, n_in(), n_out(), gradient);
+    for (Index j = 0; j < bias_size(); ++j) gradient[n_w + j] = dz[j];  // (a loop: no call)
+    product::detail::transposed_times_one<T>(a, dz, 0, n_in(), n_out(), gradient);
   }
 
   // dW = Xᵀ·dZ (the rows of W in [begin, end)),  db = Σ_rows dZ (its entries in [begin, end))
