@@ -65,7 +65,9 @@ NNCORE_PRODUCT void times_one(const T* __restrict a, const T* __restrict W, cons
 template <class T>
 NNCORE_PRODUCT void transposed_times_one(const T* __restrict a, const T* __restrict dz, Index r0,
                                          Index r1, Index n_out, T* __restrict dW) {
-  if (n_out < kNarrow) {  // a column at a time: the inner loop runs over the inputs
+  if (n_out == 1) {  // one column, contiguous: the loop the compiler vectorises
+    for (Index i = r0; i < r1; ++i) dW[i] = a[i] * dz[0];
+  } else if (n_out < kNarrow) {  // a column at a time: the inner loop runs over the inputs
     for (Index j = 0; j < n_out; ++j)
       for (Index i = r0; i < r1; ++i) dW[i * n_out + j] = a[i] * dz[j];
   } else {
@@ -78,6 +80,10 @@ NNCORE_PRODUCT void transposed_times_one(const T* __restrict a, const T* __restr
 template <class T>
 NNCORE_PRODUCT void times_transposed_one(const T* __restrict dz, const T* __restrict W, Index n_in,
                                          Index n_out, T* __restrict da) {
+  if (n_out == 1) {  // one column, contiguous (0 + W·dz, as below: a product of −0 gives +0)
+    for (Index i = 0; i < n_in; ++i) da[i] = T(0) + W[i] * dz[0];
+    return;
+  }
   if (n_out < kNarrow) {  // a column at a time, each sum still in the order of j
     for (Index i = 0; i < n_in; ++i) da[i] = 0;
     for (Index j = 0; j < n_out; ++j)
