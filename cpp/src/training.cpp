@@ -50,48 +50,49 @@ double weight_sum(const ConstVectorRef<T>& weights, Index n) {
   return sum;
 }
 
-// ‖g‖₂ and max_i |g_i| of a gradient.
+// ‖g‖₂ of a gradient, and a bound of max_i |g_i| from it: ‖g‖∞ ≤ ‖g‖₂ (the step bound of
+// Training::update needs no more, and a second pass for the maximum cost a tenth of T's step).
 struct GradientSize {
   double norm = 0.0;
-  double max_abs = 0.0;
+  double max_abs_bound = 0.0;
 };
 
-// ‖v‖₂ and max_i |v_i| from k partial sums of squares (in T, added in order) and partial maxima.
-// Only when the sum overflows (or v holds inf/NaN) is the norm redone in double, where a finite
-// vector's norm is always finite.
+// ‖v‖₂ from k partial sums of squares (in T, added in order). Only when the sum overflows (or v
+// holds inf/NaN) is the norm redone in double, where a finite vector's norm is always finite.
+// The bound of max |v_i|: a sum of the squares fl(v_i²) ≥ v_i²(1 − ε), every addition of a
+// term ≥ 0 rounded up from its larger operand at least (rounding is monotonic), so max |v_i| ≤
+// √sum · (1 + ε) — unless v_i² fell below the smallest normal T, hence the √min term.
 template <class T>
-GradientSize combine(const Vector<T>& v, const T* squares, const T* largest, int k) {
+GradientSize combine(const Vector<T>& v, const T* squares, int k) {
   const T fast = std::accumulate(squares + 1, squares + k, squares[0]);
   GradientSize size;
-  size.max_abs = static_cast<double>(*std::max_element(largest, largest + k));
   size.norm = std::isfinite(fast) ? std::sqrt(static_cast<double>(fast))
                                   : std::sqrt(v.template cast<double>().squaredNorm());
+  const double epsilon = static_cast<double>(std::numeric_limits<T>::epsilon());
+  size.max_abs_bound = size.norm * (1.0 + 4.0 * epsilon) +
+                       std::sqrt(static_cast<double>(std::numeric_limits<T>::min()));
   return size;
 }
 
-// Σ v_i² (in T) and max_i |v_i| over the entries [begin, end) of v, a piece (kCachePiece) at a
-// time: the partial results of a parallel range.
+// Σ v_i² (in T) over the entries [begin, end) of v, a piece (kCachePiece) at a time: the partial
+// result of a parallel range.
 template <class T>
-void measure_range(const Vector<T>& v, Index begin, Index end, T& squares, T& largest) {
-  T sum = 0, max = 0;
-  for (Index start = begin; start < end; start += kCachePiece) {
-    const auto piece = v.segment(start, std::min(kCachePiece, end - start));
-    sum += piece.squaredNorm();
-    max = std::max(max, piece.cwiseAbs().maxCoeff());
-  }
-  squares = sum;
-  largest = max;
+T measure_range(const Vector<T>& v, Index begin, Index end) {
+  T sum = 0;
+  for (Index start = begin; start < end; start += kCachePiece)
+    sum += v.segment(start, std::min(kCachePiece, end - start)).squaredNorm();
+  return sum;
 }
 
-// ‖v‖₂ and max_i |v_i| in parallel ranges (range_count).
+// ‖v‖₂ (and the bound of max |v_i|) in parallel ranges (range_count).
 template <class T>
 GradientSize measure(const Vector<T>& v) {
   const int k = range_count(v.size());
-  T squares[kMaxRanges], largest[kMaxRanges];
+  T squares[kMaxRanges];
   parallel_ranges(v.size(), k, [&](int i, Index begin, Index end) {
-    measure_range<T>(v, begin, end, squares[i], largest[i]);
+    squares[i] = measure_range<T>(v, begin, end);
   });
-  return combine<T>(v, squares, largest, k);
+  return combine<T>(v, squares, k);
 }
 
 // max_i |v_i| in parallel ranges, or +∞ if v holds inf or NaN.
@@ -113,7 +114,7 @@ double max_abs(const Vector<T>& v) {
 //   one
 //      workspace, and its rows' terms of the summed error;
 //   2. the batch's gradient in k parts (Sequential::gradient_part: nearly the ranges the update
-//      then hands each thread), each part's Σg² and max|g| measured while it is in cache.
+//      then hands each thread), each part's Σg² measured while it is in cache.
 // dW = A_prevᵀ·dZ is then one product over all the batch's rows, as on one thread. For a given
 // thread count, the blocks and the order of every sum are fixed: results repeat bit for bit.
 template <class T>
@@ -158,14 +159,14 @@ class RowBlocks {
       errors_[static_cast<size_t>(i)] = network.summed_error(loss, y, wi, workspace, begin);
       network.propagate_errors(loss, x, y, wi, weight_sum, workspace, begin);
     });
-    T squares[kMaxRanges], largest[kMaxRanges];
+    T squares[kMaxRanges];
     Vector<T>& g = network.gradients();
     run(k, [&](int i) {
       const auto [begin, end] = network.gradient_part(i, k);
       network.accumulate_gradients(X, workspace, g, begin, end);
-      measure_range<T>(g, begin, end, squares[i], largest[i]);
+      squares[i] = measure_range<T>(g, begin, end);
     });
-    gradient = combine<T>(g, squares, largest, k);
+    gradient = combine<T>(g, squares, k);
     metric.add(network.output(workspace, 0, m), Y, w);
     double error = 0.0;
     for (int i = 0; i < k; ++i) error += errors_[static_cast<size_t>(i)];
@@ -719,7 +720,7 @@ void Training<T>::update(Index epoch, Index batch, const GradientSize& gradient,
   const double safe_magnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
   const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
   const int ranges = blocks > 1 ? blocks : 0;
-  const double step = optimizer_.step_bound(gradient.max_abs);
+  const double step = optimizer_.step_bound(gradient.max_abs_bound);
   if (parameter_bound_ + step < safe_magnitude) {
     optimizer_.step(network_.parameters(), network_.gradients(), ranges);
     parameter_bound_ = (parameter_bound_ + step) * rounding;
