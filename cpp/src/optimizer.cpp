@@ -82,7 +82,7 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
   }
 
   ++step_;
-  const ConstVectorRef<T> g = preprocess(parameters, gradients);
+  const ConstVectorRef<T> g = preprocesses() ? preprocess(parameters, gradients) : gradients;
   const bool decoupled_decay =
       weight_decay_kind_ == WeightDecay::decoupled && options_.weight_decay != 0.0;
   const T decay = static_cast<T>(1.0 - options_.learning_rate * options_.weight_decay);
@@ -129,8 +129,6 @@ ConstVectorRef<T> Optimizer<T>::preprocess(VectorRef<T> parameters,
                                            const ConstVectorRef<T>& gradients) {
   const bool coupled_decay =
       weight_decay_kind_ == WeightDecay::coupled && options_.weight_decay != 0.0;
-  if (!options_.clip_norm && !options_.clip_value && !coupled_decay) return gradients;
-
   scratch_ = gradients;
   if (options_.clip_norm) {
     // g ← g·min(1, c / (‖g‖₂ + 1e-6)); the norm is accumulated in double for both dtypes.

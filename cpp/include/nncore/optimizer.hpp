@@ -120,8 +120,13 @@ class Optimizer {
   // when not checking.
   bool run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, VectorRef<T>* previous,
                 int ranges);
-  // Steps 2–4: returns g itself when there is nothing to do, else a view of scratch_.
+  // Steps 2–4 when preprocesses(): a view of scratch_ (run_step takes g itself otherwise).
   ConstVectorRef<T> preprocess(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
+  // Whether preprocess changes g: clipping, or weight decay added to the gradient.
+  bool preprocesses() const {
+    return options_.clip_norm || options_.clip_value ||
+           (weight_decay_kind_ == WeightDecay::coupled && options_.weight_decay != 0.0);
+  }
 
   OptimizerOptions options_;
   WeightDecay weight_decay_kind_;
