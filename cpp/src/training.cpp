@@ -51,7 +51,7 @@ double weight_sum(const ConstVectorRef<T>& weights, Index n) {
 }
 
 // ‖g‖₂ of a gradient, and a bound of max_i |g_i| from it: ‖g‖∞ ≤ ‖g‖₂ (the step bound of
-// Training::update needs no more, and a second pass for the maximum cost a tenth of T's step).
+// Training::update needs no more, and a second pass for the maximum cost about 5% of T's time).
 struct GradientSize {
   double norm = 0.0;
   double max_abs_bound = 0.0;
@@ -59,9 +59,11 @@ struct GradientSize {
 
 // ‖v‖₂ from k partial sums of squares (in T, added in order). Only when the sum overflows (or v
 // holds inf/NaN) is the norm redone in double, where a finite vector's norm is always finite.
-// The bound of max |v_i|: a sum of the squares fl(v_i²) ≥ v_i²(1 − ε), every addition of a
-// term ≥ 0 rounded up from its larger operand at least (rounding is monotonic), so max |v_i| ≤
-// √sum · (1 + ε) — unless v_i² fell below the smallest normal T, hence the √min term.
+// The bound of max |v_i|: each square is rounded to fl(v_i²) ≥ v_i²(1 − ε) (or into an FMA's
+// sum, no lower), and adding a term ≥ 0 never rounds below the larger operand (rounding is
+// monotonic), so the sum ≥ max v_i²(1 − ε) and max |v_i| ≤ √sum · (1 + ε); the factor 1 + 4ε
+// also covers the rounding of the square root. A v_i² below the smallest normal T may have been
+// lost: hence the √min term.
 template <class T>
 GradientSize combine(const Vector<T>& v, const T* squares, int k) {
   const T fast = std::accumulate(squares + 1, squares + k, squares[0]);
