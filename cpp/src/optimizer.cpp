@@ -127,8 +127,6 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
 template <class T>
 ConstVectorRef<T> Optimizer<T>::preprocess(VectorRef<T> parameters,
                                            const ConstVectorRef<T>& gradients) {
-  const bool coupled_decay =
-      weight_decay_kind_ == WeightDecay::coupled && options_.weight_decay != 0.0;
   scratch_ = gradients;
   if (options_.clip_norm) {
     // g ← g·min(1, c / (‖g‖₂ + 1e-6)); the norm is accumulated in double for both dtypes.
@@ -140,7 +138,7 @@ ConstVectorRef<T> Optimizer<T>::preprocess(VectorRef<T> parameters,
     const T c = static_cast<T>(*options_.clip_value);  // g ← clamp(g, −c, c)
     scratch_ = scratch_.cwiseMax(-c).cwiseMin(c);
   }
-  if (coupled_decay)
+  if (coupled_decay())
     scratch_.noalias() += static_cast<T>(options_.weight_decay) * parameters;  // g ← g + λ·θ
   return scratch_;
 }

@@ -122,11 +122,12 @@ class Optimizer {
                 int ranges);
   // Steps 2–4 when preprocesses(): a view of scratch_ (run_step takes g itself otherwise).
   ConstVectorRef<T> preprocess(VectorRef<T> parameters, const ConstVectorRef<T>& gradients);
-  // Whether preprocess changes g: clipping, or weight decay added to the gradient.
-  bool preprocesses() const {
-    return options_.clip_norm || options_.clip_value ||
-           (weight_decay_kind_ == WeightDecay::coupled && options_.weight_decay != 0.0);
+  // Whether weight decay is added to the gradient (g ← g + λ·θ, step 4).
+  bool coupled_decay() const {
+    return weight_decay_kind_ == WeightDecay::coupled && options_.weight_decay != 0.0;
   }
+  // Whether preprocess changes g: clipping, or coupled weight decay.
+  bool preprocesses() const { return options_.clip_norm || options_.clip_value || coupled_decay(); }
 
   OptimizerOptions options_;
   WeightDecay weight_decay_kind_;
