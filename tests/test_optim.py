@@ -553,6 +553,8 @@ def test_native_state_checks() -> None:
         native.state = {**good, "exp_avg": np.full(3, np.nan)}
     with pytest.raises(ValueError, match="step"):
         native.state = {**good, "step": -1}
+    with pytest.raises(ValueError, match="'exp_avg_sq' has a negative entry"):
+        native.state = {**good, "exp_avg_sq": np.array([1.0, -1e-300, 0.0])}
     with pytest.raises(TypeError):
         native.state = {**good, "exp_avg": good["exp_avg"].astype(np.float32)}
     with pytest.raises(TypeError):
@@ -563,6 +565,11 @@ def test_native_state_checks() -> None:
         np.testing.assert_array_equal(after[key], good[key])
     native.state = {"step": 0}  # a fresh state
     assert native.state == {"step": 0}
+    native.state = {**good, "exp_avg_sq": np.array([0.0, -0.0, 2.0])}  # −0 is not negative
+    for name, native_rule in (("square_avg", _core.RMSPropF64()), ("sum", _core.AdagradF64())):
+        native_rule.step(theta, np.ones(3))
+        with pytest.raises(ValueError, match=f"'{name}' has a negative entry"):
+            native_rule.state = {**native_rule.state, name: np.array([-1.0, 0.0, 0.0])}
 
     stateless = _core.SGDF64(0.1)
     stateless.state = {"step": 7}  # plain SGD keeps no vectors: a count alone is a whole state

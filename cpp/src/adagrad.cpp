@@ -19,7 +19,7 @@ const AdagradOptions& checked(const AdagradOptions& options) {
 template <class T>
 Adagrad<T>::Adagrad(const AdagradOptions& options)
     : Optimizer<T>(checked(options), WeightDecay::coupled,
-                   {{"sum", options.initial_accumulator_value}}),
+                   {{"sum", options.initial_accumulator_value, true}}),
       lr_decay_(options.lr_decay),
       initial_accumulator_value_(options.initial_accumulator_value),
       eps_(options.eps) {}

@@ -1,6 +1,8 @@
 #include "nncore/adam.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "exact_sqrt.hpp"
 #include "hyperparameter_checks.hpp"
@@ -23,10 +25,39 @@ Adam<T>::Adam(const AdamOptions& options) : Adam(options, WeightDecay::coupled) 
 
 template <class T>
 Adam<T>::Adam(const AdamOptions& options, WeightDecay weight_decay_kind)
-    : Optimizer<T>(checked(options), weight_decay_kind, {{"exp_avg", 0.0}, {"exp_avg_sq", 0.0}}),
+    : Optimizer<T>(checked(options), weight_decay_kind,
+                   {{"exp_avg", 0.0}, {"exp_avg_sq", 0.0, true}}),
       beta1_(options.beta1),
       beta2_(options.beta2),
       eps_(options.eps) {}
+
+template <class T>
+double Adam<T>::step_bound(double max_abs_gradient) const {
+  const double none = Optimizer<T>::step_bound(0.0);
+  const double u = std::numeric_limits<T>::epsilon(), largest = std::numeric_limits<T>::max();
+  const double rounding = 1.0 + 4.0 * u;  // covers the two or three roundings of each step below
+  const double g = max_abs_gradient;
+  const auto eps = static_cast<double>(static_cast<T>(eps_));
+  if (!(eps > 0.0)) return none;
+  if (this->weight_decay() != 0.0) {
+    if (this->weight_decay_kind() == WeightDecay::coupled) return none;
+    // θ·(1 − η·λ) first (run_step's decay): no larger when |1 − η·λ| ≤ 1.
+    const T decay = static_cast<T>(1.0 - this->learning_rate() * this->weight_decay());
+    if (!(std::abs(decay) <= T(1))) return none;
+  }
+  // m' = β₁m + (1−β₁)g and v' = β₂v + (1−β₂)g², each a weighted mean up to rounding (v' finite
+  // implies g² finite).
+  const double m_bound = std::max(this->state_largest("exp_avg"), g) * rounding;
+  const double v_bound = std::max(this->state_largest("exp_avg_sq"), g * g) * rounding;
+  const double ratio_bound = m_bound / eps * rounding;  // |m'_i| / (√v'_i/√(1−β₂ᵗ) + ε)
+  if (!(v_bound <= largest / 2.0) || !(ratio_bound <= largest / 2.0)) return none;
+  // The step size exactly as update computes it at step t + 1.
+  const double t = static_cast<double>(this->step_count() + 1);
+  const auto step_size =
+      static_cast<double>(static_cast<T>(this->learning_rate() / (1.0 - std::pow(beta1_, t))));
+  const double bound = step_size * ratio_bound * rounding;
+  return bound <= largest / 2.0 ? bound : none;
+}
 
 template <class T>
 void Adam<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) {

@@ -1,6 +1,7 @@
 #include "nncore/optimizer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -17,6 +18,41 @@ namespace {
 // torch.nn.utils.clip_grad_norm_ adds this to the norm before dividing by it.
 constexpr double kClipNormEpsilon = 1e-6;
 
+// max_i |s_i| of the first `count` state vectors of the layout in a step, taken piece by piece
+// (each range's own maxima, so that the ranges can run on several threads).
+template <class T>
+class Largest {
+ public:
+  Largest(size_t count, const std::vector<StateVectorSpec>& layout,
+          std::map<std::string, Vector<T>>& vectors)
+      : count_(count) {
+    for (size_t s = 0; s < count_; ++s) vectors_[s] = &vectors.at(layout[s].name);
+  }
+  // Range `range` starts (before its first take).
+  void begin(int range) { std::fill_n(largest_[static_cast<size_t>(range)].begin(), count_, 0.0); }
+  // The entries [start, start + size) of each vector, in range `range`.
+  void take(int range, Index start, Index size) {
+    for (size_t s = 0; s < count_; ++s) {
+      const T top = vectors_[s]->segment(start, size).cwiseAbs().maxCoeff();
+      double& kept = largest_[static_cast<size_t>(range)][s];
+      kept = std::max(kept, static_cast<double>(top));
+    }
+  }
+  // The maxima over ranges 0..ranges−1 into into[0..count−1].
+  void keep(int ranges, std::vector<double>& into) const {
+    for (size_t s = 0; s < count_; ++s) {
+      into[s] = 0.0;
+      for (int i = 0; i < ranges; ++i)
+        into[s] = std::max(into[s], largest_[static_cast<size_t>(i)][s]);
+    }
+  }
+
+ private:
+  size_t count_;
+  std::array<Vector<T>*, kMaxStateVectors> vectors_{};
+  std::array<std::array<double, kMaxStateVectors>, kMaxRanges> largest_;
+};
+
 }  // namespace
 
 template <class T>
@@ -27,6 +63,9 @@ Optimizer<T>::Optimizer(const OptimizerOptions& options, WeightDecay weight_deca
   checks::at_least(options.weight_decay, "weight_decay", 0.0);
   checks::positive_or_none(options.clip_norm, "clip_norm");
   checks::positive_or_none(options.clip_value, "clip_value");
+  if (layout_.size() > kMaxStateVectors)
+    throw std::logic_error("an update rule may keep at most kMaxStateVectors state vectors");
+  set_initial_largest();
 }
 
 template <class T>
@@ -70,6 +109,7 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
       vectors_[entry.name] = Vector<T>::Constant(n, static_cast<T>(entry.initial_value));
     scratch_.resize(n);
     size_ = n;
+    tracked_ = tracks_state_largest() ? layout_.size() : 0;
   }
   // A checked step keeps the state from before it too, piece by piece while in cache.
   std::vector<std::pair<Vector<T>*, Vector<T>*>> state;  // (vector, its copy from before)
@@ -80,7 +120,6 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
       state.emplace_back(&vectors_[entry.name], &kept);
     }
   }
-
   ++step_;
   const ConstVectorRef<T> g = preprocesses() ? preprocess(parameters, gradients) : gradients;
   const bool decoupled_decay =
@@ -90,11 +129,14 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
   if (previous == nullptr && k == 1 && n <= kCachePiece) {  // one piece, unchecked: the loop's
     if (decoupled_decay) parameters *= decay;               // work without its set-up
     update(parameters, g, 0);
+    if (tracked_ > 0) take_state_largest();
     return true;
   }
+  Largest<T> largest(tracked_, layout_, vectors_);
   bool finite[kMaxRanges];
   parallel_ranges(n, k, [&](int i, Index begin, Index end) {
     bool ok = true;
+    largest.begin(i);
     for (Index start = begin; start < end; start += kCachePiece) {
       const Index size = std::min(kCachePiece, end - start);
       auto theta = parameters.segment(start, size);
@@ -105,13 +147,17 @@ bool Optimizer<T>::run_step(VectorRef<T> parameters, const ConstVectorRef<T>& gr
       }
       if (decoupled_decay) theta *= decay;  // θ ← (1 − η·λ)·θ
       update(theta, g.segment(start, size), start);
+      largest.take(i, start, size);
       if (previous == nullptr || !ok) continue;
       ok = all_finite(theta);
       for (const auto& [vector, kept] : state) ok = ok && all_finite(vector->segment(start, size));
     }
     finite[i] = ok;
   });
-  if (std::all_of(finite, finite + k, [](bool f) { return f; })) return true;
+  if (std::all_of(finite, finite + k, [](bool f) { return f; })) {
+    largest.keep(k, state_largest_);
+    return true;
+  }
   // Refused: the state is as before the step (θ is in `previous`, for the caller to put back).
   --step_;
   if (fresh) {
@@ -179,6 +225,9 @@ void Optimizer<T>::set_state(const OptimizerState<T>& state) {
       throw std::invalid_argument("the state vectors must all have one length >= 1");
     if (!found->second.allFinite())
       throw std::invalid_argument("state vector '" + entry.name + "' is not finite");
+    if (entry.non_negative && (found->second.array() < T(0)).any())
+      throw std::invalid_argument("state vector '" + entry.name +
+                                  "' has a negative entry (it holds squares)");
   }
   std::map<std::string, Vector<T>> vectors = state.vectors;  // copies first: a failed
   Vector<T> scratch(n);                                      // allocation changes nothing
@@ -186,6 +235,8 @@ void Optimizer<T>::set_state(const OptimizerState<T>& state) {
   scratch_.swap(scratch);
   size_ = n;
   step_ = state.step;
+  tracked_ = tracks_state_largest() ? layout_.size() : 0;
+  take_state_largest();
 }
 
 template <class T>
@@ -195,6 +246,28 @@ void Optimizer<T>::reset() {
   vectors_.clear();
   previous_vectors_.clear();
   scratch_.resize(0);
+  set_initial_largest();
+}
+
+template <class T>
+void Optimizer<T>::set_initial_largest() {
+  state_largest_.clear();
+  for (const StateVectorSpec& entry : layout_)
+    state_largest_.push_back(std::abs(entry.initial_value));
+}
+
+template <class T>
+void Optimizer<T>::take_state_largest() {
+  for (size_t s = 0; s < tracked_; ++s)
+    state_largest_[s] = static_cast<double>(vectors_.at(layout_[s].name).cwiseAbs().maxCoeff());
+}
+
+template <class T>
+double Optimizer<T>::state_largest(const std::string& name) const {
+  if (!tracks_state_largest()) return std::numeric_limits<double>::infinity();
+  for (size_t s = 0; s < layout_.size(); ++s)
+    if (layout_[s].name == name) return state_largest_[s];
+  throw std::invalid_argument("no state vector '" + name + "'");
 }
 
 template <class T>

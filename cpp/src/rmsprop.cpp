@@ -1,5 +1,8 @@
 #include "nncore/rmsprop.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <optional>
 
 #include "exact_sqrt.hpp"
@@ -17,7 +20,7 @@ const RMSPropOptions& checked(const RMSPropOptions& options) {
 }
 
 std::vector<StateVectorSpec> layout(const RMSPropOptions& options) {
-  std::vector<StateVectorSpec> vectors{{"square_avg", 0.0}};
+  std::vector<StateVectorSpec> vectors{{"square_avg", 0.0, true}};
   if (options.momentum > 0.0) vectors.push_back({"momentum_buffer", 0.0});
   if (options.centered) vectors.push_back({"grad_avg", 0.0});
   return vectors;
@@ -46,6 +49,28 @@ RMSProp<T>::RMSProp(const RMSPropOptions& options)
       eps_(options.eps),
       momentum_(options.momentum),
       centered_(options.centered) {}
+
+template <class T>
+double RMSProp<T>::step_bound(double max_abs_gradient) const {
+  const double none = Optimizer<T>::step_bound(0.0);
+  const auto eps = static_cast<double>(static_cast<T>(eps_));
+  if (centered_ || this->weight_decay() != 0.0 || !(eps > 0.0)) return none;
+  const double u = std::numeric_limits<T>::epsilon(), largest = std::numeric_limits<T>::max();
+  const double rounding = 1.0 + 4.0 * u;  // covers the two or three roundings of each step below
+  const double g = max_abs_gradient;
+  const auto learning_rate = static_cast<double>(static_cast<T>(this->learning_rate()));
+  // v' = αv + (1−α)g², a weighted mean up to rounding (v' finite implies g² finite).
+  const double v_bound = std::max(this->state_largest("square_avg"), g * g) * rounding;
+  double change = g / eps * rounding;  // |g_i/d_i|, d_i = √v'_i + ε ≥ ε
+  if (momentum_ > 0.0)                 // |b'_i| = |μ·b_i + g_i/d_i|
+    change =
+        (static_cast<double>(static_cast<T>(momentum_)) * this->state_largest("momentum_buffer") +
+         change) *
+        rounding;
+  const double bound = learning_rate * change * rounding;
+  if (!(v_bound <= largest / 2.0) || !(change <= largest / 2.0)) return none;
+  return bound <= largest / 2.0 ? bound : none;
+}
 
 template <class T>
 void RMSProp<T>::update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) {

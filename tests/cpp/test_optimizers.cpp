@@ -2,8 +2,12 @@
 // and optimizer.hpp's weight decay and clipping), written out here entry by entry: three steps of
 // each rule with different gradients, in double precision. The reference evaluates the same
 // formulas in another order, so θ agrees to rounding: within 1e-13 + 1e-12·|θ|.
+#include <cfloat>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -11,6 +15,7 @@
 #include "nncore/adagrad.hpp"
 #include "nncore/adam.hpp"
 #include "nncore/optimizer.hpp"
+#include "nncore/parallel.hpp"
 #include "nncore/random.hpp"
 #include "nncore/rmsprop.hpp"
 #include "nncore/sgd.hpp"
@@ -166,6 +171,188 @@ void test_adagrad() {
   });
 }
 
+// A rule's step_bound(G) against the step it bounds. For random states (set with set_state,
+// magnitudes from 1e-3 to 1e30), hyper-parameters (η up to 1e20, ε down to 1e-30) and gradients
+// with |g_i| ≤ G (±G itself among them), in both precisions, with one piece and with several
+// pieces on two ranges: whenever the bound is finite, the step keeps the state finite and
+// changes no |θ_i| by more than the bound (beyond the rounding of θ itself and of AdamW's decay).
+// A checked step from the same state gives the same θ and state bit for bit. Then the bound's
+// own value at G = 0, `expected` from the state after the step, up to the bound's (1 + 4u)³
+// slack: the bound sees the state's exact maxima after each step.
+template <class T>
+using Make =
+    std::function<std::unique_ptr<nncore::Optimizer<T>>(int trial, double eta, double eps)>;
+template <class T>
+using Expected =
+    std::function<double(const nncore::Optimizer<T>&, const nncore::OptimizerState<T>&)>;
+
+template <class T>
+void check_bound(nncore::Random& random, Eigen::Index size, int ranges, const Make<T>& make,
+                 const Expected<T>& expected) {
+  using V = nncore::Vector<T>;
+  const double u = std::numeric_limits<T>::epsilon();
+  const double etas[] = {1e-3, 1.0, 1e20}, epss[] = {1e-8, 1e-30, 1e-3},
+               scales[] = {1e-3, 1.0, 1e30};
+  int finite_bounds = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const std::unique_ptr<nncore::Optimizer<T>> rule =
+        make(trial, etas[trial % 3], epss[(trial / 3) % 3]);
+    const double scale = scales[(trial / 9) % 3], g_max = scale * random.uniform(0.5, 2.0);
+    nncore::OptimizerState<T> state;
+    state.step = trial % 7 == 0 ? 0 : static_cast<std::int64_t>(random.uniform(1.0, 1000.0));
+    for (const std::string& name : rule->state_names()) {
+      const bool squares = name == "exp_avg_sq" || name == "square_avg";
+      V s(size);
+      for (Eigen::Index i = 0; i < size; ++i)
+        s[i] = static_cast<T>(squares ? random.uniform(0.0, scale * scale)
+                                      : random.uniform(-scale, scale));
+      state.vectors[name] = s;
+    }
+    V theta(size), g(size);
+    for (Eigen::Index i = 0; i < size; ++i) {
+      theta[i] = static_cast<T>(random.uniform(-1.0, 1.0));
+      g[i] = static_cast<T>(random.uniform(-g_max, g_max));
+    }
+    g[0] = static_cast<T>(g_max), g[size - 1] = static_cast<T>(-g_max);
+    bool finite = g.allFinite();
+    for (const auto& [name, s] : state.vectors) finite = finite && s.allFinite();
+    if (!finite) continue;  // 1e30² overflows float
+    rule->set_state(state);
+    const double bound = rule->step_bound(static_cast<double>(g.cwiseAbs().maxCoeff()));
+    const V before = theta;
+    rule->step(theta, g, ranges);
+    // The checked step that the bound lets fit skip computes the same numbers.
+    const std::unique_ptr<nncore::Optimizer<T>> twin =
+        make(trial, etas[trial % 3], epss[(trial / 3) % 3]);
+    twin->set_state(state);
+    V checked = before, previous(size);
+    if (twin->checked_step(checked, g, previous, ranges)) {
+      CHECK(checked == theta, rule->name()
+                                  << " trial " << trial << ": step and checked_step differ");
+      for (const auto& [name, s] : twin->state().vectors)
+        CHECK(s == rule->state().vectors.at(name), rule->name()
+                                                       << " trial " << trial << ": " << name);
+    }
+    if (!std::isfinite(bound)) continue;
+    ++finite_bounds;
+    const nncore::OptimizerState<T> after = rule->state();
+    for (const auto& [name, s] : after.vectors)
+      CHECK(s.allFinite(), rule->name() << " trial " << trial << ": a finite bound " << bound
+                                        << " but a non-finite " << name);
+    const T decay = static_cast<T>(1.0 - rule->learning_rate() * rule->weight_decay());
+    const bool decoupled = rule->weight_decay_kind() == nncore::WeightDecay::decoupled;
+    for (Eigen::Index i = 0; i < size; ++i) {
+      const double start = static_cast<double>(decoupled ? T(before[i] * decay) : before[i]);
+      const double change = std::abs(static_cast<double>(theta[i]) - start);
+      CHECK(std::isfinite(change) && change <= bound + 2.0 * u * std::abs(start),
+            rule->name() << " trial " << trial << " entry " << i << ": |Δθ| " << change << " above "
+                         << bound);
+    }
+    const double at_zero = expected(*rule, after), next = rule->step_bound(0.0);
+    if (std::isfinite(next))
+      CHECK(at_zero <= next && next <= at_zero * std::pow(1.0 + 4.0 * u, 3) * (1.0 + 1e-15),
+            rule->name() << " trial " << trial << ": step_bound(0) " << next << ", expected "
+                         << at_zero);
+  }
+  CHECK(finite_bounds >= 20, "only " << finite_bounds << " of the trials had a finite bound");
+}
+
+template <class T>
+double largest(const nncore::OptimizerState<T>& state, const std::string& name) {
+  return static_cast<double>(state.vectors.at(name).cwiseAbs().maxCoeff());
+}
+
+// Adam and AdamW (β₁, β₂ varied): (η/(1−β₁ᵗ⁺¹))·max|m|/ε at G = 0.
+template <class T>
+void check_adam_bound(nncore::Random& random, Eigen::Index size, int ranges) {
+  const Make<T> make = [](int trial, double eta,
+                          double eps) -> std::unique_ptr<nncore::Optimizer<T>> {
+    nncore::AdamWOptions options;
+    options.learning_rate = eta, options.eps = eps;
+    options.beta1 = trial % 2 ? 0.9 : 0.5;
+    options.beta2 = trial % 4 < 2 ? 0.999 : 0.9;
+    if (trial % 5 == 0) return std::make_unique<nncore::AdamW<T>>(options);  // λ = 1e-2
+    options.weight_decay = 0.0;
+    return std::make_unique<nncore::Adam<T>>(options);
+  };
+  const Expected<T> expected = [](const nncore::Optimizer<T>& rule,
+                                  const nncore::OptimizerState<T>& state) {
+    const auto& adam = static_cast<const nncore::Adam<T>&>(rule);
+    const double t = static_cast<double>(adam.step_count() + 1);
+    const double step_size = static_cast<double>(
+        static_cast<T>(adam.learning_rate() / (1.0 - std::pow(adam.beta1(), t))));
+    return step_size * largest(state, "exp_avg") / static_cast<double>(static_cast<T>(adam.eps()));
+  };
+  check_bound<T>(random, size, ranges, make, expected);
+}
+
+// RMSprop (α and momentum varied, not centred): η·μ·max|b| at G = 0.
+template <class T>
+void check_rmsprop_bound(nncore::Random& random, Eigen::Index size, int ranges) {
+  const Make<T> make = [](int trial, double eta,
+                          double eps) -> std::unique_ptr<nncore::Optimizer<T>> {
+    nncore::RMSPropOptions options;
+    options.learning_rate = eta, options.eps = eps;
+    options.alpha = trial % 2 ? 0.99 : 0.5;
+    options.momentum = trial % 4 < 2 ? 0.0 : 0.9;
+    return std::make_unique<nncore::RMSProp<T>>(options);
+  };
+  const Expected<T> expected = [](const nncore::Optimizer<T>& rule,
+                                  const nncore::OptimizerState<T>& state) {
+    const auto& rmsprop = static_cast<const nncore::RMSProp<T>&>(rule);
+    if (rmsprop.momentum() == 0.0) return 0.0;
+    return static_cast<double>(static_cast<T>(rmsprop.learning_rate())) *
+           static_cast<double>(static_cast<T>(rmsprop.momentum())) *
+           largest(state, "momentum_buffer");
+  };
+  check_bound<T>(random, size, ranges, make, expected);
+}
+
+void test_step_bounds() {
+  nncore::Random random(11);
+  const Eigen::Index pieces = 3 * nncore::kCachePiece + 5;
+  check_adam_bound<double>(random, 9, 1);
+  check_adam_bound<float>(random, 9, 1);
+  check_adam_bound<double>(random, pieces, 2);
+  check_adam_bound<float>(random, pieces, 2);
+  check_rmsprop_bound<double>(random, 9, 1);
+  check_rmsprop_bound<float>(random, 9, 1);
+  check_rmsprop_bound<double>(random, pieces, 2);
+  check_rmsprop_bound<float>(random, pieces, 2);
+  // No bound where the step could overflow or the bound would not hold: coupled weight decay,
+  // a centred RMSprop, an ε that is 0 in float, a g² beyond the largest float, a v near it.
+  nncore::AdamOptions coupled;
+  coupled.weight_decay = 0.1;
+  CHECK(std::isinf(nncore::Adam<double>(coupled).step_bound(1.0)), "coupled decay");
+  nncore::RMSPropOptions centred;
+  centred.centered = true;
+  CHECK(std::isinf(nncore::RMSProp<double>(centred).step_bound(1.0)), "centred");
+  CHECK(std::isfinite(nncore::RMSProp<double>().step_bound(1.0)), "rmsprop's defaults");
+  nncore::AdamOptions tiny;
+  tiny.eps = 1e-50;
+  CHECK(std::isinf(nncore::Adam<float>(tiny).step_bound(1.0)), "eps 0 in float");
+  CHECK(std::isfinite(nncore::Adam<double>(tiny).step_bound(1.0)), "eps 1e-50 in double");
+  CHECK(std::isinf(nncore::Adam<float>().step_bound(1e20)), "g² overflows float");
+  CHECK(std::isfinite(nncore::Adam<float>().step_bound(1e10)), "g = 1e10 in float");
+  nncore::Adam<float> near_overflow;
+  nncore::OptimizerState<float> state;
+  state.step = 3;
+  state.vectors = {{"exp_avg", nncore::Vector<float>::Constant(2, 1.0f)},
+                   {"exp_avg_sq", nncore::Vector<float>::Constant(2, 0.9f * FLT_MAX)}};
+  near_overflow.set_state(state);
+  CHECK(std::isinf(near_overflow.step_bound(1.0)), "v of 0.9 times the largest float");
+  // A state of squares with a negative entry is refused, and the state is kept.
+  state.vectors["exp_avg_sq"][1] = -1.0f;
+  bool refused = false;
+  try {
+    near_overflow.set_state(state);
+  } catch (const std::invalid_argument&) {
+    refused = true;
+  }
+  CHECK(refused && near_overflow.state().vectors.at("exp_avg_sq")[1] == 0.9f * FLT_MAX,
+        "a negative exp_avg_sq");
+}
+
 }  // namespace
 
 int main() {
@@ -176,5 +363,6 @@ int main() {
       {"adamw (decoupled weight decay)", test_adamw},
       {"rmsprop (centred, momentum)", test_rmsprop},
       {"adagrad (lr_decay, initial accumulator)", test_adagrad},
+      {"adam's and rmsprop's step bounds against their steps", test_step_bounds},
   });
 }

@@ -33,6 +33,10 @@ class Adam : public Optimizer<T> {
   // Throws std::invalid_argument for a hyper-parameter out of range.
   explicit Adam(const AdamOptions& options = AdamOptions());
   std::string name() const override { return "adam"; }
+  // |Δθ_i| ≤ (η/(1−β₁ᵗ⁺¹))·max|m'|/ε: the denominator √v̂ + ε is at least ε. Finite only when m
+  // and v stay finite (max|m'| ≤ max(max|m|, G), max v' ≤ max(max v, G²), with rounding) and
+  // the weight decay is decoupled or none (coupled decay adds λ·θ to g).
+  double step_bound(double max_abs_gradient) const override;
   double beta1() const { return beta1_; }
   double beta2() const { return beta2_; }
   double eps() const { return eps_; }
@@ -50,6 +54,7 @@ class Adam : public Optimizer<T> {
 
  private:
   void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
+  bool tracks_state_largest() const override { return true; }
 
   double beta1_;
   double beta2_;

@@ -18,6 +18,7 @@
 // (the names are PyTorch's state keys) plus t.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -41,10 +42,12 @@ struct OptimizerOptions {
 // RMSprop and Adagrad) or applied to θ directly (AdamW's decoupled decay).
 enum class WeightDecay { coupled, decoupled };
 
-// One of a rule's state vectors: its name and the value it is filled with when created.
+// One of a rule's state vectors: its name, the value it is filled with when created, and whether
+// its entries are never negative (a mean or sum of squares: set_state refuses negative ones).
 struct StateVectorSpec {
   std::string name;
   double initial_value = 0.0;
+  bool non_negative = false;
 };
 
 // A copy of an optimizer's state: the step counter and its named flat vectors, each as long as θ.
@@ -54,6 +57,9 @@ struct OptimizerState {
   std::int64_t step = 0;
   std::map<std::string, Vector<T>> vectors;
 };
+
+// The most state vectors a rule keeps (RMSprop's three).
+inline constexpr size_t kMaxStateVectors = 4;
 
 template <class T>
 class Optimizer {
@@ -74,8 +80,9 @@ class Optimizer {
   bool checked_step(VectorRef<T> parameters, const ConstVectorRef<T>& gradients,
                     VectorRef<T> previous, int ranges = 0);
   // An upper bound on |Δθ_i|, the change of any entry, in the next step when every |g_i| is at
-  // most max_abs_gradient; +∞ when the rule has no cheap bound. With such a bound, a caller that
-  // knows max_i |θ_i| can tell that a step cannot overflow before taking it.
+  // most max_abs_gradient, given only when that step also keeps the rule's state finite; +∞ when
+  // the rule has no cheap bound. With such a bound, a caller that knows max_i |θ_i| can tell that
+  // a step cannot overflow before taking it.
   virtual double step_bound(double max_abs_gradient) const;
   virtual std::string name() const = 0;
 
@@ -96,7 +103,8 @@ class Optimizer {
   std::vector<std::string> state_names() const;
   OptimizerState<T> state() const;
   // Replaces the whole state. Accepted: no vectors (a fresh state, allowed with step > 0 only for
-  // rules that keep no vectors), or exactly state_names(), all of one length ≥ 1 and finite.
+  // rules that keep no vectors), or exactly state_names(), all of one length ≥ 1 and finite, and
+  // those of squares (Adam's exp_avg_sq, say) ≥ 0.
   // Throws std::invalid_argument otherwise, leaving the state unchanged.
   void set_state(const OptimizerState<T>& state);
   // Back to the state before the first step (t = 0, no vectors, no fixed length).
@@ -114,6 +122,12 @@ class Optimizer {
   // Entries [offset, offset + size) of a state vector, by its name in the layout (created by the
   // time update runs).
   VectorRef<T> state_vector(const std::string& name, Index offset, Index size);
+  // Whether the rule's step_bound needs state_largest: then every step also takes max_i |s_i| of
+  // each state vector s, piece by piece while it is in cache.
+  virtual bool tracks_state_largest() const { return false; }
+  // max_i |s_i| of the state vector `name` as it is now (its initial value before the first
+  // step), exact; +∞ unless tracks_state_largest().
+  double state_largest(const std::string& name) const;
 
  private:
   // step and checked_step (previous: nullptr for step); returns whether θ is finite, or true
@@ -128,6 +142,10 @@ class Optimizer {
   }
   // Whether preprocess changes g: clipping, or coupled weight decay.
   bool preprocesses() const { return options_.clip_norm || options_.clip_value || coupled_decay(); }
+  // state_largest_ for the state a fresh step starts from: each vector's |initial value|.
+  void set_initial_largest();
+  // state_largest_ of the tracked vectors, from the whole vectors.
+  void take_state_largest();
 
   OptimizerOptions options_;
   WeightDecay weight_decay_kind_;
@@ -137,6 +155,8 @@ class Optimizer {
   std::map<std::string, Vector<T>> vectors_;  // empty until the first step
   std::map<std::string, Vector<T>> previous_vectors_;  // their values before a checked step
   Vector<T> scratch_;                                  // (size_) the preprocessed gradient
+  std::vector<double> state_largest_;  // max |s_i| of each layout vector (tracks_state_largest)
+  size_t tracked_ = 0;  // the vectors a step takes max |s_i| of: all or none, set with the vectors
 };
 
 extern template class Optimizer<float>;

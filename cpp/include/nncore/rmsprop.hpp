@@ -29,6 +29,10 @@ class RMSProp final : public Optimizer<T> {
   // Throws std::invalid_argument for a hyper-parameter out of range.
   explicit RMSProp(const RMSPropOptions& options = RMSPropOptions());
   std::string name() const override { return "rmsprop"; }
+  // |Δθ_i| ≤ η·(μ·max|b| + max|g|/ε), since d ≥ ε. Finite only when not centred (√(v − ḡ²) can
+  // be NaN where rounding makes v − ḡ² negative), without weight decay (λ·θ would be added to g)
+  // and when v and b stay finite.
+  double step_bound(double max_abs_gradient) const override;
   double alpha() const { return alpha_; }
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
@@ -45,6 +49,7 @@ class RMSProp final : public Optimizer<T> {
 
  private:
   void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
+  bool tracks_state_largest() const override { return true; }
 
   double alpha_;
   double eps_;
