@@ -16,7 +16,8 @@ Two measurements, on the networks of the training benchmark (same sizes, same in
   (``time.perf_counter_ns``) after as many warm-up calls, with the 10th and 90th percentiles.
 
 The issue's targets: nncore at least as fast as PyTorch at every size, and one ``predict`` on S
-in at most 10 µs. Results go to ``benchmarks/results/inference.{json,md,png}`` and stdout.
+in at most 10 µs. Results go to ``benchmarks/results/local/inference.{json,md,png}``
+(``run_all.py`` writes the published ``benchmarks/results/inference.*``) and stdout.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ import numpy as np
 
 import nncore
 from bench_training import (
+    LOCAL_DIR,
     PEERS,
-    RESULTS_DIR,
     WORKLOADS,
     Measurement,
     Problem,
@@ -424,9 +425,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(INFERENCE_PEERS),
         help="torch,sklearn or none (training's other peers are accepted and left out here)",
     )
-    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "inference.json")
-    parser.add_argument("--markdown", type=Path, default=RESULTS_DIR / "inference.md")
-    parser.add_argument("--png", type=Path, default=RESULTS_DIR / "inference.png")
+    parser.add_argument("--json", type=Path, default=LOCAL_DIR / "inference.json")
+    parser.add_argument("--markdown", type=Path, default=LOCAL_DIR / "inference.md")
+    parser.add_argument("--png", type=Path, default=LOCAL_DIR / "inference.png")
     args = parser.parse_args(argv)
     args.sizes = parse_sizes(parser, args.sizes)
     args.peers = [peer for peer in parse_peers(parser, args.peers) if peer in INFERENCE_PEERS]

@@ -17,9 +17,10 @@ that the GEMM-bound sizes can be put against the machine's GEMM speed (``--matmu
 The pure-Python reference is timed on a subset of the samples (the first few hundred rows, fewer
 on the big sizes) so that it finishes in seconds; the output says so wherever that applies.
 
-Run ``python benchmarks/bench_training.py --help`` for the options; results go to a JSON file and
-a Markdown table and a PNG chart (by default ``benchmarks/results/latest.{json,md,png}``; the chart
-needs matplotlib) and to stdout.
+Run ``python benchmarks/bench_training.py --help`` for the options; results go to a JSON file,
+a Markdown table and a PNG chart (the chart needs matplotlib) and to stdout. By default the files
+go to ``benchmarks/results/local/`` (not committed): the published reports in
+``benchmarks/results/`` are written by ``run_all.py``, so that a partial run never replaces them.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ from thread_control import (
 Array = npt.NDArray[Any]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Where a script run by itself writes unless told (``--json`` ...): not the published reports,
+#: which ``run_all.py`` writes into RESULTS_DIR, so that a partial run never replaces them.
+LOCAL_DIR = RESULTS_DIR / "local"
 LOSS = "mean_squared_error"
 LEARNING_RATE = 0.01
 #: The optional peer libraries (``--peers``), each measured only when importable.
@@ -1094,12 +1098,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=2048,
         help="n of NumPy's n×n matmul timed as the GEMM yardstick; 0 skips it (default 2048)",
     )
-    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json")
-    parser.add_argument("--markdown", type=Path, default=RESULTS_DIR / "latest.md")
+    local = "benchmarks/results/local"
+    parser.add_argument("--json", type=Path, help=f"default {local}/latest.json (float64.json)")
+    parser.add_argument("--markdown", type=Path, help=f"default {local}/latest.md (float64.md)")
     parser.add_argument(
-        "--png", type=Path, default=RESULTS_DIR / "latest.png", help="the chart (needs matplotlib)"
+        "--png", type=Path, help=f"the chart (needs matplotlib); default {local}/latest.png"
     )
     args = parser.parse_args(argv)
+    stem = "latest" if args.dtype == "float32" else "float64"
+    for option, suffix in (("json", "json"), ("markdown", "md"), ("png", "png")):
+        if getattr(args, option) is None:
+            setattr(args, option, LOCAL_DIR / f"{stem}.{suffix}")
 
     args.sizes = parse_sizes(parser, args.sizes)
     args.peers = parse_peers(parser, args.peers)

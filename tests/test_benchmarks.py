@@ -60,6 +60,26 @@ def expected_skips(bench: ModuleType) -> set[str]:
     return set() if bench.nncore_can_set_threads() else {"nncore_2_threads"}
 
 
+def test_a_script_run_by_itself_leaves_the_published_reports() -> None:
+    """Without --json/--markdown/--png, bench_training (either dtype) and bench_inference write
+    into benchmarks/results/local/, never over the reports run_all.py publishes."""
+    bench = load_benchmark()
+    inference = load_module("bench_inference")
+    local = BENCHMARKS / "results" / "local"
+    assert local == bench.LOCAL_DIR
+    for argv, stem in ((["--sizes", "T"], "latest"), (["--dtype", "float64"], "float64")):
+        args = bench.parse_args(argv)
+        assert (args.json, args.markdown, args.png) == tuple(
+            local / f"{stem}.{suffix}" for suffix in ("json", "md", "png")
+        )
+    given = bench.parse_args(["--json", "a.json", "--markdown", "a.md", "--png", "a.png"])
+    assert (given.json, given.markdown, given.png) == (Path("a.json"), Path("a.md"), Path("a.png"))
+    args = inference.parse_args([])
+    assert (args.json, args.markdown, args.png) == tuple(
+        local / f"inference.{suffix}" for suffix in ("json", "md", "png")
+    )
+
+
 def test_script_writes_json_and_markdown(tmp_path: Path) -> None:
     json_path = tmp_path / "out.json"
     md_path = tmp_path / "out.md"
