@@ -1,6 +1,7 @@
 #include "nncore/sgd.hpp"
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "hyperparameter_checks.hpp"
@@ -33,11 +34,25 @@ SGD<T>::SGD(const SGDOptions& options)
 
 template <class T>
 double SGD<T>::step_bound(double max_abs_gradient) const {
+  const double none = Optimizer<T>::step_bound(0.0);
   // The η the update multiplies by is rounded to T (and may overflow there).
   const auto learning_rate = static_cast<double>(static_cast<T>(this->learning_rate()));
-  if (momentum_ != 0.0 || this->weight_decay() != 0.0 || !std::isfinite(learning_rate))
-    return Optimizer<T>::step_bound(0.0);
-  return learning_rate * max_abs_gradient;  // |Δθ_i| = η·|g_i|
+  if (this->weight_decay() != 0.0 || !std::isfinite(learning_rate)) return none;
+  const double g = max_abs_gradient;
+  if (momentum_ == 0.0) return learning_rate * g;  // |Δθ_i| = η·|g_i|
+  const double largest = std::numeric_limits<T>::max();
+  const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
+  const auto momentum = static_cast<double>(static_cast<T>(momentum_));
+  // |b'_i|: g_i at the first step, else |μ·b_i + (1−τ)·g_i|
+  const double buffer = this->step_count() == 0
+                            ? g
+                            : (momentum * this->state_largest("momentum_buffer") +
+                               static_cast<double>(static_cast<T>(1.0 - dampening_)) * g) *
+                                  rounding;
+  const double change = nesterov_ ? (g + momentum * buffer) * rounding : buffer;  // g + μ·b'
+  const double bound = learning_rate * change * rounding;
+  return buffer <= largest / 2.0 && change <= largest / 2.0 && bound <= largest / 2.0 ? bound
+                                                                                      : none;
 }
 
 template <class T>

@@ -308,6 +308,28 @@ void check_rmsprop_bound(nncore::Random& random, Eigen::Index size, int ranges) 
   check_bound<T>(random, size, ranges, make, expected);
 }
 
+// SGD with momentum (μ, τ and Nesterov varied): η·μ·max|b| at G = 0 (η·μ²·max|b| with
+// Nesterov's), after a first step.
+template <class T>
+void check_sgd_bound(nncore::Random& random, Eigen::Index size, int ranges) {
+  const Make<T> make = [](int trial, double eta, double) -> std::unique_ptr<nncore::Optimizer<T>> {
+    nncore::SGDOptions options;
+    options.learning_rate = eta;
+    options.momentum = trial % 2 ? 0.9 : 1.5;
+    options.nesterov = trial % 4 < 2;
+    options.dampening = options.nesterov ? 0.0 : 0.25;
+    return std::make_unique<nncore::SGD<T>>(options);
+  };
+  const Expected<T> expected = [](const nncore::Optimizer<T>& rule,
+                                  const nncore::OptimizerState<T>& state) {
+    const auto& sgd = static_cast<const nncore::SGD<T>&>(rule);
+    const auto momentum = static_cast<double>(static_cast<T>(sgd.momentum()));
+    return static_cast<double>(static_cast<T>(sgd.learning_rate())) * momentum *
+           (sgd.nesterov() ? momentum : 1.0) * largest(state, "momentum_buffer");
+  };
+  check_bound<T>(random, size, ranges, make, expected);
+}
+
 void test_step_bounds() {
   nncore::Random random(11);
   const Eigen::Index pieces = 3 * nncore::kCachePiece + 5;
@@ -319,6 +341,10 @@ void test_step_bounds() {
   check_rmsprop_bound<float>(random, 9, 1);
   check_rmsprop_bound<double>(random, pieces, 2);
   check_rmsprop_bound<float>(random, pieces, 2);
+  check_sgd_bound<double>(random, 9, 1);
+  check_sgd_bound<float>(random, 9, 1);
+  check_sgd_bound<double>(random, pieces, 2);
+  check_sgd_bound<float>(random, pieces, 2);
   // No bound where the step could overflow or the bound would not hold: coupled weight decay,
   // a centred RMSprop, an ε that is 0 in float, a g² beyond the largest float, a v near it.
   nncore::AdamOptions coupled;
@@ -363,6 +389,6 @@ int main() {
       {"adamw (decoupled weight decay)", test_adamw},
       {"rmsprop (centred, momentum)", test_rmsprop},
       {"adagrad (lr_decay, initial accumulator)", test_adagrad},
-      {"adam's and rmsprop's step bounds against their steps", test_step_bounds},
+      {"the step bounds of sgd, adam and rmsprop against their steps", test_step_bounds},
   });
 }

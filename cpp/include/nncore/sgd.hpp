@@ -38,11 +38,14 @@ class SGD final : public Optimizer<T> {
     visit("dampening", &SGDOptions::dampening, &SGD::dampening);
     visit("nesterov", &SGDOptions::nesterov, &SGD::nesterov);
   }
-  // Without momentum and weight decay: η·max|g| (clipping only shrinks g). Else +∞.
+  // Without weight decay (clipping only shrinks g): η·max|g|; with momentum η·max|b'|, where
+  // max|b'| ≤ μ·max|b| + (1−τ)·max|g| (max|g| at the first step), or η·(max|g| + μ·max|b'|)
+  // with Nesterov's. +∞ with weight decay (λ·θ is added to g) or where b' could overflow.
   double step_bound(double max_abs_gradient) const override;
 
  private:
   void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
+  bool tracks_state_largest() const override { return true; }
 
   double momentum_;
   double dampening_;
