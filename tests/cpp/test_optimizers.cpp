@@ -201,7 +201,7 @@ void check_bound(nncore::Random& random, Eigen::Index size, int ranges, const Ma
     nncore::OptimizerState<T> state;
     state.step = trial % 7 == 0 ? 0 : static_cast<std::int64_t>(random.uniform(1.0, 1000.0));
     for (const std::string& name : rule->state_names()) {
-      const bool squares = name == "exp_avg_sq" || name == "square_avg";
+      const bool squares = name == "exp_avg_sq" || name == "square_avg" || name == "sum";
       V s(size);
       for (Eigen::Index i = 0; i < size; ++i)
         s[i] = static_cast<T>(squares ? random.uniform(0.0, scale * scale)
@@ -330,6 +330,22 @@ void check_sgd_bound(nncore::Random& random, Eigen::Index size, int ranges) {
   check_bound<T>(random, size, ranges, make, expected);
 }
 
+// Adagrad (lr_decay varied): η_t·min(0/ε, …) = 0 at G = 0.
+template <class T>
+void check_adagrad_bound(nncore::Random& random, Eigen::Index size, int ranges) {
+  const Make<T> make = [](int trial, double eta,
+                          double eps) -> std::unique_ptr<nncore::Optimizer<T>> {
+    nncore::AdagradOptions options;
+    options.learning_rate = eta, options.eps = eps;
+    options.lr_decay = trial % 2 ? 0.0 : 0.5;
+    return std::make_unique<nncore::Adagrad<T>>(options);
+  };
+  const Expected<T> expected = [](const nncore::Optimizer<T>&, const nncore::OptimizerState<T>&) {
+    return 0.0;
+  };
+  check_bound<T>(random, size, ranges, make, expected);
+}
+
 void test_step_bounds() {
   nncore::Random random(11);
   const Eigen::Index pieces = 3 * nncore::kCachePiece + 5;
@@ -345,6 +361,10 @@ void test_step_bounds() {
   check_sgd_bound<float>(random, 9, 1);
   check_sgd_bound<double>(random, pieces, 2);
   check_sgd_bound<float>(random, pieces, 2);
+  check_adagrad_bound<double>(random, 9, 1);
+  check_adagrad_bound<float>(random, 9, 1);
+  check_adagrad_bound<double>(random, pieces, 2);
+  check_adagrad_bound<float>(random, pieces, 2);
   // No bound where the step could overflow or the bound would not hold: coupled weight decay,
   // a centred RMSprop, an ε that is 0 in float, a g² beyond the largest float, a v near it.
   nncore::AdamOptions coupled;
@@ -367,6 +387,16 @@ void test_step_bounds() {
                    {"exp_avg_sq", nncore::Vector<float>::Constant(2, 0.9f * FLT_MAX)}};
   near_overflow.set_state(state);
   CHECK(std::isinf(near_overflow.step_bound(1.0)), "v of 0.9 times the largest float");
+  // Adagrad where g² underflows to 0 in float: s' = 0, so the step is η·g/ε, far above η.
+  nncore::AdagradOptions small;
+  small.eps = 1e-30;
+  nncore::Adagrad<float> adagrad(small);
+  nncore::Vector<float> theta = nncore::Vector<float>::Zero(2),
+                        g = nncore::Vector<float>::Constant(2, 1e-25f);
+  const double adagrad_bound = adagrad.step_bound(1e-25);
+  adagrad.step(theta, g);
+  CHECK(std::abs(theta[0]) > 1e3 * adagrad.learning_rate() && std::abs(theta[0]) <= adagrad_bound,
+        "adagrad with g² underflowing: |Δθ| " << theta[0] << ", bound " << adagrad_bound);
   // A state of squares with a negative entry is refused, and the state is kept.
   state.vectors["exp_avg_sq"][1] = -1.0f;
   bool refused = false;
@@ -389,6 +419,6 @@ int main() {
       {"adamw (decoupled weight decay)", test_adamw},
       {"rmsprop (centred, momentum)", test_rmsprop},
       {"adagrad (lr_decay, initial accumulator)", test_adagrad},
-      {"the step bounds of sgd, adam and rmsprop against their steps", test_step_bounds},
+      {"the step bounds of sgd, adam, rmsprop and adagrad against their steps", test_step_bounds},
   });
 }

@@ -24,6 +24,10 @@ class Adagrad final : public Optimizer<T> {
   // Throws std::invalid_argument for a hyper-parameter out of range.
   explicit Adagrad(const AdagradOptions& options = AdagradOptions());
   std::string name() const override { return "adagrad"; }
+  // |Δθ_i| ≤ η_t: s'_i ≥ g_i², so |g_i|/(√s'_i + ε) ≤ 1 (and ≤ max|g|/ε, also where g_i² would
+  // underflow), with rounding. Finite only without weight decay (λ·θ would be added to g) and
+  // while s stays finite.
+  double step_bound(double max_abs_gradient) const override;
   double lr_decay() const { return lr_decay_; }
   double initial_accumulator_value() const { return initial_accumulator_value_; }
   double eps() const { return eps_; }
@@ -39,6 +43,7 @@ class Adagrad final : public Optimizer<T> {
 
  private:
   void update(VectorRef<T> parameters, const ConstVectorRef<T>& gradients, Index offset) override;
+  bool tracks_state_largest() const override { return true; }
 
   double lr_decay_;
   double initial_accumulator_value_;
