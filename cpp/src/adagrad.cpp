@@ -33,19 +33,17 @@ double Adagrad<T>::step_bound(double max_abs_gradient) const {
   const double none = Optimizer<T>::step_bound(0.0);
   const auto eps = static_cast<double>(static_cast<T>(eps_));
   if (this->weight_decay() != 0.0 || !(eps > 0.0)) return none;
-  const double u = std::numeric_limits<T>::epsilon(), largest = std::numeric_limits<T>::max();
-  const double rounding = 1.0 + 4.0 * u;  // covers the roundings of g², s + g², √ and the division
-  const double g = max_abs_gradient;
+  const double rounding = Optimizer<T>::kRoundingSlack, g = max_abs_gradient;
   // s' = s + g² (s ≥ 0): finite, and ≥ g² unless g² underflows (|g| below √(smallest normal))
-  if (!((this->state_largest("sum") + g * g) * rounding <= largest / 2.0)) return none;
+  if (!((this->state_largest("sum") + g * g) * rounding <= Optimizer<T>::kSafeMagnitude))
+    return none;
   const double underflow = std::sqrt(static_cast<double>(std::numeric_limits<T>::min())) / eps;
   const double ratio = std::min(g / eps, std::max(1.0, underflow)) * rounding;  // |g_i/(√s'_i+ε)|
   // η_t exactly as update computes it at step t + 1
   const double t = static_cast<double>(this->step_count() + 1);
   const auto learning_rate =
       static_cast<double>(static_cast<T>(this->learning_rate() / (1.0 + (t - 1.0) * lr_decay_)));
-  const double bound = learning_rate * ratio * rounding;
-  return bound <= largest / 2.0 ? bound : none;
+  return Optimizer<T>::safe_or_none(learning_rate * ratio * rounding);
 }
 
 template <class T>

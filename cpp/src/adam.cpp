@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "exact_sqrt.hpp"
 #include "hyperparameter_checks.hpp"
@@ -33,9 +32,7 @@ Adam<T>::Adam(const AdamOptions& options, WeightDecay weight_decay_kind)
 
 template <class T>
 double Adam<T>::step_bound(double max_abs_gradient) const {
-  const double none = Optimizer<T>::step_bound(0.0);
-  const double u = std::numeric_limits<T>::epsilon(), largest = std::numeric_limits<T>::max();
-  const double rounding = 1.0 + 4.0 * u;  // covers the two or three roundings of each step below
+  const double none = Optimizer<T>::step_bound(0.0), rounding = Optimizer<T>::kRoundingSlack;
   const double g = max_abs_gradient;
   const auto eps = static_cast<double>(static_cast<T>(eps_));
   if (!(eps > 0.0)) return none;
@@ -50,13 +47,13 @@ double Adam<T>::step_bound(double max_abs_gradient) const {
   const double m_bound = std::max(this->state_largest("exp_avg"), g) * rounding;
   const double v_bound = std::max(this->state_largest("exp_avg_sq"), g * g) * rounding;
   const double ratio_bound = m_bound / eps * rounding;  // |m'_i| / (√v'_i/√(1−β₂ᵗ) + ε)
-  if (!(v_bound <= largest / 2.0) || !(ratio_bound <= largest / 2.0)) return none;
+  if (!(v_bound <= Optimizer<T>::kSafeMagnitude) || !(ratio_bound <= Optimizer<T>::kSafeMagnitude))
+    return none;
   // The step size exactly as update computes it at step t + 1.
   const double t = static_cast<double>(this->step_count() + 1);
   const auto step_size =
       static_cast<double>(static_cast<T>(this->learning_rate() / (1.0 - std::pow(beta1_, t))));
-  const double bound = step_size * ratio_bound * rounding;
-  return bound <= largest / 2.0 ? bound : none;
+  return Optimizer<T>::safe_or_none(step_size * ratio_bound * rounding);
 }
 
 template <class T>

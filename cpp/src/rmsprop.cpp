@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <optional>
 
 #include "exact_sqrt.hpp"
@@ -55,9 +54,7 @@ double RMSProp<T>::step_bound(double max_abs_gradient) const {
   const double none = Optimizer<T>::step_bound(0.0);
   const auto eps = static_cast<double>(static_cast<T>(eps_));
   if (centered_ || this->weight_decay() != 0.0 || !(eps > 0.0)) return none;
-  const double u = std::numeric_limits<T>::epsilon(), largest = std::numeric_limits<T>::max();
-  const double rounding = 1.0 + 4.0 * u;  // covers the two or three roundings of each step below
-  const double g = max_abs_gradient;
+  const double rounding = Optimizer<T>::kRoundingSlack, g = max_abs_gradient;
   const auto learning_rate = static_cast<double>(static_cast<T>(this->learning_rate()));
   // v' = αv + (1−α)g², a weighted mean up to rounding (v' finite implies g² finite).
   const double v_bound = std::max(this->state_largest("square_avg"), g * g) * rounding;
@@ -67,9 +64,9 @@ double RMSProp<T>::step_bound(double max_abs_gradient) const {
         (static_cast<double>(static_cast<T>(momentum_)) * this->state_largest("momentum_buffer") +
          change) *
         rounding;
-  const double bound = learning_rate * change * rounding;
-  if (!(v_bound <= largest / 2.0) || !(change <= largest / 2.0)) return none;
-  return bound <= largest / 2.0 ? bound : none;
+  if (!(v_bound <= Optimizer<T>::kSafeMagnitude) || !(change <= Optimizer<T>::kSafeMagnitude))
+    return none;
+  return Optimizer<T>::safe_or_none(learning_rate * change * rounding);
 }
 
 template <class T>

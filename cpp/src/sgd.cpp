@@ -1,7 +1,6 @@
 #include "nncore/sgd.hpp"
 
 #include <cmath>
-#include <limits>
 #include <stdexcept>
 
 #include "hyperparameter_checks.hpp"
@@ -40,8 +39,7 @@ double SGD<T>::step_bound(double max_abs_gradient) const {
   if (this->weight_decay() != 0.0 || !std::isfinite(learning_rate)) return none;
   const double g = max_abs_gradient;
   if (momentum_ == 0.0) return learning_rate * g;  // |Δθ_i| = η·|g_i|
-  const double largest = std::numeric_limits<T>::max();
-  const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
+  const double rounding = Optimizer<T>::kRoundingSlack;
   const auto momentum = static_cast<double>(static_cast<T>(momentum_));
   // |b'_i|: g_i at the first step, else |μ·b_i + (1−τ)·g_i|
   const double buffer = this->step_count() == 0
@@ -50,9 +48,9 @@ double SGD<T>::step_bound(double max_abs_gradient) const {
                                static_cast<double>(static_cast<T>(1.0 - dampening_)) * g) *
                                   rounding;
   const double change = nesterov_ ? (g + momentum * buffer) * rounding : buffer;  // g + μ·b'
-  const double bound = learning_rate * change * rounding;
-  return buffer <= largest / 2.0 && change <= largest / 2.0 && bound <= largest / 2.0 ? bound
-                                                                                      : none;
+  if (!(buffer <= Optimizer<T>::kSafeMagnitude) || !(change <= Optimizer<T>::kSafeMagnitude))
+    return none;
+  return Optimizer<T>::safe_or_none(learning_rate * change * rounding);
 }
 
 template <class T>

@@ -719,8 +719,8 @@ double Training<T>::propagate_row(Index epoch, Index batch, Index start) {
 // its threads at hand (the pool is awake): the step is taken in one range per block, on the pool.
 template <class T>
 void Training<T>::update(Index epoch, Index batch, const GradientSize& gradient, int blocks) {
-  const double safe_magnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
-  const double rounding = 1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
+  const double safe_magnitude = Optimizer<T>::kSafeMagnitude;
+  const double rounding = Optimizer<T>::kRoundingSlack;
   const int ranges = blocks > 1 ? blocks : 0;
   const double step = optimizer_.step_bound(gradient.max_abs_bound);
   if (parameter_bound_ + step < safe_magnitude) {

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -84,6 +85,12 @@ class Optimizer {
   // the rule has no cheap bound. With such a bound, a caller that knows max_i |θ_i| can tell that
   // a step cannot overflow before taking it.
   virtual double step_bound(double max_abs_gradient) const;
+  // The terms of such bounds: 1 + 4u (u = T's epsilon), the slack one step's formula allows for
+  // its two or three roundings; and half the largest T, below which an entry and its bound
+  // together cannot overflow.
+  static constexpr double kRoundingSlack =
+      1.0 + 4.0 * static_cast<double>(std::numeric_limits<T>::epsilon());
+  static constexpr double kSafeMagnitude = 0.5 * static_cast<double>(std::numeric_limits<T>::max());
   virtual std::string name() const = 0;
 
   double learning_rate() const { return options_.learning_rate; }
@@ -128,6 +135,10 @@ class Optimizer {
   // max_i |s_i| of the state vector `name` as it is now (its initial value before the first
   // step), exact; +∞ unless tracks_state_largest().
   double state_largest(const std::string& name) const;
+  // `bound` when it is below kSafeMagnitude, else +∞ (no bound: the step is checked).
+  static double safe_or_none(double bound) {
+    return bound <= kSafeMagnitude ? bound : std::numeric_limits<double>::infinity();
+  }
 
  private:
   // step and checked_step (previous: nullptr for step); returns whether θ is finite, or true
