@@ -66,6 +66,36 @@ void assign_tanh(const MZ& Z, MA& A) {
     A.array() = Z.array().tanh();
   }
 }
+
+// a_i = tanh z_i for one row of n entries, as assign_tanh computes it: in double, tanh_double;
+// in float, the two functions Eigen's tanh() expression applies, its packet function on whole
+// packets and its scalar one on the rest (they agree bit for bit, so an entry's value does not
+// depend on where the row starts; tests/cpp/test_activations.cpp checks it).
+template <class T>
+void tanh_row(const T* z, T* a, Index n) {
+  if constexpr (std::is_same_v<T, double> && kPacketTanh) {
+    tanh_double(z, a, n);
+  } else {
+    namespace ei = Eigen::internal;
+    using Packet = typename ei::packet_traits<T>::type;
+    constexpr Index N = ei::unpacket_traits<Packet>::size;
+    Index i = 0;
+    if constexpr (N > 1)
+      for (; i + N <= n; i += N) ei::pstoreu(a + i, ei::ptanh(ei::ploadu<Packet>(z + i)));
+    for (; i < n; ++i) a[i] = Eigen::numext::tanh(z[i]);
+  }
+}
+
+// The Jacobians that are a product of entries, written once for Eigen arrays (a batch) and for
+// scalars (one row's loop): the same operations in the same order, so the same bits.
+template <class T, class A, class D>
+auto tanh_jacobian(const A& a, const D& da) {
+  return da * (T(1) - a * a);  // da ⊙ (1 − a²)
+}
+template <class T, class A, class D>
+auto sigmoid_jacobian(const A& a, const D& da) {
+  return da * a * (T(1) - a);  // da ⊙ a ⊙ (1 − a)
+}
 }  // namespace
 
 const std::vector<Name<ActivationKind>>& activation_names() {
@@ -143,8 +173,8 @@ void apply_jacobian_on(const Activation& activation, const MZ& Z, const MZ& A, c
   const T slope = static_cast<T>(activation.slope), alpha = static_cast<T>(activation.alpha);
   switch (activation.kind) {
     case ActivationKind::identity: dz = da; return;
-    case ActivationKind::sigmoid: dz = da * a * (T(1) - a); return;
-    case ActivationKind::tanh: dz = da * (T(1) - a.square()); return;
+    case ActivationKind::sigmoid: dz = sigmoid_jacobian<T>(a, da); return;
+    case ActivationKind::tanh: dz = tanh_jacobian<T>(a, da); return;
     case ActivationKind::relu: dz = (z > T(0)).select(da, T(0)); return;
     case ActivationKind::leaky_relu: dz = (z > T(0)).select(da, slope * da); return;
     case ActivationKind::elu: dz = (z > T(0)).select(da, (a + alpha) * da); return;
@@ -187,8 +217,11 @@ void activate(const Activation& activation, const ConstMatrixRef<T>& Z, Eigen::R
   activate_on<T>(activation, Z, A);
 }
 
+// The row functions take the common kinds in plain loops: a matrix expression's set-up (its
+// views, alignment and dispatch) cost more than a 16-entry row's arithmetic.
 template <class T>
 void activate_row(const Activation& activation, const T* z, T* a, Index n) {
+  if (activation.kind == ActivationKind::tanh) return tanh_row<T>(z, a, n);
   activate_on<T>(activation, ConstMatrixMap<T>(z, 1, n), MatrixMap<T>(a, 1, n));
 }
 
@@ -202,6 +235,18 @@ void apply_jacobian(const Activation& activation, const ConstMatrixRef<T>& Z,
 template <class T>
 void apply_jacobian_row(const Activation& activation, const T* z, const T* a, const T* da, T* dz,
                         Index n) {
+  switch (activation.kind) {
+    case ActivationKind::tanh:
+      for (Index i = 0; i < n; ++i) dz[i] = tanh_jacobian<T>(a[i], da[i]);
+      return;
+    case ActivationKind::sigmoid:
+      for (Index i = 0; i < n; ++i) dz[i] = sigmoid_jacobian<T>(a[i], da[i]);
+      return;
+    case ActivationKind::relu:  // as select(): da where z > 0, else +0
+      for (Index i = 0; i < n; ++i) dz[i] = z[i] > T(0) ? da[i] : T(0);
+      return;
+    default: break;
+  }
   apply_jacobian_on<T>(activation, ConstMatrixMap<T>(z, 1, n), ConstMatrixMap<T>(a, 1, n),
                        ConstMatrixMap<T>(da, 1, n), MatrixMap<T>(dz, 1, n));
 }
