@@ -3,7 +3,7 @@
 // checked against central finite differences of f (finite_differences.hpp for the tolerance).
 // Softmax, row-wise, is covered the same way: f then couples the entries of a row. The one-row
 // functions (activate_row, apply_jacobian_row: fit's one-sample path) give the batch functions'
-// bits, in both precisions, wherever the row starts in memory.
+// bits on the same row, in both precisions, at every alignment of the row.
 #include <cstring>
 #include <set>
 #include <string>
@@ -86,11 +86,12 @@ bool same_bits(const T* a, const T* b, Eigen::Index n) {
   return std::memcmp(a, b, sizeof(T) * static_cast<size_t>(n)) == 0;
 }
 
-// A buffer whose entry 0 is `offset` entries past a 64-byte boundary.
+// A buffer whose entry 0 is `offset` entries past a boundary of the build's widest packet
+// (EIGEN_MAX_ALIGN_BYTES: 16 to 64 bytes).
 template <class T>
 struct Row {
-  Row(Eigen::Index n, Eigen::Index offset) : storage(n + 64), at(storage.data() + offset) {}
-  Eigen::Matrix<T, Eigen::Dynamic, 1> storage;  // aligned to EIGEN_MAX_ALIGN_BYTES (up to 64)
+  Row(Eigen::Index n, Eigen::Index offset) : storage(n + offset), at(storage.data() + offset) {}
+  Eigen::Matrix<T, Eigen::Dynamic, 1> storage;  // aligned to EIGEN_MAX_ALIGN_BYTES
   T* at;
 };
 
