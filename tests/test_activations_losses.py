@@ -5,6 +5,7 @@ a whole ``fit``, and integer weights as repeated rows."""
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Any
 
@@ -623,3 +624,104 @@ def test_float64_tanh_does_not_depend_on_the_column(width: int) -> None:
     out = model.forward(x)
     np.testing.assert_array_equal(out, np.repeat(out[:, :1], width, axis=1))
     np.testing.assert_allclose(out[:, 0], np.tanh(x[:, 0]), rtol=1e-15, atol=0)
+
+
+# Arguments of exp around where exp(x) leaves the normal numbers (log of the smallest normal:
+# −708.40 in float64, −87.34 in float32) and reaches 0 (−745.13, −103.97), and beyond.
+def exp_arguments(dtype: str) -> np.ndarray:
+    low = np.log(np.finfo(dtype).tiny)
+    zero = np.log(np.finfo(dtype).smallest_subnormal)
+    return np.concatenate(
+        [np.linspace(low + 5, zero - 5, 199), [low, zero, 2 * zero, 3 * zero, -1e4]]
+    ).astype(dtype)
+
+
+def assert_within_ulps(ours: np.ndarray, expected: np.ndarray, dtype: str, ulps: int) -> None:
+    """|ours − expected| <= ulps units in the last place of expected; for a subnormal (or 0)
+    expected value, ulps times the smallest subnormal number."""
+    floor = np.finfo(dtype).tiny
+    spacing = np.spacing(np.maximum(np.abs(expected), floor).astype(dtype))
+    error = np.abs(ours.astype(np.float64) - expected) / spacing
+    worst = int(np.argmax(error))
+    assert error.max() <= ulps, (ours.ravel()[worst], expected.ravel()[worst])
+
+
+# Eigen's vectorised exp is within 1 ulp in float64 and 4 in float32 near the end of the normal
+# numbers (measured: 4 at e^{−82}).
+EXP_ULPS = {"float64": 2, "float32": 4}
+
+
+def libm_exp(x: np.ndarray) -> np.ndarray:
+    """exp in float64 from Python's math module (the C library's), rounded to x's dtype."""
+    return np.array([math.exp(float(v)) for v in x.ravel()]).reshape(x.shape)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softmax_is_right_where_exp_is_subnormal(dtype: str) -> None:
+    """Rows (0, z_1, …, z_16) with every z_j below log(smallest normal): softmax gives exp(z_j)
+    (the row sums to 1), subnormal or 0, in every build (the x86-64-v2 one gave exp(−709.78) for
+    every float64 z_j below −709.78, where exp(z_j) is 0). 17 columns put z_j in SIMD packets and
+    in the scalar tail."""
+    z = exp_arguments(dtype)
+    rows = np.zeros((len(z), 17), dtype=dtype)
+    for j in range(1, 17):
+        rows[:, j] = np.roll(z, j)
+    model = nncore.MLP([17, 17], activation="identity", output_activation="softmax", dtype=dtype)
+    model.set_parameters([np.eye(17)], [np.zeros(17)])
+    ours = model.forward(rows)
+    expected = libm_exp(rows.astype(np.float64)).astype(dtype)
+    assert_within_ulps(ours[:, 1:], expected[:, 1:], dtype, EXP_ULPS[dtype])
+    np.testing.assert_array_equal(ours[:, 0], 1)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_softplus_and_elu_are_right_where_exp_is_subnormal(dtype: str) -> None:
+    """softplus(z) = log1p(e^z) = e^z to rounding there, and elu(z) = α(e^z − 1) = −α, on a layer
+    of 16 columns (SIMD packets)."""
+    z = exp_arguments(dtype)
+    X = np.repeat(z[:, None], 16, axis=1)
+    for activation, expected in [
+        ("softplus", libm_exp(z.astype(np.float64)).astype(dtype)),
+        ("elu", np.full(len(z), -ELU_ALPHA, dtype=dtype)),
+    ]:
+        model = nncore.MLP([16, 16], output_activation=activation, elu_alpha=ELU_ALPHA, dtype=dtype)
+        model.set_parameters([np.eye(16)], [np.zeros(16)])
+        ours = model.forward(X)
+        assert_within_ulps(ours, np.repeat(expected[:, None], 16, axis=1), dtype, EXP_ULPS[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gelu_gradient_is_right_where_exp_is_subnormal(dtype: str) -> None:
+    """GELU'(z) = Φ(z) + z·φ(z) with φ(z) = e^{−z²/2}/√(2π), at z where e^{−z²/2} is subnormal or
+    0: one row of 16 equal z per sample, MSE against 1, so db_j = 2(GELU(z) − 1)/16 · GELU'(z).
+    The rounding of z²/2 (half an ulp) moves e^{−z²/2} by z²/2 half-ulps: the tolerance grows
+    with it."""
+    low = math.log(np.finfo(dtype).tiny)
+    zero = math.log(np.finfo(dtype).smallest_subnormal)
+    z = -np.sqrt(-2 * np.array([low + 2, low, (low + zero) / 2, zero + 1, zero - 2, 2 * zero]))
+    model = nncore.MLP([16, 16], output_activation="gelu", dtype=dtype)
+    model.set_parameters([np.eye(16)], [np.zeros(16)])
+    for value in z.astype(dtype):
+        X = np.full((1, 16), value, dtype=dtype)
+        v = float(value)
+        gelu = 0.5 * v * (1 + math.erf(v / math.sqrt(2)))
+        derivative = 0.5 * (1 + math.erf(v / math.sqrt(2))) + v * math.exp(-v * v / 2) / math.sqrt(
+            2 * math.pi
+        )
+        expected = np.full(16, 2 * (gelu - 1) / 16 * derivative)
+        ((_, db),) = model.backward(X, np.ones((1, 16)), "mean_squared_error")
+        assert_within_ulps(db, expected, dtype, EXP_ULPS[dtype] + int(v * v))
+
+
+def test_poisson_loss_is_right_where_exp_is_subnormal() -> None:
+    """ℓ = e^z − y·z + … with y = 0 is e^z: a subnormal loss and gradient, not exp(−709.78)."""
+    z = exp_arguments("float64")[::10]
+    model = nncore.MLP([16, 16], output_activation="identity", dtype="float64")
+    model.set_parameters([np.eye(16)], [np.zeros(16)])
+    X = np.repeat(z[:, None], 16, axis=1)
+    for row in X:
+        expected = math.exp(float(row[0]))
+        loss = model.loss(row[None, :], np.zeros((1, 16)), "poisson")
+        assert_within_ulps(np.array([loss]), np.array([expected]), "float64", EXP_ULPS["float64"])
+        ((_, db),) = model.backward(row[None, :], np.zeros((1, 16)), "poisson")
+        assert_within_ulps(db, np.full(16, expected / 16), "float64", EXP_ULPS["float64"])

@@ -6,6 +6,8 @@
 #include <type_traits>
 #include <unsupported/Eigen/SpecialFunctions>  // erf
 
+#include "exp.hpp"
+
 namespace nncore {
 
 namespace {
@@ -143,18 +145,20 @@ void activate_on(const Activation& activation, const MZ& Z, MA A) {
     case ActivationKind::tanh: assign_tanh<T>(Z, A); return;
     case ActivationKind::relu: a = z.max(T(0)); return;
     case ActivationKind::leaky_relu: a = (z > T(0)).select(z, slope * z); return;
-    case ActivationKind::elu: a = (z > T(0)).select(z, alpha * z.min(T(0)).exp() - alpha); return;
+    case ActivationKind::elu:
+      a = (z > T(0)).select(z, alpha * exp_array(z.min(T(0))) - alpha);
+      return;
     case ActivationKind::gelu: a = T(0.5) * z * (T(1) + (z * T(kInvSqrt2)).erf()); return;
     case ActivationKind::gelu_tanh:
       a = T(0.5) * z * (T(1) + (T(kSqrt2OverPi) * (z + T(kGeluCubic) * z.cube())).tanh());
       return;
-    case ActivationKind::softplus: a = z.max(T(0)) + (-z.abs()).exp().log1p(); return;
+    case ActivationKind::softplus: a = z.max(T(0)) + exp_array(-z.abs()).log1p(); return;
     case ActivationKind::swish: a = z * z.logistic(); return;
     case ActivationKind::softmax:
       // Shift by the row maximum so that exp never overflows: softmax(z) = softmax(z − max z).
       for (Index i = 0; i < Z.rows(); ++i) {
         auto row = A.row(i).array();
-        row = (Z.row(i).array() - Z.row(i).maxCoeff()).exp();
+        row = exp_array(Z.row(i).array() - Z.row(i).maxCoeff());
         row /= row.sum();
       }
       return;
@@ -181,7 +185,7 @@ void apply_jacobian_on(const Activation& activation, const MZ& Z, const MZ& A, c
     case ActivationKind::gelu:
       // Φ(z) + z φ(z)
       dz = da * (T(0.5) * (T(1) + (z * T(kInvSqrt2)).erf()) +
-                 z * T(kInvSqrt2Pi) * (T(-0.5) * z.square()).exp());
+                 z * T(kInvSqrt2Pi) * exp_array(T(-0.5) * z.square()));
       return;
     case ActivationKind::gelu_tanh:
       for (Index i = 0; i < Z.rows(); ++i)

@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "exp.hpp"
+
 namespace nncore {
 
 const std::vector<Name<LossKind>>& loss_names() {
@@ -78,10 +80,10 @@ double row_error(const Loss& loss, const Z& z, const A& a, const Y& y) {
                      .sum()) /
              k;
     case LossKind::binary_cross_entropy:
-      return static_cast<double>((z.max(T(0)) - z * y + (-z.abs()).exp().log1p()).sum()) / k;
+      return static_cast<double>((z.max(T(0)) - z * y + exp_array(-z.abs()).log1p()).sum()) / k;
     case LossKind::categorical_cross_entropy: {
       const T shift = z.maxCoeff();
-      const T log_sum_exp = shift + std::log((z - shift).exp().sum());
+      const T log_sum_exp = shift + std::log(exp_array(z - shift).sum());
       // Σ_k y_k as an expression (y · 1): Eigen sums a plain row of memory in an order that
       // follows its address, an expression always from its first element, so ℓ_i does not
       // depend on where the row lies (a row read in place in X's array, or a gathered copy).
@@ -89,7 +91,7 @@ double row_error(const Loss& loss, const Z& z, const A& a, const Y& y) {
       return static_cast<double>(log_sum_exp * y_sum - (y * z).sum());
     }
     case LossKind::poisson:
-      return static_cast<double>((z.exp() - y * z + xlogy_self(y) - y).sum()) / k;
+      return static_cast<double>((exp_array(z) - y * z + xlogy_self(y) - y).sum()) / k;
   }
   return 0.0;
 }
@@ -119,7 +121,7 @@ void delta_of(const Loss& loss, const Activation& output, const MZ& Z, const MA&
     case LossKind::huber: dZ = (A - Y).array().max(-delta).min(delta).matrix() / k; break;
     case LossKind::binary_cross_entropy: dZ = (A - Y) / k; break;
     case LossKind::categorical_cross_entropy: dZ = A - Y; break;
-    case LossKind::poisson: dZ = (Z.array().exp() - Y.array()).matrix() / k; break;
+    case LossKind::poisson: dZ = (exp_array(Z.array()) - Y.array()).matrix() / k; break;
   }
   // × w_i / Σw
   if (weights.size() == 0)
