@@ -141,7 +141,7 @@ void activate_on(const Activation& activation, const MZ& Z, MA A) {
   const T slope = static_cast<T>(activation.slope), alpha = static_cast<T>(activation.alpha);
   switch (activation.kind) {
     case ActivationKind::identity: a = z; return;
-    case ActivationKind::sigmoid: a = z.logistic(); return;
+    case ActivationKind::sigmoid: a = logistic_array(z); return;
     case ActivationKind::tanh: assign_tanh<T>(Z, A); return;
     case ActivationKind::relu: a = z.max(T(0)); return;
     case ActivationKind::leaky_relu: a = (z > T(0)).select(z, slope * z); return;
@@ -153,7 +153,7 @@ void activate_on(const Activation& activation, const MZ& Z, MA A) {
       a = T(0.5) * z * (T(1) + (T(kSqrt2OverPi) * (z + T(kGeluCubic) * z.cube())).tanh());
       return;
     case ActivationKind::softplus: a = z.max(T(0)) + exp_array(-z.abs()).log1p(); return;
-    case ActivationKind::swish: a = z * z.logistic(); return;
+    case ActivationKind::swish: a = z * logistic_array(z); return;
     case ActivationKind::softmax:
       // Shift by the row maximum so that exp never overflows: softmax(z) = softmax(z − max z).
       for (Index i = 0; i < Z.rows(); ++i) {
@@ -197,10 +197,10 @@ void apply_jacobian_on(const Activation& activation, const MZ& Z, const MZ& A, c
                                                     (T(1) + T(3 * kGeluCubic) * x * x));
         }
       return;
-    case ActivationKind::softplus: dz = da * z.logistic(); return;
+    case ActivationKind::softplus: dz = da * logistic_array(z); return;
     case ActivationKind::swish: {
       for (Index i = 0; i < Z.rows(); ++i) {
-        const auto s = Z.row(i).array().logistic();
+        const auto s = logistic_array(Z.row(i).array());
         dZ.row(i).array() = dA.row(i).array() * s * (T(1) + Z.row(i).array() * (T(1) - s));
       }
       return;

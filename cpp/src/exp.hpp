@@ -1,15 +1,20 @@
-// exp(x) on Eigen arrays, right where the result is below the smallest normal number.
+// exp(x) and the logistic function σ(x) = 1/(1 + e^{−x}) on Eigen arrays, right where the result is
+// below the smallest normal number.
 //
-// Eigen's packet exp is wrong there. Its double version (the same for SSE, AVX and AVX-512
-// packets) clamps x at −709.78, so every x below gives exp(−709.78) ≈ 5.6e-309, where exp(x) is
-// 0 below −745.13: a softmax of logits 2,000 apart gave the small entry 5.6e-309 wherever it fell
-// in a packet (rows of 2, 4 or 8 entries and more in the x86-64-v2, v3 and v4 builds) and 0 in the
-// scalar tail. Its float version gives 0 below −88.72, where exp(x) is a subnormal number down to
-// −103.97 (exp(−100) ≈ 3.8e-44).
+// Eigen 3.4's vectorised versions are wrong there, and not the same in every build:
+//   - double exp (the same for SSE, AVX and AVX-512 packets) clamps x at −709.78, so every x below
+//     gives exp(−709.78) ≈ 5.6e-309, where exp(x) is 0 below −745.13: a softmax of logits 2,000
+//     apart gave its small entry 5.6e-309 wherever it fell in a packet and 0 in the scalar tail;
+//   - float exp clamps x at −88.72 and gives about 2.9e-39 for every x below with SSE and AVX
+//     packets, and 0 below −87.68 with AVX-512's own version, where exp(x) is subnormal down to
+//     −103.97;
+//   - float σ(x) is exp(x) below −9, so it inherits the float exp's error (also in Eigen's scalar
+//     path); double σ gives 0 once e^{−x} overflows (x < −709.78).
 //
-// exp_array(x) is Eigen's x.exp() with one correction: the entries of a packet whose x is below
-// log(smallest normal) (−708.40 in double, −87.34 in float) are recomputed by std::exp. Every other
-// entry keeps Eigen's value, bit for bit; the check costs a comparison per packet.
+// exp_array(x) and logistic_array(x) are Eigen's x.exp() and x.logistic() with one correction:
+// where x is below log(smallest normal) (−708.40 in double, −87.34 in float) both functions equal
+// e^x to rounding (1 + e^x rounds to 1), and those entries are recomputed by std::exp. Every other
+// entry keeps Eigen's value, bit for bit; the check costs a comparison and a branch per packet.
 #pragma once
 
 #include <Eigen/Core>
@@ -20,17 +25,19 @@ namespace nncore {
 
 namespace detail {
 
-template <class T>
-struct ExpOp {
-  // log(smallest normal) = (min_exponent − 1)·ln 2: below it exp(x) is subnormal or 0.
+// Eigen's functor Op, with the entries below log(smallest normal) set to std::exp(x).
+template <class T, class Op>
+struct ExactBelowNormal {
+  // log(smallest normal) = (min_exponent − 1)·ln 2: below it e^x is subnormal or 0.
   static constexpr T kSubnormalBelow =
       static_cast<T>((std::numeric_limits<T>::min_exponent - 1) * 0.6931471805599453);
-  T operator()(const T& x) const { return std::exp(x); }
+  T operator()(const T& x) const { return x < kSubnormalBelow ? std::exp(x) : Op()(x); }
   template <class Packet>
   Packet packetOp(const Packet& x) const {
     namespace ei = Eigen::internal;
-    const Packet e = ei::pexp(x);
-    if (!(ei::predux_min(x) < kSubnormalBelow)) return e;
+    const Packet e = Op().packetOp(x);
+    // A comparison, not a minimum: a NaN entry must not hide the others.
+    if (!ei::predux_any(ei::pcmp_lt(x, ei::pset1<Packet>(kSubnormalBelow)))) return e;
     constexpr int n = ei::unpacket_traits<Packet>::size;
     T xs[n], es[n];
     ei::pstoreu(xs, x);
@@ -41,21 +48,31 @@ struct ExpOp {
   }
 };
 
+template <class T>
+using Exp = ExactBelowNormal<T, Eigen::internal::scalar_exp_op<T>>;
+template <class T>
+using Logistic = ExactBelowNormal<T, Eigen::internal::scalar_logistic_op<T>>;
+
 }  // namespace detail
 
 template <class Derived>
 auto exp_array(const Eigen::ArrayBase<Derived>& x) {
-  return x.unaryExpr(detail::ExpOp<typename Derived::Scalar>());
+  return x.unaryExpr(detail::Exp<typename Derived::Scalar>());
+}
+
+template <class Derived>
+auto logistic_array(const Eigen::ArrayBase<Derived>& x) {
+  return x.unaryExpr(detail::Logistic<typename Derived::Scalar>());
 }
 
 }  // namespace nncore
 
 namespace Eigen::internal {
-template <class T>
-struct functor_traits<nncore::detail::ExpOp<T>> {
+template <class T, class Op>
+struct functor_traits<nncore::detail::ExactBelowNormal<T, Op>> {
   enum {
-    Cost = functor_traits<scalar_exp_op<T>>::Cost + NumTraits<T>::AddCost,
-    PacketAccess = functor_traits<scalar_exp_op<T>>::PacketAccess
+    Cost = functor_traits<Op>::Cost + NumTraits<T>::AddCost,
+    PacketAccess = functor_traits<Op>::PacketAccess
   };
 };
 }  // namespace Eigen::internal
