@@ -26,9 +26,11 @@ go to ``benchmarks/results/local/`` (not committed): the published reports in
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime as dt
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -47,6 +49,7 @@ from charts import size_chart
 from jax_peer import CHECK_MATMUL, JaxWorker, JaxWorkerError, worker_environment
 from jax_peer import MODES as JAX_MODES
 from machine import describe_machine, load_average, machine_info, numpy_matmul_gflops
+from nncore import _blas
 from nncore.reference import numpy_reference, pure_python
 from numpy_peer import NumpyMLP
 from thread_control import (
@@ -916,6 +919,13 @@ def gemm_lines(report: dict[str, Any]) -> list[str]:
         f"NumPy {gemm['dtype']} {gemm['n']}×{gemm['n']} matmul: {per_thread} GFLOP/s "
         f"(best {gemm['best_gflops']:.1f})."
     ]
+    narrower = _blas.narrower_kernels(gemm.get("kernels", ""), nncore.config()["simd"])
+    if narrower:
+        coretype = os.environ.get("OPENBLAS_CORETYPE")
+        lines.append(
+            f"{narrower} (OPENBLAS_CORETYPE={coretype or 'unset'}): this matmul is not the "
+            "machine's best (JAX's jitted matmul is below)."
+        )
     scaling = matmul_scaling(gemm)
     if scaling is not None and scaling < BUSY_CORE_SCALING:
         lines.append(
@@ -1150,7 +1160,19 @@ def measure_matmul(n: int, dtype: str) -> dict[str, Any] | None:
     if n == 0:
         return None
     runs = [numpy_matmul_gflops(n, dtype, threads) for threads in THREAD_COUNTS]
-    return {"n": n, "dtype": dtype, "runs": runs, "best_gflops": max(r["gflops"] for r in runs)}
+    return {
+        "n": n,
+        "dtype": dtype,
+        "runs": runs,
+        "best_gflops": max(r["gflops"] for r in runs),
+        "kernels": openblas_kernels(),
+    }
+
+
+def openblas_kernels() -> str:
+    """The kernel family NumPy's bundled OpenBLAS runs in this process ('' without one)."""
+    path = _blas.numpy_openblas()
+    return _blas.corename(ctypes.CDLL(path)) if path is not None else ""
 
 
 def write_outputs(outputs: Sequence[tuple[Path, str]]) -> None:

@@ -2,12 +2,15 @@
 OpenBLAS is found, registered and used; every product it takes (A·W, Aᵀ·dZ, dZ·Wᵀ, one row)
 agrees with NumPy's reference and with Eigen's own products; a thread setting repeats bit for bit;
 OpenBLAS's own thread count is restored after nncore's products, also when two threads run them
-at once; and ``NNCORE_BLAS`` chooses."""
+at once; ``NNCORE_BLAS`` chooses; and by default OpenBLAS is left out when its kernels are
+narrower than the variant's instructions (``OPENBLAS_CORETYPE=Haswell`` on an AVX-512 CPU)."""
 
 from __future__ import annotations
 
+import ast
 import ctypes
 import os
+import platform
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -69,12 +72,59 @@ def test_products_are_large_enough_for_the_blas() -> None:
     assert smallest >= nncore.config()["min_parallel_work"]
 
 
+def bundled_corename() -> str:
+    """The kernel family the bundled OpenBLAS chose in this process."""
+    assert BUNDLED is not None
+    return _blas.corename(ctypes.CDLL(BUNDLED))
+
+
 @needs_openblas
-def test_numpy_openblas_is_registered_by_default() -> None:
-    if os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto") == "eigen":
-        pytest.skip("NNCORE_BLAS=eigen is set for this run")
-    assert "OpenBLAS" in nncore.config()["blas"]
-    assert BUNDLED is not None and os.path.basename(BUNDLED) in _core.blas_name()
+def test_numpy_openblas_is_registered_by_default_unless_its_kernels_are_narrower() -> None:
+    if os.environ.get(_blas.ENVIRONMENT_VARIABLE, "auto") != "auto":
+        pytest.skip("NNCORE_BLAS chooses for this run")
+    core = bundled_corename()
+    assert core  # every scipy-openblas64 build names its kernels
+    reason = _blas.narrower_kernels(core, _core.build_info()["simd"])
+    if reason:
+        assert _core.blas_name() == ""
+        assert nncore.config()["blas"] == (
+            f"none (Eigen's own matrix products: {reason}; NNCORE_BLAS=openblas uses it)"
+        )
+    else:
+        assert BUNDLED is not None and os.path.basename(BUNDLED) in _core.blas_name()
+        assert nncore.config()["blas"] == _core.blas_name()
+
+
+AVX512 = "SSE2 SSE4.2 AVX AVX2 FMA AVX-512F AVX-512BW"
+AVX2 = "SSE2 SSE4.2 AVX AVX2 FMA"
+SSE = "SSE2 SSE4.2"
+
+
+@pytest.mark.parametrize(
+    ("core", "simd", "narrower"),
+    [
+        ("Haswell", AVX512, "its Haswell kernels (AVX2), narrower than this variant's AVX-512"),
+        ("Zen", AVX512, "its Zen kernels (AVX2), narrower than this variant's AVX-512"),
+        ("Sandybridge", AVX2, "(SSE or AVX without FMA), narrower than this variant's AVX2"),
+        ("Nehalem", AVX512, "(SSE or AVX without FMA), narrower than this variant's AVX-512"),
+        ("SkylakeX", AVX512, ""),
+        ("Cooperlake", AVX512, ""),
+        ("SapphireRapids", AVX512, ""),
+        ("Haswell", AVX2, ""),
+        ("SkylakeX", AVX2, ""),
+        ("Nehalem", SSE, ""),
+        ("Haswell", SSE, ""),
+        ("Prescott", "SSE2", ""),
+        ("NEOVERSEN1", "NEON", ""),  # not x86-64: no levels to compare
+        ("SomeFutureCore", AVX512, ""),  # unknown kernels are used
+    ],
+)
+def test_openblas_is_left_out_only_for_known_narrower_kernels(
+    core: str, simd: str, narrower: str
+) -> None:
+    reason = _blas.narrower_kernels(core, simd)
+    assert (reason == "") == (narrower == "")
+    assert narrower in reason
 
 
 @pytest.mark.parametrize("blas", ["openblas", "eigen"])
@@ -203,9 +253,14 @@ def test_concurrent_products_restore_the_openblas_thread_count(restore: None) ->
         set_(before)
 
 
-def run_with(value: str) -> subprocess.CompletedProcess[str]:
-    code = "import warnings, nncore; print(repr(nncore.config()['blas']))"
-    env = dict(os.environ, **{_blas.ENVIRONMENT_VARIABLE: value})
+def run_with(value: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter with NNCORE_BLAS=value (and `variables`): its registered BLAS's name
+    ('' for none) on the first line, config()'s "blas" on the second."""
+    code = (
+        "import warnings, nncore; from nncore import _core; "
+        "print(repr(_core.blas_name())); print(repr(nncore.config()['blas']))"
+    )
+    env = dict(os.environ, **{_blas.ENVIRONMENT_VARIABLE: value}, **variables)
     return subprocess.run(
         [sys.executable, "-W", "always", "-c", code],
         env=env,
@@ -218,22 +273,58 @@ def run_with(value: str) -> subprocess.CompletedProcess[str]:
 def test_environment_variable_eigen_turns_the_blas_off() -> None:
     result = run_with("eigen")
     assert result.returncode == 0, result.stderr
-    assert "Eigen" in result.stdout and "OpenBLAS" not in result.stdout
+    assert result.stdout.splitlines() == ["''", repr("none (Eigen's own matrix products)")]
 
 
 @needs_openblas
 def test_environment_variable_openblas_and_auto() -> None:
-    for value in ("openblas", "auto", "OpenBLAS", ""):
+    auto = _blas.narrower_kernels(bundled_corename(), _core.build_info()["simd"]) == ""
+    for value, registered in (("openblas", True), ("OpenBLAS", True), ("auto", auto), ("", auto)):
         result = run_with(value)
         assert result.returncode == 0, result.stderr
-        assert "OpenBLAS" in result.stdout
+        assert ("OpenBLAS" in result.stdout.splitlines()[0]) == registered, value
+
+
+# OPENBLAS_CORETYPE=Haswell (AVX2 kernels) against each x86-64 variant this CPU runs: left out
+# by the AVX-512 variant only, unless NNCORE_BLAS=openblas asks for it.
+@needs_openblas
+@pytest.mark.parametrize(
+    ("isa", "choice", "registered"),
+    [
+        ("x86-64-v4", "auto", False),
+        ("x86-64-v4", "openblas", True),
+        ("x86-64-v3", "auto", True),
+        ("x86-64-v2", "auto", True),
+    ],
+)
+def test_haswell_kernels_are_left_out_by_the_avx512_variant(
+    isa: str, choice: str, registered: bool
+) -> None:
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("OpenBLAS's x86-64 kernel families")
+    if isa not in nncore.config()["isa_supported"] or isa not in nncore.config()["isa_built"]:
+        pytest.skip(f"this CPU or build has no {isa}")
+    result = run_with(choice, OPENBLAS_CORETYPE="Haswell", NNCORE_ISA=isa)
+    assert result.returncode == 0, result.stderr
+    name, described = (ast.literal_eval(line) for line in result.stdout.splitlines())
+    assert ("Haswell" in name) == registered
+    if registered:
+        assert described == name
+    else:
+        assert name == "" and described == (
+            "none (Eigen's own matrix products: NumPy's OpenBLAS runs its Haswell kernels (AVX2), "
+            "narrower than this variant's AVX-512; NNCORE_BLAS=openblas uses it)"
+        )
 
 
 def test_environment_variable_with_a_bad_value_warns_and_uses_auto() -> None:
     result = run_with("mkl")
     assert result.returncode == 0, result.stderr
     assert "NNCORE_BLAS must be one of auto, openblas, eigen" in result.stderr
-    assert ("OpenBLAS" in result.stdout) == (BUNDLED is not None)
+    auto = BUNDLED is not None and (
+        _blas.narrower_kernels(bundled_corename(), _core.build_info()["simd"]) == ""
+    )
+    assert ("OpenBLAS" in result.stdout.splitlines()[0]) == auto
 
 
 def test_forced_openblas_without_one_is_an_import_error(tmp_path: os.PathLike[str]) -> None:

@@ -270,3 +270,54 @@ def test_predict_spreads_small_networks_chunks_over_the_threads(
         t.join(timeout=60)
     for r in results:
         np.testing.assert_array_equal(r, outputs[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_spreads_large_chunks_over_the_threads_without_a_blas(
+    dtype: str, restore_threads: None, without_blas: None
+) -> None:
+    """On Eigen, chunks whose products are large (512·300·256 multiply-adds, above the minimum
+    parallel work) go to whichever thread is free too, each chunk's products unsplit on the
+    thread that runs it: the same bits at 1, 2 and 3 threads (split into blocks of columns,
+    Eigen may block a product differently), every row written, each row the NumPy reference's
+    forward pass to rounding. (With a BLAS, the BLAS threads each product instead: below.)"""
+    assert 512 * LAYERS[0] * LAYERS[1] >= nncore.config()["min_parallel_work"]
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((2_600, LAYERS[0])).astype(dtype)  # 5 chunks and a part
+    model = nncore.MLP(LAYERS, activation="tanh", dtype=dtype, seed=2)
+    outputs = []
+    for threads in (1, 2, 3):
+        nncore.set_num_threads(threads)
+        jobs = _core._pool_jobs()
+        outputs.append(model.predict(X))
+        assert _core._pool_jobs() - jobs == (1 if threads > 1 else 0)  # the chunks, once
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+    np.testing.assert_array_equal(outputs[2], outputs[0])
+    W, b = model.get_parameters()
+    a = X.astype(np.float64)
+    for i, (Wi, bi) in enumerate(zip(W, b, strict=True)):
+        a = a @ Wi.astype(np.float64) + bi
+        a = np.tanh(a) if i < len(W) - 1 else a
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(outputs[0], a, rtol=tolerance, atol=tolerance)
+
+
+def test_predict_leaves_large_products_to_the_blas(restore_threads: None) -> None:
+    """With a BLAS registered, a chunk's large products are the BLAS's (threaded by it): the
+    chunks run in order on the calling thread and the pool is not used."""
+    from nncore import _blas
+    from nncore.config import _use_blas_from_environment
+
+    if _blas.numpy_openblas() is None:
+        pytest.skip("this NumPy does not bundle OpenBLAS")
+    try:
+        _blas.use("openblas")
+        nncore.set_num_threads(2)
+        X = np.random.default_rng(5).standard_normal((1_100, LAYERS[0]))
+        model = nncore.MLP(LAYERS, activation="tanh", dtype="float64", seed=2)
+        jobs, calls = _core._pool_jobs(), _core._blas_calls()
+        model.predict(X)
+        assert _core._pool_jobs() == jobs
+        assert _core._blas_calls() - calls == 2 * 3  # the first two layers, in each of 3 chunks
+    finally:
+        _use_blas_from_environment()

@@ -2,11 +2,12 @@
 ``show_config``.
 
 The large matrix products of a layer (forward, gradient and back-propagated error) run on the
-OpenBLAS that NumPy bundles, threaded by it (``_blas``; ``NNCORE_BLAS=eigen`` turns it off), or,
-without one, on Eigen split into blocks of output columns on nncore's own pool of threads. Products
-below a fixed amount of work stay on Eigen on the calling thread, so small networks are never
-slowed down by threading. The default thread count comes from ``NNCORE_NUM_THREADS``, else
-``OMP_NUM_THREADS``, else the CPUs this process may run on.
+OpenBLAS that NumPy bundles, threaded by it, when its kernels are as wide as this variant's
+instructions (``_blas``; ``NNCORE_BLAS=eigen`` turns it off), or, without one, on Eigen split into
+blocks of output columns on nncore's own pool of threads. Products below a fixed amount of work
+stay on Eigen on the calling thread, so small networks are never slowed down by threading. The
+default thread count comes from ``NNCORE_NUM_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs
+this process may run on.
 """
 
 from __future__ import annotations
@@ -92,13 +93,20 @@ def config() -> dict[str, Any]:
         "simd": build["simd"],
         "tiled_products": build["tiled_products"],
         "eigen": build["eigen"],
-        "blas": _core.blas_name() or "none (Eigen's own matrix products)",
+        "blas": _core.blas_name() or _no_blas(),
         "blas_forced": os.environ.get(_blas.ENVIRONMENT_VARIABLE) or None,
         "compiler": build["compiler"],
         "sanitized": build["sanitized"],
         "python": sys.version.split()[0],
         "numpy": np.__version__,
     }
+
+
+def _no_blas() -> str:
+    """config()'s "blas" without one: Eigen's products, and why NumPy's OpenBLAS was left out."""
+    if not _blas.declined:
+        return "none (Eigen's own matrix products)"
+    return f"none (Eigen's own matrix products: {_blas.declined}; NNCORE_BLAS=openblas uses it)"
 
 
 def show_config() -> None:
