@@ -609,8 +609,7 @@ def test_tanh_is_within_a_few_ulp_of_numpy_everywhere(dtype: str) -> None:
     ).astype(dtype)
     ours = model.forward(x[:, None])[:, 0]
     expected = np.tanh(x)
-    ulps = np.abs(ours - expected) / np.spacing(np.maximum(np.abs(expected), np.finfo(dtype).tiny))
-    assert ulps.max() <= (4 if dtype == "float64" else 8), x[np.argmax(ulps)]
+    assert_within_ulps(ours, expected, dtype, 4 if dtype == "float64" else 8)
     assert np.all(np.abs(ours) <= 1)
 
 
