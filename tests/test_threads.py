@@ -231,6 +231,16 @@ def test_an_overflowing_update_of_a_big_network_restores_every_range(
     np.testing.assert_array_equal(model._network.parameters, before)
 
 
+def reference_output(model: nncore.MLP, X: np.ndarray) -> np.ndarray:
+    """The NumPy reference's forward pass (float64) of a tanh MLP with an identity output."""
+    W, b = model.get_parameters()
+    activations = ["tanh"] * (len(W) - 1) + ["identity"]
+    W64 = [w.astype(np.float64) for w in W]
+    b64 = [v.astype(np.float64) for v in b]
+    _, outputs = numpy_reference.forward(W64, b64, X.astype(np.float64), activations)
+    return outputs[-1]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("rows", [513, 5_000, 10_241])
 def test_predict_spreads_small_networks_chunks_over_the_threads(
@@ -250,13 +260,10 @@ def test_predict_spreads_small_networks_chunks_over_the_threads(
         assert (_core._pool_jobs() > jobs) == (threads > 1)  # the chunks went to the pool
     np.testing.assert_array_equal(outputs[1], outputs[0])
     np.testing.assert_array_equal(outputs[2], outputs[0])
-    W, b = model.get_parameters()
-    a = X.astype(np.float64)
-    for i, (Wi, bi) in enumerate(zip(W, b, strict=True)):
-        a = a @ Wi.astype(np.float64) + bi
-        a = np.tanh(a) if i < len(W) - 1 else a
-    np.testing.assert_allclose(outputs[1], a, rtol=1e-5 if dtype == "float32" else 1e-12,
-                               atol=1e-5 if dtype == "float32" else 1e-12)  # fmt: skip
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(
+        outputs[1], reference_output(model, X), rtol=tolerance, atol=tolerance
+    )
     # Two threads predicting with one model at once share the pool and still agree.
     results: list[np.ndarray] = [np.empty(0)] * 3
 
@@ -293,13 +300,10 @@ def test_predict_spreads_large_chunks_over_the_threads_without_a_blas(
         assert _core._pool_jobs() - jobs == (1 if threads > 1 else 0)  # the chunks, once
     np.testing.assert_array_equal(outputs[1], outputs[0])
     np.testing.assert_array_equal(outputs[2], outputs[0])
-    W, b = model.get_parameters()
-    a = X.astype(np.float64)
-    for i, (Wi, bi) in enumerate(zip(W, b, strict=True)):
-        a = a @ Wi.astype(np.float64) + bi
-        a = np.tanh(a) if i < len(W) - 1 else a
     tolerance = 1e-5 if dtype == "float32" else 1e-12
-    np.testing.assert_allclose(outputs[0], a, rtol=tolerance, atol=tolerance)
+    np.testing.assert_allclose(
+        outputs[0], reference_output(model, X), rtol=tolerance, atol=tolerance
+    )
 
 
 def test_predict_leaves_large_products_to_the_blas(restore_threads: None) -> None:
